@@ -1,0 +1,30 @@
+"""The `relais` command: one entry point for running, testing and operating Relais."""
+
+from __future__ import annotations
+
+import typer
+
+from relais_cli import contracts_cmd, infra_cmd, run_cmd, test_cmd, topics_cmd
+
+app = typer.Typer(
+    name="relais",
+    help=(
+        "Relais: post-purchase parcel monitoring, proactive customer messages and "
+        "decision-tree chat.\n\n"
+        "Start here: `relais up` brings up the local infrastructure (Kafka, PostgreSQL, "
+        "SMTP) and the five services; `relais test` runs the test suite."
+    ),
+    no_args_is_help=True,
+    pretty_exceptions_show_locals=False,
+)
+app.add_typer(infra_cmd.app, name="infra")
+app.add_typer(topics_cmd.app, name="topics")
+app.add_typer(contracts_cmd.app, name="contracts")
+app.command("run")(run_cmd.run)
+app.command("up")(run_cmd.up)
+app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
+    test_cmd.test
+)
+
+if __name__ == "__main__":
+    app()
