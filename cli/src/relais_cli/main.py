@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import typer
 
-from relais_cli import contracts_cmd, infra_cmd, run_cmd, test_cmd, topics_cmd
+from relais_cli import contracts_cmd, infra_cmd, lint_cmd, run_cmd, test_cmd, topics_cmd
 
 app = typer.Typer(
     name="relais",
@@ -22,6 +22,7 @@ app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(contracts_cmd.app, name="contracts")
 app.command("run")(run_cmd.run)
 app.command("up")(run_cmd.up)
+app.command("lint")(lint_cmd.lint)
 app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     test_cmd.test
 )

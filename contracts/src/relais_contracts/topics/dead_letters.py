@@ -4,27 +4,35 @@ Dead-letter policy: a message that cannot be decoded or validated, or whose hand
 failed permanently or exhausted its retries, is published here with the original
 bytes, topic, partition and offset, then its offset is committed so the consumer
 keeps going. Nothing is dropped silently. Keyed like the original message.
+`merchant_id` is the original's merchant when it could be decoded far enough, else
+`unknown` (envelope.UNKNOWN_MERCHANT).
+The original bytes may hold personal data: never log them.
 """
 
 from __future__ import annotations
 
-from typing import Literal
-
 import base64
+from typing import Literal
 
 from pydantic import Field
 
 from relais_contracts.envelope import Contract, Event
-from relais_contracts.registry import Cleanup, Service, Topic
+from relais_contracts.privacy import PERSONAL
+from relais_contracts.registry import Service, Topic
 
 
 class DeadLetterReason(Contract):
-    kind: Literal["undecodable", "invalid", "unknown_event_type", "handler_failed", "retries_exhausted"]
+    kind: Literal[
+        "undecodable", "invalid", "unknown_event_type", "handler_failed", "retries_exhausted"
+    ]
     message: str = Field(max_length=4000, description="Why; never contains personal data.")
     attempts: int = Field(default=1, ge=1)
 
 
 class MessageDeadLettered(Event):
+    """A message set aside, with where it came from and why. `occurred_at` is when the
+    consumer gave up on it."""
+
     event_type: Literal["MessageDeadLettered"] = "MessageDeadLettered"
     schema_version: Literal[1] = 1
     consumer_group: str
@@ -33,7 +41,9 @@ class MessageDeadLettered(Event):
     source_offset: int = Field(ge=0)
     source_key_b64: str | None = Field(default=None, description="The original key, base64.")
     source_headers: dict[str, str] = Field(default_factory=dict)
-    original_value_b64: str = Field(description="The original message bytes, base64.")
+    original_value_b64: str = Field(
+        description="The original message bytes, base64.", json_schema_extra=PERSONAL
+    )
     reason: DeadLetterReason
 
     partition_key_field = "source_topic"

@@ -1,1 +1,1 @@
-
+"""Relais chat: serves the branded decision-tree chat and the tracking page."""

@@ -1,1 +1,1 @@
-
+"""Relais detector: delivery anomalies, event-driven and time-driven, on durable timers."""

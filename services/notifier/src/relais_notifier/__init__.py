@@ -1,1 +1,1 @@
-
+"""Relais notifier: tells the customer by email or SMS, exactly once, at the right time."""

@@ -1,0 +1,223 @@
+"""The local SMTP catcher: lifecycle for `relais infra`, and reading what it received.
+
+Rules:
+- the server (relais_cli.infra.smtp_server) runs in the background with this Python;
+- every received message is one file of a Maildir (<state>/mail), readable with
+  `read_messages()` by tests and the demo, oldest first;
+- a program already listening on the SMTP port is left alone and reported, but mail
+  sent there does not reach the Maildir.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import email
+import mailbox
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email import policy
+from email.message import EmailMessage
+from pathlib import Path
+
+from relais_cli.infra import process
+from relais_cli.infra.base import Action, ComponentStatus, InfraError, Outcome, Reporter
+from relais_cli.infra.settings import LOOPBACK, InfraSettings
+from relais_cli.infra.smtp_server import ENVELOPE_TO
+
+NAME = "smtp"
+MODULE = "relais_cli.infra.smtp_server"
+READY_TIMEOUT_S = 15.0
+STOP_GRACE_S = 10.0
+
+
+@dataclass(frozen=True)
+class ReceivedMail:
+    """One message the SMTP catcher stored."""
+
+    key: str
+    received_at: datetime
+    message: EmailMessage
+
+    @property
+    def subject(self) -> str:
+        return str(self.message.get("Subject", ""))
+
+    @property
+    def to(self) -> str:
+        return str(self.message.get("To", ""))
+
+    @property
+    def envelope_to(self) -> tuple[str, ...]:
+        """Every SMTP recipient, Bcc included."""
+        raw = str(self.message.get(ENVELOPE_TO, ""))
+        return tuple(part.strip() for part in raw.split(",") if part.strip())
+
+    def text(self) -> str:
+        """The plain-text body (or the HTML one when there is no plain text)."""
+        body = self.message.get_body(preferencelist=("plain", "html"))
+        return "" if body is None else str(body.get_content())
+
+
+def default_maildir() -> Path:
+    """The Maildir of the current environment's state dir (reads the environment now)."""
+    return InfraSettings().paths.mail_dir
+
+
+def read_messages(maildir: Path | None = None) -> list[ReceivedMail]:
+    """Every stored message, oldest first; an absent Maildir holds no messages."""
+    directory = maildir or default_maildir()
+    if not (directory / "cur").is_dir():
+        return []
+    box = mailbox.Maildir(directory, factory=None, create=False)
+    received = []
+    for key in list(box.iterkeys()):
+        try:
+            stored = box.get_message(key)
+            raw = box.get_bytes(key)
+        except (KeyError, FileNotFoundError):
+            continue  # removed meanwhile
+        message = email.message_from_bytes(raw, _class=EmailMessage, policy=policy.default)
+        received.append(
+            ReceivedMail(
+                key=key,
+                received_at=datetime.fromtimestamp(stored.get_date(), tz=UTC),
+                message=message,
+            )
+        )
+    received.sort(key=lambda mail: (mail.received_at, mail.key))
+    return received
+
+
+def wait_for_messages(
+    *,
+    count: int = 1,
+    timeout_s: float = 10.0,
+    maildir: Path | None = None,
+    where: Callable[[ReceivedMail], bool] | None = None,
+) -> list[ReceivedMail]:
+    """Poll until at least `count` stored messages match `where`; raise TimeoutError."""
+    deadline = time.monotonic() + timeout_s
+    while True:
+        matching = [mail for mail in read_messages(maildir) if where is None or where(mail)]
+        if len(matching) >= count:
+            return matching
+        if time.monotonic() >= deadline:
+            raise TimeoutError(f"{len(matching)} of {count} expected messages after {timeout_s} s")
+        time.sleep(0.1)
+
+
+def clear_messages(maildir: Path | None = None) -> int:
+    """Delete every stored message; returns how many there were."""
+    directory = maildir or default_maildir()
+    if not (directory / "cur").is_dir():
+        return 0
+    box = mailbox.Maildir(directory, factory=None, create=False)
+    keys = list(box.iterkeys())
+    for key in keys:
+        box.discard(key)
+    return len(keys)
+
+
+def _markers(settings: InfraSettings) -> tuple[str, ...]:
+    return (MODULE, str(settings.paths.mail_dir))
+
+
+def _outcome(settings: InfraSettings, action: Action, started: float, detail: str) -> Outcome:
+    return Outcome(
+        component=NAME,
+        action=action,
+        address=settings.smtp_address,
+        seconds=time.monotonic() - started,
+        detail=detail,
+    )
+
+
+async def up(settings: InfraSettings, *, reporter: Reporter) -> Outcome:
+    """Start the SMTP catcher unless it already runs; return once it accepts connections."""
+    started = time.monotonic()
+    paths = settings.paths
+    pid = process.adopt_pid(paths.pid(NAME), markers=_markers(settings))
+    if pid is not None and await process.port_open(LOOPBACK, settings.smtp_port):
+        return _outcome(settings, Action.RUNNING, started, f"pid {pid}")
+    if pid is None and await process.port_open(LOOPBACK, settings.smtp_port):
+        return _outcome(
+            settings, Action.EXTERNAL, started, f"not ours: mail will not reach {paths.mail_dir}"
+        )
+    if pid is None:
+        pid = _start(settings, reporter=reporter)
+    await _wait_ready(settings, pid=pid)
+    return _outcome(settings, Action.STARTED, started, f"pid {pid}")
+
+
+def _start(settings: InfraSettings, *, reporter: Reporter) -> int:
+    paths = settings.paths
+    paths.ensure()
+    mailbox.Maildir(paths.mail_dir, create=True)
+    process.rotate_log(paths.log(NAME))
+    argv = [
+        sys.executable,
+        "-m",
+        MODULE,
+        "--host",
+        LOOPBACK,
+        "--port",
+        str(settings.smtp_port),
+        "--maildir",
+        str(paths.mail_dir),
+    ]
+    reporter.step(NAME, f"starting the SMTP catcher on {settings.smtp_address}")
+    child = process.spawn(argv, log_file=paths.log(NAME), cwd=paths.root)
+    process.write_pid(paths.pid(NAME), child.pid)
+    return child.pid
+
+
+async def _wait_ready(settings: InfraSettings, *, pid: int) -> None:
+    deadline = time.monotonic() + READY_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if await process.port_open(LOOPBACK, settings.smtp_port):
+            return
+        if not process.is_running(pid):
+            break
+        await asyncio.sleep(0.1)
+    raise InfraError(
+        process.describe_failure(
+            "the SMTP catcher did not start", log_file=settings.paths.log(NAME)
+        )
+    )
+
+
+async def down(settings: InfraSettings, *, reporter: Reporter) -> Outcome:
+    """Stop the SMTP catcher if `up` started it; stored mail is kept."""
+    started = time.monotonic()
+    pid_file = settings.paths.pid(NAME)
+    pid = process.adopt_pid(pid_file, markers=_markers(settings))
+    if pid is None:
+        process.remove_pid(pid_file)
+        answers = await process.port_open(LOOPBACK, settings.smtp_port)
+        return _outcome(settings, Action.NOT_OURS if answers else Action.NOT_RUNNING, started, "")
+    reporter.step(NAME, f"stopping pid {pid}")
+    await process.terminate(pid, markers=_markers(settings), grace_s=STOP_GRACE_S)
+    process.remove_pid(pid_file)
+    return _outcome(settings, Action.STOPPED, started, f"pid {pid}")
+
+
+async def status(settings: InfraSettings) -> ComponentStatus:
+    """Up when the port accepts connections; `pid` only when `up` started the catcher."""
+    markers = _markers(settings)
+    pid = process.owned_pid(settings.paths.pid(NAME), markers=markers) or process.find_pid(
+        markers=markers
+    )
+    answers = await process.port_open(LOOPBACK, settings.smtp_port)
+    mails = len(read_messages(settings.paths.mail_dir)) if pid is not None else 0
+    return ComponentStatus(
+        component=NAME,
+        up=answers,
+        address=settings.smtp_address,
+        owner="relais" if pid is not None else ("external" if answers else "-"),
+        log=str(settings.paths.log(NAME)) if pid is not None or not answers else "(not ours)",
+        pid=pid,
+        detail=f"{mails} message(s) in {settings.paths.mail_dir}" if pid is not None else "",
+    )

@@ -1,0 +1,108 @@
+"""What a merchant can be asked to do, with each action's parameters.
+
+Rules:
+- one model per action type, discriminated on `action`: the chat writes it in
+  ResolutionChosen, the actions service copies it into ExecuteAction and into the
+  merchant's webhook body (relais_contracts.webhooks) unchanged;
+- amounts are in the order's currency; `amount=None` on a refund means the full
+  order value, on store credit the merchant's configured default;
+- parameters hold only what the customer chose: the order, shipment and anomaly
+  travel beside them.
+"""
+
+from __future__ import annotations
+
+from datetime import date
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import Field
+
+from relais_contracts.common import Money, PhoneE164, PickupPoint, PostalAddress, TimeSlot
+from relais_contracts.envelope import Contract
+from relais_contracts.privacy import PERSONAL
+
+
+class ActionType(StrEnum):
+    RESHIP = "reship"
+    REFUND = "refund"
+    STORE_CREDIT = "store_credit"
+    ADDRESS_CHANGE = "address_change"
+    REDELIVERY = "redelivery"
+    PICKUP_POINT_CHANGE = "pickup_point_change"
+    RETURN_LABEL = "return_label"
+    CALLBACK_TICKET = "callback_ticket"
+
+
+Sku = Annotated[str, Field(min_length=1, max_length=64)]
+
+
+class ReshipRequest(Contract):
+    """Send the goods again (a new parcel, a new shipment id from the merchant)."""
+
+    action: Literal[ActionType.RESHIP] = ActionType.RESHIP
+    skus: tuple[Sku, ...] = Field(default=(), description="Empty: the whole parcel.")
+    address: PostalAddress | None = Field(
+        default=None,
+        description="A new address for the new parcel; None: the order's address.",
+        json_schema_extra=PERSONAL,
+    )
+
+
+class RefundRequest(Contract):
+    action: Literal[ActionType.REFUND] = ActionType.REFUND
+    amount: Money | None = Field(default=None, description="None: the full order value.")
+    skus: tuple[Sku, ...] = Field(default=(), description="The refunded items, if partial.")
+
+
+class StoreCreditRequest(Contract):
+    action: Literal[ActionType.STORE_CREDIT] = ActionType.STORE_CREDIT
+    amount: Money | None = Field(default=None, description="None: the merchant's default.")
+
+
+class AddressChangeRequest(Contract):
+    """Correct the delivery address of the parcel on its way (carrier redirection)."""
+
+    action: Literal[ActionType.ADDRESS_CHANGE] = ActionType.ADDRESS_CHANGE
+    address: PostalAddress = Field(json_schema_extra=PERSONAL)
+
+
+class RedeliveryRequest(Contract):
+    action: Literal[ActionType.REDELIVERY] = ActionType.REDELIVERY
+    day: date = Field(description="Requested delivery day, in the customer's time zone.")
+    slot: TimeSlot | None = Field(default=None, description="Requested time window, if any.")
+
+
+class PickupPointChangeRequest(Contract):
+    action: Literal[ActionType.PICKUP_POINT_CHANGE] = ActionType.PICKUP_POINT_CHANGE
+    pickup_point: PickupPoint
+
+
+class ReturnLabelRequest(Contract):
+    """Send the customer a prepaid return label (refused or unwanted parcel)."""
+
+    action: Literal[ActionType.RETURN_LABEL] = ActionType.RETURN_LABEL
+    reason: str | None = Field(default=None, max_length=500, json_schema_extra=PERSONAL)
+
+
+class CallbackTicketRequest(Contract):
+    """Open a ticket in the merchant's helpdesk: a human calls the customer back."""
+
+    action: Literal[ActionType.CALLBACK_TICKET] = ActionType.CALLBACK_TICKET
+    phone: PhoneE164 = Field(json_schema_extra=PERSONAL)
+    slot: TimeSlot
+    note: str | None = Field(default=None, max_length=1000, json_schema_extra=PERSONAL)
+
+
+ActionRequest = Annotated[
+    ReshipRequest
+    | RefundRequest
+    | StoreCreditRequest
+    | AddressChangeRequest
+    | RedeliveryRequest
+    | PickupPointChangeRequest
+    | ReturnLabelRequest
+    | CallbackTicketRequest,
+    Field(discriminator="action"),
+]
+"""One action and its parameters, discriminated on `action`."""

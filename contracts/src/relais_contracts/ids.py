@@ -1,0 +1,85 @@
+"""Deterministic ids: the same fact, seen twice, gets the same id.
+
+Rules:
+- every id that a retry, a redelivery or a replay could re-create is derived (UUIDv5
+  under RELAIS_NAMESPACE) from the fact's natural key, never drawn at random;
+- a derived id is stable across versions of Relais: changing a recipe below is a
+  breaking change;
+- idempotency keys of side effects (an email, an SMS, a webhook) are derived here too,
+  so that every service computes the same key for the same effect.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Final
+from uuid import UUID, uuid5
+
+RELAIS_NAMESPACE: Final = UUID("6f1f4c2e-8a0b-5d3e-9c47-1e2d3f4a5b6c")
+
+
+def derived_id(kind: str, *parts: str) -> UUID:
+    """UUIDv5 of `kind` and `parts`, joined unambiguously."""
+    name = "\x1f".join((kind, *(part.replace("\x1f", " ") for part in parts)))
+    return uuid5(RELAIS_NAMESPACE, name)
+
+
+def _instant(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="microseconds")
+
+
+def tracking_event_id(
+    carrier: str, tracking_number: str, carrier_code: str, occurred_at: datetime
+) -> UUID:
+    """A carrier re-sending the same event (same code, same instant) yields the same id."""
+    return derived_id(
+        "tracking-event", carrier, tracking_number.upper(), carrier_code, _instant(occurred_at)
+    )
+
+
+def anomaly_id(merchant_id: str, shipment_id: str, anomaly_type: str, occurrence: int = 1) -> UUID:
+    return derived_id("anomaly", merchant_id, shipment_id, anomaly_type, str(occurrence))
+
+
+def milestone_id(merchant_id: str, shipment_id: str, milestone: str) -> UUID:
+    return derived_id("milestone", merchant_id, shipment_id, milestone)
+
+
+def notification_key(trigger_id: UUID, channel: str, purpose: str = "initial") -> str:
+    """Idempotency key of one message: one per (trigger, channel, purpose).
+
+    `purpose` separates messages of one trigger that are meant to be distinct
+    (`initial`, `escalation-1`, `reminder-1`); a redelivery reuses the same key.
+    """
+    return f"{trigger_id}:{channel}:{purpose}"
+
+
+def notification_id(idempotency_key: str) -> UUID:
+    return derived_id("notification", idempotency_key)
+
+
+def conversation_id(merchant_id: str, subject_id: UUID) -> UUID:
+    """One conversation per anomaly (or per delivered milestone, for the survey)."""
+    return derived_id("conversation", merchant_id, str(subject_id))
+
+
+def answer_id(conversation: UUID, node_id: str, submission: str) -> UUID:
+    """`submission` is the form's one-time token: a double submit yields the same id."""
+    return derived_id("answer", str(conversation), node_id, submission)
+
+
+def resolution_id(conversation: UUID) -> UUID:
+    """A conversation chooses at most one resolution."""
+    return derived_id("resolution", str(conversation))
+
+
+def callback_id(conversation: UUID) -> UUID:
+    return derived_id("callback", str(conversation))
+
+
+def action_id(source_id: UUID, action_type: str) -> UUID:
+    """`source_id`: the resolution, callback or (automatic action) anomaly it carries out.
+
+    Also the Idempotency-Key of the merchant webhook.
+    """
+    return derived_id("action", str(source_id), action_type)

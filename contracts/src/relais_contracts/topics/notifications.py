@@ -1,0 +1,169 @@
+"""relais.notifications.v1: every decision the notifier takes about a message.
+
+Rules:
+- one outcome per decision: sent, deferred (will be tried again at `deliver_after`),
+  suppressed (will never be sent, with the reason) or failed (gave up, with the
+  reason); a deferred message is followed later by another outcome with the same
+  `idempotency_key`;
+- `idempotency_key` = `ids.notification_key(trigger id, channel, purpose)` and
+  `notification_id` = `ids.notification_id(key)`: the notifier records the key
+  before sending and after, so redelivered input never sends twice;
+- keyed by `<merchant_id>/<shipment_id>`; no personal data (no address, no content):
+  the recipient is named only by channel;
+- the link in the message is signed and expires; its token never appears here.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Literal
+from uuid import UUID
+
+from pydantic import AwareDatetime, Field
+
+from relais_contracts.common import Locale
+from relais_contracts.envelope import Contract, ShipmentEvent
+from relais_contracts.registry import Service, Topic
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SMS = "sms"
+
+
+class TriggerKind(StrEnum):
+    ANOMALY = "anomaly"
+    ANOMALY_ESCALATION = "anomaly_escalation"
+    MILESTONE = "milestone"
+    ACTION_RESULT = "action_result"
+
+
+class NotificationTrigger(Contract):
+    """What the message is about."""
+
+    kind: TriggerKind
+    ref_id: UUID = Field(description="The anomaly, milestone or action id.")
+    name: str = Field(
+        min_length=1,
+        max_length=64,
+        description='The anomaly type, milestone or action type ("delivery_late").',
+    )
+    source_event_id: UUID = Field(description="The event that triggered the message.")
+
+
+class LinkKind(StrEnum):
+    CHAT = "chat"
+    TRACKING_PAGE = "tracking_page"
+    SURVEY = "survey"
+
+
+class _NotificationOutcome(ShipmentEvent):
+    notification_id: UUID
+    idempotency_key: str = Field(min_length=1, max_length=200)
+    channel: Channel
+    trigger: NotificationTrigger
+    template: str | None = Field(
+        default=None, max_length=128, description="The merchant's message template id."
+    )
+    locale: Locale | None = None
+    attempts: int = Field(default=1, ge=0, description="Send attempts so far (0: none).")
+
+
+class NotificationSent(_NotificationOutcome):
+    """Handed to the email server or SMS provider, which accepted it."""
+
+    event_type: Literal["NotificationSent"] = "NotificationSent"
+    schema_version: Literal[1] = 1
+    provider: str = Field(min_length=1, max_length=64, description='"smtp", an SMS provider...')
+    provider_message_id: str | None = Field(
+        default=None, max_length=256, description="Message-ID header or the provider's id."
+    )
+    link_kind: LinkKind | None = None
+    link_expires_at: AwareDatetime | None = None
+    sms_segments: int | None = Field(default=None, ge=1, description="For SMS.")
+    fallback_from: Channel | None = Field(
+        default=None, description="Set when sent on this channel because the other had no contact."
+    )
+
+
+class DeferralReason(StrEnum):
+    QUIET_HOURS = "quiet_hours"
+    FREQUENCY_CAP = "frequency_cap"
+    TRANSIENT_FAILURE = "transient_failure"
+    """The provider failed temporarily; retried with backoff."""
+    RATE_LIMITED = "rate_limited"
+
+
+class NotificationDeferred(_NotificationOutcome):
+    """Not now; it will be tried again at `deliver_after`."""
+
+    event_type: Literal["NotificationDeferred"] = "NotificationDeferred"
+    schema_version: Literal[1] = 1
+    reason: DeferralReason
+    deliver_after: AwareDatetime
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class SuppressionReason(StrEnum):
+    UNSUBSCRIBED = "unsubscribed"
+    FREQUENCY_CAP = "frequency_cap"
+    NO_CONTACT = "no_contact"
+    """No address on this channel and no fallback."""
+    INVALID_CONTACT = "invalid_contact"
+    CHANNEL_DISABLED = "channel_disabled"
+    TRIGGER_DISABLED = "trigger_disabled"
+    """The merchant sends nothing for this anomaly type or milestone."""
+    STALE = "stale"
+    """The facts moved on before it could be sent (anomaly resolved, parcel delivered)."""
+    ALREADY_SENT = "already_sent"
+
+
+class NotificationSuppressed(_NotificationOutcome):
+    """Will never be sent."""
+
+    event_type: Literal["NotificationSuppressed"] = "NotificationSuppressed"
+    schema_version: Literal[1] = 1
+    reason: SuppressionReason
+    detail: str | None = Field(default=None, max_length=500)
+
+
+class FailureReason(StrEnum):
+    INVALID_RECIPIENT = "invalid_recipient"
+    """Hard bounce, unknown number."""
+    REJECTED_BY_PROVIDER = "rejected_by_provider"
+    RETRIES_EXHAUSTED = "retries_exhausted"
+    RENDERING_ERROR = "rendering_error"
+    CONFIGURATION_ERROR = "configuration_error"
+
+
+class NotificationFailed(_NotificationOutcome):
+    """Given up after a permanent failure or too many transient ones."""
+
+    event_type: Literal["NotificationFailed"] = "NotificationFailed"
+    schema_version: Literal[1] = 1
+    reason: FailureReason
+    provider_status: str | None = Field(
+        default=None, max_length=200, description="SMTP reply or provider error code."
+    )
+    detail: str | None = Field(default=None, max_length=500)
+
+
+NotificationEvent = (
+    NotificationSent | NotificationDeferred | NotificationSuppressed | NotificationFailed
+)
+
+TOPIC = Topic(
+    name="relais.notifications.v1",
+    description=__doc__ or "",
+    key="`<merchant_id>/<shipment_id>`",
+    message_types=(
+        NotificationSent,
+        NotificationDeferred,
+        NotificationSuppressed,
+        NotificationFailed,
+    ),
+    producers=(Service.NOTIFIER,),
+    consumers=(Service.CHAT, Service.INSIGHTS),
+    partitions=6,
+    retention_ms=30 * 24 * 3600 * 1000,
+)

@@ -1,0 +1,68 @@
+"""Each service's HTTP surface: /health, /ready, /metrics, plus its own routes.
+
+- /health answers 200 while the process runs (liveness: restart me if not);
+- /ready answers 200 only when every readiness check passes (Kafka and
+  PostgreSQL reachable), 503 otherwise with the failing checks named;
+- /metrics is the Prometheus exposition of `relais_runtime.metrics`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Awaitable, Callable, Iterator, Mapping, Sequence
+
+import uvicorn
+from fastapi import APIRouter, FastAPI
+from fastapi.responses import JSONResponse, Response
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+ReadinessCheck = Callable[[], Awaitable[bool]]
+
+
+def build_http_app(
+    *,
+    service: str,
+    readiness: Mapping[str, ReadinessCheck],
+    routers: Sequence[APIRouter] = (),
+) -> FastAPI:
+    app = FastAPI(title=f"Relais {service}", docs_url="/docs", redoc_url=None)
+
+    @app.get("/health", tags=["operations"])
+    async def health() -> dict[str, str]:
+        return {"status": "ok", "service": service}
+
+    @app.get("/ready", tags=["operations"])
+    async def ready() -> JSONResponse:
+        names = list(readiness)
+        results = await asyncio.gather(*(readiness[name]() for name in names))
+        checks = {
+            name: "ok" if passed else "failing" for name, passed in zip(names, results, strict=True)
+        }
+        status = 200 if all(results) else 503
+        return JSONResponse(
+            {"status": "ok" if status == 200 else "not ready", "checks": checks}, status
+        )
+
+    @app.get("/metrics", tags=["operations"])
+    async def metrics() -> Response:
+        return Response(generate_latest(), media_type=CONTENT_TYPE_LATEST)
+
+    for router in routers:
+        app.include_router(router)
+    return app
+
+
+class EmbeddedServer(uvicorn.Server):
+    """A uvicorn server that leaves signal handling to the service runtime."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
+
+
+def make_server(app: FastAPI, *, host: str, port: int) -> EmbeddedServer:
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+    )
+    return EmbeddedServer(config)

@@ -1,0 +1,160 @@
+"""Transactional outbox: "write the database and publish" as one atomic step.
+
+Rules:
+- a service never publishes a domain event directly: it inserts it into its
+  schema's `outbox` table in the same transaction as the state change
+  (`enqueue`); a rolled-back transaction publishes nothing;
+- the relay publishes committed rows in id order and marks them published only
+  after Kafka acknowledged them. A crash between publish and mark republishes
+  those rows: delivery is at-least-once and every consumer is idempotent on
+  event_id;
+- one relay at a time per schema (transaction-scoped advisory lock), so rows of
+  one shipment leave in the order they were written.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+from collections.abc import Sequence
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+
+from relais_contracts.envelope import Event
+from relais_contracts.registry import Topic
+from relais_runtime.db import DbConnection
+from relais_runtime.kafka import encode_event, event_headers
+from relais_runtime.logging import get_logger
+from relais_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+
+log = get_logger(__name__)
+
+NOTIFY_CHANNEL_PREFIX = "relais_outbox_"
+
+
+def notify_channel(schema: str) -> str:
+    return f"{NOTIFY_CHANNEL_PREFIX}{schema}"
+
+
+async def enqueue(connection: DbConnection, *, topic: Topic, events: Sequence[Event]) -> None:
+    """Add events to the outbox inside the caller's transaction (strict to write)."""
+    for event in events:
+        if not isinstance(event, topic.message_types):
+            raise TypeError(f"{type(event).__name__} is not a message of topic {topic.name}")
+    await connection.executemany(
+        "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5)",
+        [
+            (
+                event.event_id,
+                topic.name,
+                event.partition_key(),
+                encode_event(event),
+                json.dumps({name: value.decode() for name, value in event_headers(event)}),
+            )
+            for event in events
+        ],
+    )
+
+
+class OutboxRelay:
+    """Publishes committed outbox rows to Kafka; woken by NOTIFY, polls as a fallback."""
+
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        schema: str,
+        batch_size: int = 500,
+        poll_interval_s: float = 0.5,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._schema = schema
+        self._batch_size = batch_size
+        self._poll_interval_s = poll_interval_s
+        self._wakeup = asyncio.Event()
+
+    async def publish_pending(self) -> int:
+        """Publish one batch; returns how many rows were published."""
+        async with self._pool.acquire() as connection, connection.transaction():
+            if not await connection.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"relais-outbox-{self._schema}"
+            ):
+                return 0
+            rows = await connection.fetch(
+                "SELECT id, topic, key, value, headers FROM outbox"
+                " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                self._batch_size,
+            )
+            if not rows:
+                OUTBOX_BACKLOG.labels(schema=self._schema).set(0)
+                return 0
+            futures = []
+            for row in rows:
+                headers = [
+                    (name, value.encode()) for name, value in json.loads(row["headers"]).items()
+                ]
+                futures.append(
+                    await self._producer.send(
+                        row["topic"], value=row["value"], key=row["key"], headers=headers
+                    )
+                )
+            await asyncio.gather(*futures)
+            await connection.execute(
+                "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
+                [row["id"] for row in rows],
+            )
+        for row in rows:
+            OUTBOX_PUBLISHED.labels(schema=self._schema, topic=row["topic"]).inc()
+        OUTBOX_BACKLOG.labels(schema=self._schema).set(
+            len(rows) if len(rows) == self._batch_size else 0
+        )
+        return len(rows)
+
+    async def purge_published(self, *, older_than_s: float = 24 * 3600) -> int:
+        async with self._pool.acquire() as connection:
+            result: str = await connection.execute(
+                "DELETE FROM outbox WHERE published_at < now() - make_interval(secs => $1)",
+                older_than_s,
+            )
+        return int(result.split()[-1])
+
+    def _on_notify(self, *_: object) -> None:
+        self._wakeup.set()
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Relay until `stop` is set, then publish what is left once more."""
+        listener = await self._pool.acquire()
+        try:
+            await listener.add_listener(notify_channel(self._schema), self._on_notify)
+            while not stop.is_set():
+                try:
+                    published = await self.publish_pending()
+                except (OSError, asyncpg.PostgresError) as error:
+                    log.warning("outbox relay pass failed", error=type(error).__name__)
+                    published = 0
+                if published == self._batch_size:
+                    continue
+                self._wakeup.clear()
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(
+                        _first_of(self._wakeup, stop), timeout=self._poll_interval_s
+                    )
+            while await self.publish_pending():
+                pass
+        finally:
+            with contextlib.suppress(Exception):
+                await listener.remove_listener(notify_channel(self._schema), self._on_notify)
+            await self._pool.release(listener)
+
+
+async def _first_of(*events: asyncio.Event) -> None:
+    waiters = [asyncio.ensure_future(event.wait()) for event in events]
+    try:
+        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+    finally:
+        for waiter in waiters:
+            waiter.cancel()

@@ -1,0 +1,86 @@
+"""Typed settings, read once at start-up and passed down.
+
+Rules:
+- nothing reads the environment at import time: a service builds its Settings in
+  its entrypoint with `load_settings` and hands the object to everything else;
+- every variable is prefixed `RELAIS_`; DATABASE_URL is also honoured, as the
+  platform convention;
+- a bad value stops start-up with `ConfigurationError`, naming where the value
+  came from, the field and the reason.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Literal, TypeVar
+
+from pydantic import AliasChoices, Field, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_DATABASE_URL = "postgresql://relais:relais@127.0.0.1:5432/relais"
+DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
+
+ENV_PREFIX = "RELAIS_"
+
+
+class ConfigurationError(Exception):
+    """Bad configuration: the message names the source, the field and the reason."""
+
+
+class KafkaSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
+
+    kafka_bootstrap: str = Field(default=DEFAULT_KAFKA_BOOTSTRAP, min_length=3)
+    kafka_client_id: str = "relais"
+    kafka_linger_ms: int = Field(default=5, ge=0, le=1000)
+    kafka_request_timeout_ms: int = Field(default=30_000, ge=1000)
+
+
+class RuntimeSettings(KafkaSettings):
+    """What every service needs; a service subclasses it to add its own fields."""
+
+    service_name: str = "relais"
+    database_url: str = Field(
+        default=DEFAULT_DATABASE_URL,
+        validation_alias=AliasChoices("RELAIS_DATABASE_URL", "DATABASE_URL"),
+        pattern=r"^postgres(ql)?://",
+    )
+    database_pool_min: int = Field(default=1, ge=0)
+    database_pool_max: int = Field(default=10, ge=1)
+    http_host: str = "127.0.0.1"
+    http_port: int = Field(default=8000, ge=0, le=65535)
+    log_level: Literal["debug", "info", "warning", "error"] = "info"
+    log_format: Literal["json", "console"] = "json"
+    merchants_dir: Path | None = None
+
+    consumer_group_prefix: str = Field(
+        default="", max_length=100, description="Prepended to every consumer group id."
+    )
+    consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
+    consumer_backoff_max_s: float = Field(default=10.0, gt=0)
+    shutdown_grace_s: float = Field(default=20.0, gt=0)
+
+    outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+
+
+SettingsT = TypeVar("SettingsT", bound=BaseSettings)
+
+
+def load_settings(settings_class: type[SettingsT], **overrides: Any) -> SettingsT:
+    """Build settings from the environment (and overrides); raise ConfigurationError."""
+    try:
+        return settings_class(**overrides)
+    except ValidationError as error:
+        raise ConfigurationError(describe_validation_error(error, source="environment")) from None
+
+
+def describe_validation_error(error: ValidationError, *, source: str) -> str:
+    """One line per problem: `<source>: <field> (<env var>): <reason>`."""
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        field = ".".join(str(part) for part in problem["loc"]) or "(root)"
+        variable = f" ({ENV_PREFIX}{field.upper()})" if source == "environment" else ""
+        lines.append(f"{source}: {field}{variable}: {problem['msg']}")
+    return "invalid configuration\n" + "\n".join(lines)

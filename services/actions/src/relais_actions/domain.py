@@ -1,0 +1,1 @@
+"""The actions's pure domain logic (no I/O): arrives with issue 7."""

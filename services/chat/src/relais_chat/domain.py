@@ -1,0 +1,1 @@
+"""The chat's pure domain logic (no I/O): arrives with issue 6."""

@@ -1,0 +1,14 @@
+"""The chat's consumers and HTTP routes (thin: decode, call the domain, publish).
+
+Skeleton: the chat starts, migrates its schema, reaches Kafka and PostgreSQL and
+serves health, readiness and metrics. Its subscriptions arrive with issue 6;
+until then it consumes nothing, so no message is committed unhandled.
+"""
+
+from __future__ import annotations
+
+from relais_runtime.service import Dependencies, Wiring
+
+
+def wire(dependencies: Dependencies) -> Wiring:
+    return Wiring()

@@ -1,0 +1,1 @@
+"""The detector's pure domain logic (no I/O): arrives with issue 4."""

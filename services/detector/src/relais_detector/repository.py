@@ -1,0 +1,4 @@
+"""The detector's SQL, on its own schema.
+
+Verbs: get, get_or_create, create, update, delete, list; keyword arguments only.
+"""

@@ -1,0 +1,82 @@
+"""Test infrastructure shared by every tier.
+
+Integration tests talk to a real Kafka broker and a real PostgreSQL:
+- where a Docker engine answers, testcontainers starts them;
+- otherwise the local infrastructure (`relais infra up`) is used, and started if
+  it is not running.
+Each test gets its own PostgreSQL schema and its own topics, so tests never see
+each other's data.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import pytest
+
+REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+
+
+@dataclass(frozen=True)
+class Infrastructure:
+    kafka_bootstrap: str
+    database_url: str
+    origin: str
+
+
+def _docker_engine_answers() -> bool:
+    if os.environ.get("RELAIS_TESTS_NO_DOCKER"):
+        return False
+    try:
+        import docker
+
+        docker.from_env(timeout=3).ping()
+    except Exception:
+        return False
+    return True
+
+
+def run_relais(*args: str, env: dict[str, str] | None = None) -> None:
+    """Run the `relais` CLI as a subprocess (the way a user does)."""
+    subprocess.run(
+        [sys.executable, "-m", "relais_cli.main", *args],
+        check=True,
+        cwd=REPO_ROOT,
+        env={**os.environ, **(env or {})},
+    )
+
+
+@pytest.fixture(scope="session")
+def infrastructure() -> Iterator[Infrastructure]:
+    if _docker_engine_answers():
+        from testcontainers.kafka import KafkaContainer
+        from testcontainers.postgres import PostgresContainer
+
+        with (
+            KafkaContainer("apache/kafka:4.1.1").with_kraft() as kafka,
+            PostgresContainer(
+                "postgres:16", username="relais", password="relais", dbname="relais"
+            ) as postgres,
+        ):
+            infra = Infrastructure(
+                kafka_bootstrap=kafka.get_bootstrap_server(),
+                database_url=postgres.get_connection_url(driver=None),
+                origin="testcontainers",
+            )
+            run_relais("topics", "apply", env={"RELAIS_KAFKA_BOOTSTRAP": infra.kafka_bootstrap})
+            yield infra
+        return
+    run_relais("infra", "up")
+    run_relais("topics", "apply")
+    yield Infrastructure(
+        kafka_bootstrap=os.environ.get("RELAIS_KAFKA_BOOTSTRAP", "127.0.0.1:9092"),
+        database_url=os.environ.get(
+            "RELAIS_DATABASE_URL",
+            os.environ.get("DATABASE_URL", "postgresql://relais:relais@127.0.0.1:5432/relais"),
+        ),
+        origin="local",
+    )

@@ -1,0 +1,178 @@
+"""The consumer policy against a real Kafka broker and a real PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from typing import Any
+
+import asyncpg
+
+from relais_contracts.envelope import Event
+from relais_contracts.topics import dead_letters
+from relais_runtime.consumer import MessageContext, RetryPolicy, Subscription, TransientError
+from relais_runtime.settings import RuntimeSettings
+from tests.conftest import Infrastructure
+from tests.integration.conftest import eventually, read_topic
+from tests.integration.harness import ParcelPinged, make_topic, ping, running_consumer
+
+FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial_s=0.05, backoff_max_s=0.2)
+
+
+def settings_for(infrastructure: Infrastructure) -> RuntimeSettings:
+    return RuntimeSettings(
+        kafka_bootstrap=infrastructure.kafka_bootstrap, database_url=infrastructure.database_url
+    )
+
+
+async def record_event(event: Event, context: MessageContext) -> None:
+    assert isinstance(event, ParcelPinged)
+    await context.connection.execute(
+        "INSERT INTO handled (event_id, note, attempt) VALUES ($1, $2, $3)",
+        event.event_id,
+        event.note,
+        context.attempt,
+    )
+
+
+async def handled_notes(pool: asyncpg.Pool) -> list[str]:
+    rows = await pool.fetch("SELECT note FROM handled ORDER BY note")
+    return [row["note"] for row in rows]
+
+
+async def dead_letters_from(
+    infrastructure: Infrastructure, source_topic: str, *, count: int
+) -> list[dead_letters.MessageDeadLettered]:
+    def decoded(records: Any) -> list[dead_letters.MessageDeadLettered]:
+        letters = [dead_letters.TOPIC.decode(record.value) for record in records]
+        return [
+            letter
+            for letter in letters
+            if isinstance(letter, dead_letters.MessageDeadLettered)
+            and letter.source_topic == source_topic
+        ]
+
+    records = await read_topic(
+        infrastructure.kafka_bootstrap,
+        dead_letters.TOPIC.name,
+        until=lambda records: len(decoded(records)) >= count,
+    )
+    return decoded(records)
+
+
+async def test_bad_messages_are_dead_lettered_and_the_consumer_keeps_going(
+    infrastructure: Infrastructure,
+    schema: str,
+    new_topic: Callable[..., Any],
+    producer: Any,
+    unique: str,
+) -> None:
+    name = await new_topic(f"relais.test-dlq-{unique}.v1", partitions=1)
+    topic = make_topic(name)
+    subscription = Subscription(topic=topic, group_id=f"test-{unique}", handler=record_event)
+    schema_invalid = json.loads(ping("x").model_dump_json())
+    schema_invalid["note"] = "far too long for the twenty character limit"
+    unknown_type = {**json.loads(ping("y").model_dump_json()), "event_type": "ParcelExploded"}
+
+    async with running_consumer(
+        settings=settings_for(infrastructure),
+        schema=schema,
+        subscription=subscription,
+        retry=FAST_RETRY,
+    ) as pool:
+        for value in (
+            ping("before").model_dump_json().encode(),
+            b"{not json at all",
+            json.dumps(schema_invalid).encode(),
+            json.dumps(unknown_type).encode(),
+            ping("after").model_dump_json().encode(),
+        ):
+            await producer.send_and_wait(name, value=value, key=b"shp-1")
+
+        assert await eventually(lambda: _has_notes(pool, ["after", "before"]))
+        letters = await dead_letters_from(infrastructure, name, count=3)
+
+    kinds = {letter.reason.kind: letter for letter in letters}
+    assert set(kinds) == {"undecodable", "invalid", "unknown_event_type"}
+    assert kinds["undecodable"].original_value() == b"{not json at all"
+    assert kinds["undecodable"].source_offset == 1
+    assert kinds["invalid"].source_offset == 2
+    assert "note" in kinds["invalid"].reason.message
+    assert json.loads(kinds["invalid"].original_value()) == schema_invalid
+    assert all(letter.source_partition == 0 for letter in letters)
+    assert all(letter.consumer_group == f"test-{unique}" for letter in letters)
+    assert all(letter.source_key() == b"shp-1" for letter in letters)
+
+
+async def _has_notes(pool: asyncpg.Pool, notes: list[str]) -> bool:
+    return await handled_notes(pool) == notes
+
+
+async def test_transient_failures_are_retried_and_the_effect_happens_once(
+    infrastructure: Infrastructure,
+    schema: str,
+    new_topic: Callable[..., Any],
+    producer: Any,
+    unique: str,
+) -> None:
+    name = await new_topic(f"relais.test-retry-{unique}.v1")
+    calls: list[int] = []
+
+    async def flaky(event: Event, context: MessageContext) -> None:
+        calls.append(context.attempt)
+        await record_event(event, context)
+        assert isinstance(event, ParcelPinged)
+        if event.note == "flaky" and context.attempt < 3:
+            raise TransientError("merchant database briefly unavailable")
+
+    subscription = Subscription(topic=make_topic(name), group_id=f"test-{unique}", handler=flaky)
+    event = ping("flaky")
+    async with running_consumer(
+        settings=settings_for(infrastructure),
+        schema=schema,
+        subscription=subscription,
+        retry=FAST_RETRY,
+    ) as pool:
+        await producer.send_and_wait(name, value=event.model_dump_json().encode(), key=b"shp-1")
+        # The same event delivered again (a producer retry or a replay) has no second effect.
+        await producer.send_and_wait(name, value=event.model_dump_json().encode(), key=b"shp-1")
+        assert await eventually(lambda: _has_notes(pool, ["flaky"]))
+        sentinel = ping("sentinel")
+        await producer.send_and_wait(name, value=sentinel.model_dump_json().encode(), key=b"shp-1")
+        assert await eventually(lambda: _has_notes(pool, ["flaky", "sentinel"]))
+        rows = await pool.fetch("SELECT attempt FROM handled WHERE note = 'flaky'")
+
+    assert [row["attempt"] for row in rows] == [3]
+    assert calls == [1, 2, 3, 1]
+
+
+async def test_exhausted_retries_go_to_the_dead_letter_topic(
+    infrastructure: Infrastructure,
+    schema: str,
+    new_topic: Callable[..., Any],
+    producer: Any,
+    unique: str,
+) -> None:
+    name = await new_topic(f"relais.test-exhaust-{unique}.v1", partitions=1)
+
+    async def always_down(event: Event, context: MessageContext) -> None:
+        raise TransientError("still down")
+
+    subscription = Subscription(
+        topic=make_topic(name), group_id=f"test-{unique}", handler=always_down
+    )
+    async with running_consumer(
+        settings=settings_for(infrastructure),
+        schema=schema,
+        subscription=subscription,
+        retry=FAST_RETRY,
+    ):
+        await producer.send_and_wait(
+            name, value=ping("doomed").model_dump_json().encode(), key=b"k"
+        )
+        letters = await dead_letters_from(infrastructure, name, count=1)
+
+    assert len(letters) == 1
+    assert letters[0].reason.kind == "retries_exhausted"
+    assert letters[0].reason.attempts == FAST_RETRY.max_attempts
+    assert "TransientError" in letters[0].reason.message

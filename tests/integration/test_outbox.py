@@ -1,0 +1,86 @@
+"""The transactional outbox against a real PostgreSQL and a real Kafka broker."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from relais_runtime.db import create_pool
+from relais_runtime.kafka import make_producer
+from relais_runtime.migrations import migrate
+from relais_runtime.outbox import OutboxRelay, enqueue
+from relais_runtime.settings import RuntimeSettings
+from tests.conftest import Infrastructure
+from tests.integration.conftest import read_topic
+from tests.integration.harness import MIGRATIONS, ParcelPinged, make_topic, ping
+
+
+class SimulatedCrash(Exception):
+    pass
+
+
+async def test_relay_publishes_exactly_the_committed_rows_once_after_a_crash(
+    infrastructure: Infrastructure, schema: str, new_topic: Callable[..., Any], unique: str
+) -> None:
+    settings = RuntimeSettings(
+        kafka_bootstrap=infrastructure.kafka_bootstrap, database_url=infrastructure.database_url
+    )
+    topic = make_topic(await new_topic(f"relais.test-outbox-{unique}.v1"))
+    await migrate(database_url=settings.database_url, schema=schema, versions_dir=MIGRATIONS)
+    pool = await create_pool(database_url=settings.database_url, schema=schema)
+    committed = [ping(f"committed-{n}", shipment_id=f"shp-{n % 2}") for n in range(5)]
+    rolled_back = [ping("rolled-back")]
+
+    # The service writes its state and its events in one transaction, then "crashes"
+    # before any relay ran: nothing has been published yet.
+    async with pool.acquire() as connection, connection.transaction():
+        await enqueue(connection, topic=topic, events=committed)
+    try:
+        async with pool.acquire() as connection, connection.transaction():
+            await enqueue(connection, topic=topic, events=rolled_back)
+            raise SimulatedCrash
+    except SimulatedCrash:
+        pass
+
+    # After the restart, a new relay publishes what was committed.
+    producer = make_producer(settings, client_id="test-outbox")
+    await producer.start()
+    relay = OutboxRelay(pool=pool, producer=producer, schema=schema, batch_size=3)
+    try:
+        published = [await relay.publish_pending() for _ in range(4)]
+    finally:
+        await producer.stop()
+    unpublished = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+    await pool.close()
+
+    records = await read_topic(
+        infrastructure.kafka_bootstrap,
+        topic.name,
+        until=lambda records: len(records) >= 6,
+        timeout_s=8,
+    )
+    received = [ParcelPinged.model_validate_json(record.value) for record in records]
+    assert published == [3, 2, 0, 0]
+    assert unpublished == 0
+    assert sorted(event.event_id for event in received) == sorted(e.event_id for e in committed)
+    assert {record.key for record in records} == {b"acme/shp-0", b"acme/shp-1"}
+    for record in records:
+        headers = dict(record.headers)
+        assert headers["event_type"] == b"ParcelPinged"
+
+
+async def test_enqueue_refuses_an_event_of_another_topic(
+    infrastructure: Infrastructure, schema: str
+) -> None:
+    from relais_contracts.topics import dead_letters
+
+    await migrate(database_url=infrastructure.database_url, schema=schema, versions_dir=MIGRATIONS)
+    pool = await create_pool(database_url=infrastructure.database_url, schema=schema)
+    try:
+        async with pool.acquire() as connection, connection.transaction():
+            with pytest.raises(TypeError, match=r"not a message of topic relais\.dead-letters\.v1"):
+                await enqueue(connection, topic=dead_letters.TOPIC, events=[ping("wrong")])
+    finally:
+        await pool.close()
