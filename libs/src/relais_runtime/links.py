@@ -1,0 +1,73 @@
+"""Signed, expiring customer links (chat and tracking pages).
+
+Rules:
+- a link token carries the merchant id, the purpose and the subject (an anomaly,
+  a shipment...), signed with the platform's link secret (itsdangerous, HMAC);
+- a token is valid only for the purpose it was made for and until it expires;
+- the verifier returns the merchant id from inside the signed token, so a page
+  only ever loads that merchant's data: one merchant's link can never open
+  another merchant's.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from enum import StrEnum
+
+from itsdangerous import BadSignature, URLSafeSerializer
+
+
+class LinkPurpose(StrEnum):
+    CHAT = "chat"
+    TRACKING = "tracking"
+    SURVEY = "survey"
+    UNSUBSCRIBE = "unsubscribe"
+
+
+class LinkError(Exception):
+    """The link is not valid; `expired` tells an expired link from a forged one."""
+
+    def __init__(self, message: str, *, expired: bool = False) -> None:
+        super().__init__(message)
+        self.expired = expired
+
+
+@dataclass(frozen=True)
+class LinkClaims:
+    merchant_id: str
+    purpose: LinkPurpose
+    subject: str
+    issued_at: datetime
+
+
+class LinkSigner:
+    """Issue and verify tokens; times come from the injected clock, not the wall."""
+
+    def __init__(self, *, secret: str, max_age: timedelta) -> None:
+        if len(secret) < 32:
+            raise ValueError("the link secret must be at least 32 characters")
+        self._serializer = URLSafeSerializer(secret, salt="relais-customer-link")
+        self._max_age = max_age
+
+    def sign(
+        self, *, merchant_id: str, purpose: LinkPurpose, subject: str, issued_at: datetime
+    ) -> str:
+        return self._serializer.dumps(
+            {"m": merchant_id, "p": purpose.value, "s": subject, "t": int(issued_at.timestamp())}
+        )
+
+    def verify(self, token: str, *, purpose: LinkPurpose, now: datetime) -> LinkClaims:
+        """Check signature, purpose and age; raises LinkError."""
+        try:
+            data = self._serializer.loads(token)
+        except BadSignature:
+            raise LinkError("this link is not valid") from None
+        if not isinstance(data, dict) or data.get("p") != purpose.value:
+            raise LinkError("this link is not meant for this page")
+        issued_at = datetime.fromtimestamp(int(data["t"]), tz=UTC)
+        if now - issued_at > self._max_age:
+            raise LinkError("this link has expired", expired=True)
+        return LinkClaims(
+            merchant_id=str(data["m"]), purpose=purpose, subject=str(data["s"]), issued_at=issued_at
+        )
