@@ -116,3 +116,8 @@ def test_clocks() -> None:
     assert scaled.now() >= datetime(2026, 11, 2, 8, 0, tzinfo=UTC)
     with pytest.raises(ValueError, match="unknown clock"):
         clock_from_spec("sundial")
+
+
+def test_the_shipped_demo_merchants_are_valid() -> None:
+    merchants = load_merchants(Path(__file__).parents[2] / "deploy" / "merchants")
+    assert {"maison-lumiere", "velocity-sports"} <= set(merchants)
