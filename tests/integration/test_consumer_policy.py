@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import Callable
 from typing import Any
 
 import asyncpg
+from aiokafka import TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
 
 from relais_contracts.envelope import Event
 from relais_contracts.topics import dead_letters
@@ -176,3 +179,52 @@ async def test_exhausted_retries_go_to_the_dead_letter_topic(
     assert letters[0].reason.kind == "retries_exhausted"
     assert letters[0].reason.attempts == FAST_RETRY.max_attempts
     assert "TransientError" in letters[0].reason.message
+
+
+async def test_stopping_finishes_the_message_in_hand_and_commits_its_offset(
+    infrastructure: Infrastructure,
+    schema: str,
+    new_topic: Callable[..., Any],
+    producer: Any,
+    unique: str,
+) -> None:
+    name = await new_topic(f"relais.test-stop-{unique}.v1", partitions=1)
+    started = asyncio.Event()
+
+    async def slow(event: Event, context: MessageContext) -> None:
+        started.set()
+        await asyncio.sleep(1.5)
+        await record_event(event, context)
+
+    group = f"test-{unique}"
+    subscription = Subscription(topic=make_topic(name), group_id=group, handler=slow)
+    async with running_consumer(
+        settings=settings_for(infrastructure),
+        schema=schema,
+        subscription=subscription,
+        retry=FAST_RETRY,
+    ) as pool:
+        await producer.send_and_wait(name, value=ping("in-hand").model_dump_json().encode())
+        await asyncio.wait_for(started.wait(), timeout=30)
+        # Leaving the block stops the broker while the handler is still sleeping.
+    notes = await _notes_in(infrastructure, schema)
+    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    assert notes == ["in-hand"]
+    assert offsets[TopicPartition(name, 0)].offset == 1
+    del pool
+
+
+async def _notes_in(infrastructure: Infrastructure, schema: str) -> list[str]:
+    connection = await asyncpg.connect(
+        infrastructure.database_url, server_settings={"search_path": schema}
+    )
+    try:
+        rows = await connection.fetch("SELECT note FROM handled")
+    finally:
+        await connection.close()
+    return [row["note"] for row in rows]
