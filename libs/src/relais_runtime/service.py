@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import signal
 from collections.abc import Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
@@ -76,6 +77,8 @@ def make_broker(settings: RuntimeSettings, *, client_id: str) -> KafkaBroker:
         linger_ms=settings.kafka_linger_ms,
         graceful_timeout=settings.shutdown_grace_s,
         apply_types=True,
+        logger=get_logger("faststream"),
+        log_level=logging.DEBUG,
     )
 
 
