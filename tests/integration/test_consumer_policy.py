@@ -5,15 +5,24 @@ from __future__ import annotations
 import asyncio
 import json
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
+from dataclasses import dataclass
 from typing import Any
 
 import asyncpg
+import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
 from relais_contracts.envelope import Event
 from relais_contracts.topics import dead_letters
-from relais_runtime.consumer import MessageContext, RetryPolicy, Subscription, TransientError
+from relais_runtime.consumer import (
+    Handler,
+    MessageContext,
+    RetryPolicy,
+    Subscription,
+    TransientError,
+)
 from relais_runtime.settings import RuntimeSettings
 from tests.conftest import Infrastructure
 from tests.integration.conftest import eventually, read_topic
@@ -22,10 +31,32 @@ from tests.integration.harness import ParcelPinged, make_topic, ping, running_co
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial_s=0.05, backoff_max_s=0.2)
 
 
-def settings_for(infrastructure: Infrastructure) -> RuntimeSettings:
-    return RuntimeSettings(
+@dataclass(frozen=True)
+class PolicyBench:
+    """A fresh one-partition topic, a consumer group, and a way to run a handler on them."""
+
+    topic_name: str
+    group: str
+    start: Callable[[Handler], AbstractAsyncContextManager[asyncpg.Pool]]
+
+
+@pytest.fixture
+async def bench(
+    infrastructure: Infrastructure, schema: str, new_topic: Callable[..., Any], unique: str
+) -> PolicyBench:
+    name = await new_topic(f"relais.test-policy-{unique}.v1", partitions=1)
+    group = f"test-{unique}"
+    settings = RuntimeSettings(
         kafka_bootstrap=infrastructure.kafka_bootstrap, database_url=infrastructure.database_url
     )
+
+    def start(handler: Handler) -> AbstractAsyncContextManager[asyncpg.Pool]:
+        subscription = Subscription(topic=make_topic(name), group_id=group, handler=handler)
+        return running_consumer(
+            settings=settings, schema=schema, subscription=subscription, retry=FAST_RETRY
+        )
+
+    return PolicyBench(topic_name=name, group=group, start=start)
 
 
 async def record_event(event: Event, context: MessageContext) -> None:
@@ -64,25 +95,14 @@ async def dead_letters_from(
 
 
 async def test_bad_messages_are_dead_lettered_and_the_consumer_keeps_going(
-    infrastructure: Infrastructure,
-    schema: str,
-    new_topic: Callable[..., Any],
-    producer: Any,
-    unique: str,
+    infrastructure: Infrastructure, bench: PolicyBench, producer: Any
 ) -> None:
-    name = await new_topic(f"relais.test-dlq-{unique}.v1", partitions=1)
-    topic = make_topic(name)
-    subscription = Subscription(topic=topic, group_id=f"test-{unique}", handler=record_event)
+    name = bench.topic_name
     schema_invalid = json.loads(ping("x").model_dump_json())
     schema_invalid["note"] = "far too long for the twenty character limit"
     unknown_type = {**json.loads(ping("y").model_dump_json()), "event_type": "ParcelExploded"}
 
-    async with running_consumer(
-        settings=settings_for(infrastructure),
-        schema=schema,
-        subscription=subscription,
-        retry=FAST_RETRY,
-    ) as pool:
+    async with bench.start(record_event) as pool:
         for value in (
             ping("before").model_dump_json().encode(),
             b"{not json at all",
@@ -103,7 +123,7 @@ async def test_bad_messages_are_dead_lettered_and_the_consumer_keeps_going(
     assert "note" in kinds["invalid"].reason.message
     assert json.loads(kinds["invalid"].original_value()) == schema_invalid
     assert all(letter.source_partition == 0 for letter in letters)
-    assert all(letter.consumer_group == f"test-{unique}" for letter in letters)
+    assert all(letter.consumer_group == bench.group for letter in letters)
     assert all(letter.source_key() == b"shp-1" for letter in letters)
 
 
@@ -112,13 +132,9 @@ async def _has_notes(pool: asyncpg.Pool, notes: list[str]) -> bool:
 
 
 async def test_transient_failures_are_retried_and_the_effect_happens_once(
-    infrastructure: Infrastructure,
-    schema: str,
-    new_topic: Callable[..., Any],
-    producer: Any,
-    unique: str,
+    infrastructure: Infrastructure, bench: PolicyBench, producer: Any
 ) -> None:
-    name = await new_topic(f"relais.test-retry-{unique}.v1")
+    name = bench.topic_name
     calls: list[int] = []
 
     async def flaky(event: Event, context: MessageContext) -> None:
@@ -128,14 +144,8 @@ async def test_transient_failures_are_retried_and_the_effect_happens_once(
         if event.note == "flaky" and context.attempt < 3:
             raise TransientError("merchant database briefly unavailable")
 
-    subscription = Subscription(topic=make_topic(name), group_id=f"test-{unique}", handler=flaky)
     event = ping("flaky")
-    async with running_consumer(
-        settings=settings_for(infrastructure),
-        schema=schema,
-        subscription=subscription,
-        retry=FAST_RETRY,
-    ) as pool:
+    async with bench.start(flaky) as pool:
         await producer.send_and_wait(name, value=event.model_dump_json().encode(), key=b"shp-1")
         # The same event delivered again (a producer retry or a replay) has no second effect.
         await producer.send_and_wait(name, value=event.model_dump_json().encode(), key=b"shp-1")
@@ -150,26 +160,14 @@ async def test_transient_failures_are_retried_and_the_effect_happens_once(
 
 
 async def test_exhausted_retries_go_to_the_dead_letter_topic(
-    infrastructure: Infrastructure,
-    schema: str,
-    new_topic: Callable[..., Any],
-    producer: Any,
-    unique: str,
+    infrastructure: Infrastructure, bench: PolicyBench, producer: Any
 ) -> None:
-    name = await new_topic(f"relais.test-exhaust-{unique}.v1", partitions=1)
+    name = bench.topic_name
 
     async def always_down(event: Event, context: MessageContext) -> None:
         raise TransientError("still down")
 
-    subscription = Subscription(
-        topic=make_topic(name), group_id=f"test-{unique}", handler=always_down
-    )
-    async with running_consumer(
-        settings=settings_for(infrastructure),
-        schema=schema,
-        subscription=subscription,
-        retry=FAST_RETRY,
-    ):
+    async with bench.start(always_down):
         await producer.send_and_wait(
             name, value=ping("doomed").model_dump_json().encode(), key=b"k"
         )
@@ -182,13 +180,9 @@ async def test_exhausted_retries_go_to_the_dead_letter_topic(
 
 
 async def test_stopping_finishes_the_message_in_hand_and_commits_its_offset(
-    infrastructure: Infrastructure,
-    schema: str,
-    new_topic: Callable[..., Any],
-    producer: Any,
-    unique: str,
+    infrastructure: Infrastructure, schema: str, bench: PolicyBench, producer: Any
 ) -> None:
-    name = await new_topic(f"relais.test-stop-{unique}.v1", partitions=1)
+    name = bench.topic_name
     started = asyncio.Event()
 
     async def slow(event: Event, context: MessageContext) -> None:
@@ -196,35 +190,22 @@ async def test_stopping_finishes_the_message_in_hand_and_commits_its_offset(
         await asyncio.sleep(1.5)
         await record_event(event, context)
 
-    group = f"test-{unique}"
-    subscription = Subscription(topic=make_topic(name), group_id=group, handler=slow)
-    async with running_consumer(
-        settings=settings_for(infrastructure),
-        schema=schema,
-        subscription=subscription,
-        retry=FAST_RETRY,
-    ) as pool:
+    async with bench.start(slow):
         await producer.send_and_wait(name, value=ping("in-hand").model_dump_json().encode())
         await asyncio.wait_for(started.wait(), timeout=30)
         # Leaving the block stops the broker while the handler is still sleeping.
-    notes = await _notes_in(infrastructure, schema)
-    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap)
-    await admin.start()
-    try:
-        offsets = await admin.list_consumer_group_offsets(group)
-    finally:
-        await admin.close()
-    assert notes == ["in-hand"]
-    assert offsets[TopicPartition(name, 0)].offset == 1
-    del pool
-
-
-async def _notes_in(infrastructure: Infrastructure, schema: str) -> list[str]:
     connection = await asyncpg.connect(
         infrastructure.database_url, server_settings={"search_path": schema}
     )
     try:
-        rows = await connection.fetch("SELECT note FROM handled")
+        notes = [row["note"] for row in await connection.fetch("SELECT note FROM handled")]
     finally:
         await connection.close()
-    return [row["note"] for row in rows]
+    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(bench.group)
+    finally:
+        await admin.close()
+    assert notes == ["in-hand"]
+    assert offsets[TopicPartition(name, 0)].offset == 1
