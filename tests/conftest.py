@@ -20,6 +20,10 @@ import pytest
 
 REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
+# A service started by a test reads what the test produces, not every earlier
+# run's history on the shared topics (relais_runtime.offsets).
+os.environ.setdefault("RELAIS_CONSUMER_NEW_GROUPS_START", "now")
+
 
 @dataclass(frozen=True)
 class Infrastructure:

@@ -209,3 +209,31 @@ async def test_stopping_finishes_the_message_in_hand_and_commits_its_offset(
         await admin.close()
     assert notes == ["in-hand"]
     assert offsets[TopicPartition(name, 0)].offset == 1
+
+
+async def test_a_tombstone_reaches_the_erasure_hook_and_is_never_dead_lettered(
+    infrastructure: Infrastructure, schema: str, bench: PolicyBench, producer: Any
+) -> None:
+    erased: list[bytes] = []
+
+    async def erase(key: bytes, context: MessageContext) -> None:
+        erased.append(key)
+        await context.connection.execute("DELETE FROM handled WHERE note = $1", key.decode())
+
+    settings = RuntimeSettings(
+        kafka_bootstrap=infrastructure.kafka_bootstrap, database_url=infrastructure.database_url
+    )
+    subscription = Subscription(
+        topic=make_topic(bench.topic_name),
+        group_id=bench.group,
+        handler=record_event,
+        on_tombstone=erase,
+    )
+    async with running_consumer(
+        settings=settings, schema=schema, subscription=subscription, retry=FAST_RETRY
+    ) as pool:
+        for value, key in ((ping("shp-7"), b"shp-7"), (None, b"shp-7"), (ping("after"), b"x")):
+            encoded = value.model_dump_json().encode() if value else None
+            await producer.send_and_wait(bench.topic_name, value=encoded, key=key)
+        assert await eventually(lambda: _has_notes(pool, ["after"]))
+    assert erased == [b"shp-7"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import secrets
 import signal
 import socket
 import sys
@@ -127,6 +128,7 @@ async def test_service_process_starts_and_stops_cleanly_on_sigterm(
             "RELAIS_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
             "RELAIS_DATABASE_URL": infrastructure.database_url,
             "RELAIS_CONSUMER_GROUP_PREFIX": f"test-{unique}.",
+            "RELAIS_LINK_SECRET": secrets.token_urlsafe(32),  # test-only, generated
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

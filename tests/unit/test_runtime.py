@@ -150,3 +150,11 @@ def test_transient_errors_are_the_retryable_ones() -> None:
     assert is_transient(ConnectionResetError())
     assert is_transient(TimeoutError())
     assert not is_transient(ValueError())
+
+
+def test_a_merchant_scoped_key_splits_back_into_its_parts() -> None:
+    from relais_contracts.envelope import split_partition_key
+
+    assert split_partition_key(b"acme/shp-1/2") == ("acme", "shp-1/2")
+    with pytest.raises(ValueError, match="not a merchant-scoped key"):
+        split_partition_key(b"no-slash")

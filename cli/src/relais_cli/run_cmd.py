@@ -18,6 +18,9 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from relais_cli.dev_secrets import ensure_dev_secrets
+from relais_cli.infra.settings import InfraSettings
+from relais_runtime.merchants import MerchantConfigError, load_merchants
 from relais_runtime.settings import ConfigurationError
 
 console = Console(stderr=True)
@@ -66,18 +69,28 @@ class Child:
     log_file: IO[bytes]
 
 
-def logs_dir() -> Path:
-    state = os.environ.get("RELAIS_STATE_DIR") or str(Path.home() / ".local/state/relais")
-    path = Path(state) / "logs"
-    path.mkdir(parents=True, exist_ok=True)
-    return path
+def service_environment(*, state_dir: Path) -> dict[str, str]:
+    """What the services need on a developer's machine: merchants and dev secrets."""
+    merchants_dir = Path(os.environ.get("RELAIS_MERCHANTS_DIR") or Path.cwd() / "deploy/merchants")
+    try:
+        merchants = load_merchants(merchants_dir)
+    except MerchantConfigError as error:
+        console.print(f"[red]{error}[/red]", markup=False)
+        raise typer.Exit(2) from None
+    secrets = ensure_dev_secrets(state_dir=state_dir, merchants=merchants)
+    if secrets:
+        console.print(
+            f"using local-only secrets for {', '.join(sorted(secrets))} "
+            f"(generated in {state_dir / 'dev-secrets.env'})"
+        )
+    return {"RELAIS_MERCHANTS_DIR": str(merchants_dir.absolute()), **secrets}
 
 
 def relais_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "relais_cli.main", *args]
 
 
-def start_child(service: ServiceName, *, directory: Path) -> Child:
+def start_child(service: ServiceName, *, directory: Path, environment: dict[str, str]) -> Child:
     port = DEFAULT_PORTS[service]
     log_path = directory / f"{service.value}.log"
     log_file = log_path.open("ab")
@@ -85,7 +98,7 @@ def start_child(service: ServiceName, *, directory: Path) -> Child:
         relais_command("run", service.value),
         stdout=log_file,
         stderr=subprocess.STDOUT,
-        env={**os.environ, "RELAIS_HTTP_PORT": str(port)},
+        env={**os.environ, **environment, "RELAIS_HTTP_PORT": str(port)},
     )
     return Child(service=service, port=port, log_path=log_path, process=process, log_file=log_file)
 
@@ -155,8 +168,13 @@ def up(
     """
     for step in (("infra", "up"), ("topics", "apply")):
         subprocess.run(relais_command(*step), check=True)
-    directory = logs_dir()
-    children = [start_child(service, directory=directory) for service in services or ServiceName]
+    paths = InfraSettings().paths
+    paths.logs_dir.mkdir(parents=True, exist_ok=True)
+    environment = service_environment(state_dir=paths.root)
+    children = [
+        start_child(service, directory=paths.logs_dir, environment=environment)
+        for service in services or ServiceName
+    ]
     signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
     try:
         wait_healthy(children)

@@ -129,6 +129,14 @@ class Event(Contract):
         return f"{self.merchant_id}/{getattr(self, self.partition_key_field)}".encode()
 
 
+def split_partition_key(key: bytes) -> tuple[str, str]:
+    """`<merchant_id>/<id>` back into its two parts (for tombstones, which carry only a key)."""
+    merchant_id, separator, identifier = key.decode("utf-8").partition("/")
+    if not separator or not merchant_id or not identifier:
+        raise ValueError(f"not a merchant-scoped key: {key!r}")
+    return merchant_id, identifier
+
+
 class MerchantEvent(Event):
     """An event about one merchant's data: the merchant is always known."""
 

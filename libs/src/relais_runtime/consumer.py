@@ -14,19 +14,26 @@ For each message, in order:
 4. only then is the offset committed (FastStream's AckPolicy.MANUAL: the default
    commits first, which is at-most-once). A dead letter is acknowledged by Kafka
    before the offset of its message is committed.
+
+Every message is handled inside an OpenTelemetry CONSUMER span, the child of the
+trace context in its headers (`relais_runtime.tracing`), so what the handler
+enqueues carries the same trace. `watch_lag` keeps `relais_consumer_lag` current
+for the partitions each member owns.
 """
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import time
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from uuid import UUID
 
 import asyncpg
 import structlog
-from aiokafka import AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker, KafkaMessage
 from pydantic import ValidationError
@@ -45,11 +52,13 @@ from relais_runtime.db import DbConnection
 from relais_runtime.kafka import publish_events
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import (
+    CONSUMER_LAG,
     DEAD_LETTERS,
     HANDLER_RETRIES,
     HANDLER_SECONDS,
     MESSAGES_CONSUMED,
 )
+from relais_runtime.tracing import consumer_span, mark_failed
 
 log = get_logger(__name__)
 
@@ -90,6 +99,7 @@ class MessageContext:
 
 
 Handler = Callable[[Event, MessageContext], Awaitable[None]]
+TombstoneHandler = Callable[[bytes, MessageContext], Awaitable[None]]
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,9 @@ class Subscription:
     topic: Topic
     group_id: str
     handler: Handler
+    on_tombstone: TombstoneHandler | None = None
+    """Called, in a transaction, with the key a compacted topic erases (a null value).
+    Without it a tombstone is counted and skipped, never dead-lettered."""
 
 
 class ReliableConsumer:
@@ -123,6 +136,8 @@ class ReliableConsumer:
         self._pool = pool
         self._producer = producer
         self._retry = retry
+        self._subscriber: Any = None
+        self._lag_partitions: set[TopicPartition] = set()
 
     @property
     def group(self) -> str:
@@ -130,10 +145,26 @@ class ReliableConsumer:
 
     async def process(self, record: ConsumerRecord[Any, Any]) -> str:
         """Handle one record; returns the outcome: processed, duplicate or dead_lettered."""
+        with consumer_span(
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            group=self.group,
+            headers=record.headers,
+        ) as span:
+            outcome = await self._process(record)
+            span.set_attribute("relais.outcome", outcome)
+            if outcome == "dead_lettered":
+                mark_failed(span, reason="dead-lettered")
+            return outcome
+
+    async def _process(self, record: ConsumerRecord[Any, Any]) -> str:
         topic = self.subscription.topic
         started = time.perf_counter()
+        if record.value is None:
+            return self._count(record, await self._handle_tombstone(record))
         try:
-            event = topic.decode(record.value or b"")
+            event = topic.decode(record.value)
         except ValidationError as error:
             await self._dead_letter(record, kind=_decode_error_kind(error), message=_short(error))
             return self._count(record, "dead_lettered")
@@ -151,7 +182,31 @@ class ReliableConsumer:
             structlog.contextvars.unbind_contextvars("correlation_id", "event_id", "event_type")
         return self._count(record, outcome)
 
+    async def _handle_tombstone(self, record: ConsumerRecord[Any, Any]) -> str:
+        hook = self.subscription.on_tombstone
+        if hook is None or record.key is None:
+            return "tombstone_skipped"
+
+        async def erase(attempt: int) -> str:
+            async with self._pool.acquire() as connection, connection.transaction():
+                await hook(record.key, self._context(record, connection, attempt=attempt))
+            return "tombstone_applied"
+
+        return await self._with_retries(record, erase)
+
     async def _handle_with_retries(self, record: ConsumerRecord[Any, Any], event: Event) -> str:
+        async def handle(attempt: int) -> str:
+            return await self._handle_once(record, event, attempt=attempt)
+
+        return await self._with_retries(record, handle, event=event)
+
+    async def _with_retries(
+        self,
+        record: ConsumerRecord[Any, Any],
+        work: Callable[[int], Awaitable[str]],
+        *,
+        event: Event | None = None,
+    ) -> str:
         attempt = 0
         retrying = AsyncRetrying(
             retry=retry_if_exception(is_transient),
@@ -166,7 +221,7 @@ class ReliableConsumer:
             async for attempt_state in retrying:
                 with attempt_state:
                     attempt = attempt_state.retry_state.attempt_number
-                    return await self._handle_once(record, event, attempt=attempt)
+                    return await work(attempt)
         except Exception as error:
             kind = "retries_exhausted" if is_transient(error) else "handler_failed"
             log.error("message dead-lettered", kind=kind, error=type(error).__name__)
@@ -189,16 +244,21 @@ class ReliableConsumer:
             ):
                 return "duplicate"
             await self.subscription.handler(
-                event,
-                MessageContext(
-                    connection=connection,
-                    topic=record.topic,
-                    partition=record.partition,
-                    offset=record.offset,
-                    attempt=attempt,
-                ),
+                event, self._context(record, connection, attempt=attempt)
             )
         return "processed"
+
+    @staticmethod
+    def _context(
+        record: ConsumerRecord[Any, Any], connection: DbConnection, *, attempt: int
+    ) -> MessageContext:
+        return MessageContext(
+            connection=connection,
+            topic=record.topic,
+            partition=record.partition,
+            offset=record.offset,
+            attempt=attempt,
+        )
 
     def _log_retry(self, state: RetryCallState) -> None:
         HANDLER_RETRIES.labels(group=self.group, topic=self.subscription.topic.name).inc()
@@ -235,12 +295,54 @@ class ReliableConsumer:
             await self.process(message.raw_message)
             await message.ack()
 
-        broker.subscriber(
+        self._subscriber = broker.subscriber(
             self.subscription.topic.name,
             group_id=self.group,
             ack_policy=AckPolicy.MANUAL,
             auto_offset_reset="earliest",
-        )(on_message)
+        )
+        self._subscriber(on_message)
+
+    async def record_lag(self) -> None:
+        """Set the lag of the partitions this member owns; forget those it no longer owns.
+
+        Lag is the high watermark last seen by the fetcher minus the group's committed
+        offset (the beginning of the partition while nothing is committed: the group
+        starts from the earliest message).
+        """
+        consumer: AIOKafkaConsumer | None = getattr(self._subscriber, "consumer", None)
+        owned = set(consumer.assignment()) if consumer is not None else set()
+        for partition in self._lag_partitions - owned:
+            with contextlib.suppress(KeyError):
+                CONSUMER_LAG.remove(self.group, partition.topic, str(partition.partition))
+        self._lag_partitions &= owned
+        if consumer is None:
+            return
+        for partition in owned:
+            high = consumer.highwater(partition)
+            if high is None:
+                continue
+            committed = await consumer.committed(partition)
+            if committed is None:
+                committed = (await consumer.beginning_offsets([partition]))[partition]
+            CONSUMER_LAG.labels(
+                group=self.group, topic=partition.topic, partition=str(partition.partition)
+            ).set(max(high - committed, 0))
+            self._lag_partitions.add(partition)
+
+
+async def watch_lag(
+    consumers: Sequence[ReliableConsumer], *, stop: asyncio.Event, interval_s: float
+) -> None:
+    """Refresh every consumer's lag until `stop` is set; a failed pass is retried next time."""
+    while not stop.is_set():
+        for consumer in consumers:
+            try:
+                await consumer.record_lag()
+            except Exception as error:
+                log.debug("consumer lag not refreshed", error=type(error).__name__)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=interval_s)
 
 
 async def claim_event(connection: DbConnection, *, consumer_group: str, event_id: UUID) -> bool:

@@ -14,6 +14,7 @@ from aiokafka import AIOKafkaProducer
 
 from relais_contracts.envelope import Event
 from relais_runtime.settings import KafkaSettings
+from relais_runtime.tracing import trace_headers
 
 Headers = list[tuple[str, bytes]]
 
@@ -30,12 +31,14 @@ def make_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProduce
 
 
 def event_headers(event: Event) -> Headers:
+    """The envelope's routing facts, plus the current trace context (W3C traceparent)."""
     return [
         ("content-type", b"application/json"),
         ("event_type", event.event_type.encode()),
         ("schema_version", str(event.schema_version).encode()),
         ("correlation_id", event.correlation_id.encode()),
         ("merchant_id", event.merchant_id.encode()),
+        *trace_headers(),
     ]
 
 

@@ -11,7 +11,8 @@ from prometheus_client import Counter, Gauge, Histogram
 
 MESSAGES_CONSUMED = Counter(
     "relais_messages_consumed_total",
-    "Messages taken from Kafka by a consumer, by outcome (processed, duplicate, dead_lettered).",
+    "Messages taken from Kafka by a consumer, by outcome (processed, duplicate, dead_lettered, "
+    "tombstone_applied, tombstone_skipped).",
     ["group", "topic", "outcome"],
 )
 HANDLER_SECONDS = Histogram(
@@ -39,4 +40,116 @@ OUTBOX_BACKLOG = Gauge(
     "relais_outbox_backlog",
     "Outbox rows waiting to be published, as seen by the last relay pass.",
     ["schema"],
+)
+
+# actions service
+ACTIONS_DECIDED = Counter(
+    "relais_actions_decided_total",
+    "Actions decided by merchant policy, by action type and decision "
+    "(execute, not_allowed, expired).",
+    ["action", "decision"],
+)
+ACTION_WEBHOOK_CALLS = Counter(
+    "relais_action_webhook_calls_total",
+    "Attempts at a merchant action webhook, by outcome (http_2xx, http_4xx, http_5xx, "
+    "timeout, connection_error, circuit_open: skipped without a call).",
+    ["outcome"],
+)
+ACTION_WEBHOOK_SECONDS = Histogram(
+    "relais_action_webhook_seconds",
+    "Duration of one merchant action webhook call.",
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+ACTION_RESULTS = Counter(
+    "relais_action_results_total",
+    "Actions ended, by action type and result (completed, or the failure reason).",
+    ["action", "result"],
+)
+
+# tracker service
+CONSUMER_BATCH_SIZE = Histogram(
+    "relais_consumer_batch_size",
+    "Messages per batch handled by a batch consumer.",
+    ["group", "topic"],
+    buckets=(1, 5, 10, 50, 100, 250, 500, 1000, 2500),
+)
+CARRIER_WEBHOOKS = Counter(
+    "relais_carrier_webhooks_total",
+    "Carrier webhook calls, by carrier and outcome (accepted, unauthorized, too_large, "
+    "malformed, unknown_carrier).",
+    ["carrier", "outcome"],
+)
+CARRIER_POLLS = Counter(
+    "relais_carrier_polls_total",
+    "Tracking polls of a carrier API, by carrier and outcome (fetched, not_found, failed).",
+    ["carrier", "outcome"],
+)
+TRACKING_EVENTS = Counter(
+    "relais_tracking_events_total",
+    "Normalized carrier events, by outcome (recorded, duplicate, held: waiting for their "
+    "order, reconciled: recorded once their order arrived).",
+    ["outcome"],
+)
+ORDER_API_REQUESTS = Counter(
+    "relais_order_api_requests_total",
+    "Order API requests, by operation and outcome (accepted, unauthorized, invalid, "
+    "not_found, found).",
+    ["operation", "outcome"],
+)
+
+# detector service
+ANOMALY_DECISIONS = Counter(
+    "relais_anomaly_decisions_total",
+    "Detector decisions, by anomaly type or milestone and decision (detected, escalated, "
+    "resolved, milestone).",
+    ["kind", "decision"],
+)
+TIMERS_FIRED = Counter(
+    "relais_timers_fired_total",
+    "Durable timers fired by the sweeper, by outcome (evaluated, busy: shipment locked "
+    "by a consumer or another sweeper, failed: postponed).",
+    ["outcome"],
+)
+TIMER_SWEEP_SECONDS = Histogram(
+    "relais_timer_sweep_seconds",
+    "Duration of one timer sweep batch (claim, evaluate, write).",
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5),
+)
+TRACKER_UNKNOWN_CARRIER_CODES = Counter(
+    "relais_tracker_unknown_carrier_codes_total",
+    "Carrier events whose code no adapter table knows, mapped to the safe default "
+    "(labelled by carrier only; the code itself is logged).",
+    ["carrier"],
+)
+NOTIFICATION_OUTCOMES = Counter(
+    "relais_notification_outcomes_total",
+    "Notifier decisions published, by channel, outcome (sent, deferred, suppressed, failed) "
+    "and reason.",
+    ["channel", "outcome", "reason"],
+)
+NOTIFICATION_SEND_SECONDS = Histogram(
+    "relais_notification_send_seconds",
+    "Time to hand one message to the SMTP server or SMS provider, retries included.",
+    ["channel"],
+    buckets=(0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30),
+)
+CHAT_PAGES = Counter(
+    "relais_chat_pages_total",
+    "Customer pages served by the chat, by page (chat, survey, tracking) and outcome "
+    "(shown, answered, rejected, invalid, expired, not_found).",
+    ["page", "outcome"],
+)
+
+# observability (consumer lag of every ReliableConsumer; outcomes the notifier counts)
+CONSUMER_LAG = Gauge(
+    "relais_consumer_lag",
+    "Messages behind, per partition this member owns: high watermark minus committed offset "
+    "(refreshed every RELAIS_CONSUMER_LAG_INTERVAL_S).",
+    ["group", "topic", "partition"],
+)
+NOTIFICATIONS = Counter(
+    "relais_notifications_total",
+    "Notifications ended, by channel (email, sms) and outcome (sent, suppressed by opt-out, "
+    "cap or quiet hours, failed...).",
+    ["channel", "outcome"],
 )

@@ -24,14 +24,16 @@ from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
 from faststream.kafka import KafkaBroker
 
-from relais_runtime.consumer import ReliableConsumer, RetryPolicy, Subscription
+from relais_runtime.consumer import ReliableConsumer, RetryPolicy, Subscription, watch_lag
 from relais_runtime.db import create_pool, database_is_ready
 from relais_runtime.http import build_http_app, make_server
 from relais_runtime.kafka import kafka_is_ready, make_producer
 from relais_runtime.logging import configure_logging, get_logger
 from relais_runtime.migrations import migrate
+from relais_runtime.offsets import start_new_groups_now
 from relais_runtime.outbox import OutboxRelay
 from relais_runtime.settings import RuntimeSettings
+from relais_runtime.tracing import configure_tracing, instrument_http
 
 log = get_logger(__name__)
 
@@ -122,7 +124,7 @@ class RunningService:
         for job in wiring.background:
             self._tasks.append(asyncio.create_task(job(self.stopping)))
         self._broker = broker = make_broker(settings, client_id=client_id)
-        for subscription in wiring.subscriptions:
+        consumers = [
             ReliableConsumer(
                 subscription=replace(
                     subscription, group_id=settings.consumer_group_prefix + subscription.group_id
@@ -130,8 +132,25 @@ class RunningService:
                 pool=pool,
                 producer=producer,
                 retry=retry_policy(settings),
-            ).register(broker)
+            )
+            for subscription in wiring.subscriptions
+        ]
+        if settings.consumer_new_groups_start == "now":
+            await start_new_groups_now(
+                bootstrap=settings.kafka_bootstrap,
+                groups=[(c.group, c.subscription.topic.name) for c in consumers],
+            )
+        for consumer in consumers:
+            consumer.register(broker)
         await broker.start()
+        self._tasks.append(
+            asyncio.create_task(
+                watch_lag(
+                    consumers, stop=self.stopping, interval_s=settings.consumer_lag_interval_s
+                ),
+                name="consumer-lag",
+            )
+        )
         app = build_http_app(
             service=spec.name,
             readiness={
@@ -140,6 +159,7 @@ class RunningService:
             },
             routers=wiring.routers,
         )
+        instrument_http(app)
         server = make_server(app, host=settings.http_host, port=settings.http_port)
         self._server = server
         self._server_task = asyncio.create_task(server.serve(), name="http")
@@ -173,6 +193,7 @@ class RunningService:
 
 async def serve_until_signalled(spec: ServiceSpec, settings: RuntimeSettings) -> None:
     configure_logging(service=spec.name, level=settings.log_level, fmt=settings.log_format)
+    tracing = configure_tracing(service=spec.name, exporters=settings.otel_traces_exporter)
     service = RunningService(spec, settings)
     signalled = asyncio.Event()
     loop = asyncio.get_running_loop()
@@ -184,6 +205,7 @@ async def serve_until_signalled(spec: ServiceSpec, settings: RuntimeSettings) ->
         log.info("stop signal received, shutting down")
     finally:
         await service.stop()
+        tracing.shutdown()
 
 
 def run_service(spec: ServiceSpec, settings: RuntimeSettings) -> None:

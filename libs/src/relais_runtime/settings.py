@@ -56,13 +56,28 @@ class RuntimeSettings(KafkaSettings):
     consumer_group_prefix: str = Field(
         default="", max_length=100, description="Prepended to every consumer group id."
     )
+    consumer_new_groups_start: Literal["earliest", "now"] = Field(
+        default="earliest",
+        description="Where a consumer group with no committed offsets starts "
+        "(relais_runtime.offsets).",
+    )
     consumer_max_attempts: int = Field(default=5, ge=1, le=100)
     consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
     consumer_backoff_max_s: float = Field(default=10.0, gt=0)
+    consumer_lag_interval_s: float = Field(
+        default=10.0, gt=0, description="How often relais_consumer_lag is refreshed."
+    )
     shutdown_grace_s: float = Field(default=20.0, gt=0)
 
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
+
+    otel_traces_exporter: str = Field(
+        default="none",
+        validation_alias=AliasChoices("OTEL_TRACES_EXPORTER", "RELAIS_OTEL_TRACES_EXPORTER"),
+        pattern=r"^[a-z0-9_]+(,[a-z0-9_]+)*$",
+        description="none, console or otlp (relais_runtime.tracing); standard OTEL_* env.",
+    )
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -23,8 +23,13 @@ from typing import Any
 import yaml
 from pydantic import Field, ValidationError, field_validator
 
+from relais_runtime.merchants.actions import Actions
 from relais_runtime.merchants.base import Section
 from relais_runtime.merchants.branding import Branding
+from relais_runtime.merchants.chat import ChatSection
+from relais_runtime.merchants.detection import DetectionPolicy
+from relais_runtime.merchants.notification import NotificationSettings
+from relais_runtime.merchants.tracking import Tracking
 
 MERCHANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 RESERVED_MERCHANT_IDS = frozenset({"unknown"})
@@ -39,6 +44,11 @@ class MerchantConfig(Section):
     branding: Branding
     locales: tuple[str, ...] = Field(default=("fr",), min_length=1)
     time_zone: str = "Europe/Paris"
+    detection: DetectionPolicy = DetectionPolicy()
+    chat: ChatSection = ChatSection()
+    actions: Actions | None = None
+    notification: NotificationSettings | None = None
+    tracking: Tracking = Tracking()
 
     @field_validator("merchant_id")
     @classmethod

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from relais_chat.configuration import load_configuration
 from relais_chat.handlers import wire
 from relais_chat.settings import ChatSettings
 from relais_runtime.service import ServiceSpec, run_service
@@ -17,4 +18,6 @@ def build_spec() -> ServiceSpec:
 
 
 def main(settings: ChatSettings | None = None) -> None:
-    run_service(build_spec(), settings or load_settings(ChatSettings))
+    settings = settings or load_settings(ChatSettings)
+    load_configuration(settings)  # a bad scenario or merchant section stops here, named
+    run_service(build_spec(), settings)

@@ -5,10 +5,32 @@ Verbs: get, get_or_create, create, update, delete, list; keyword arguments only.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
+from functools import lru_cache
+from typing import Any
 
+from relais_contracts.envelope import Event
+from relais_contracts.registry import Topic
+from relais_contracts.topics.tracking_events import TrackingEventRecorded
+from relais_contracts.tracking import Substatus, TrackingStatus
 from relais_runtime.db import DbConnection
+from relais_runtime.tracing import trace_headers
 from relais_tracker.domain import OrderRecord, OrderState
+from relais_tracker.domain.shipments import (
+    CARRIER_EVENT_JSON,
+    CarrierEvent,
+    Progress,
+    ShipmentBase,
+    carrier_event_of_record,
+)
+
+TrackingKey = tuple[str, str]
+"""(carrier, tracking key): how carrier events find their shipment."""
+ShipmentKey = tuple[str, str]
+"""(merchant_id, shipment_id)."""
 
 
 async def get_order_as_of(
@@ -56,3 +78,377 @@ async def get_order_state(
         order_id,
     )
     return None if state is None else OrderState(state)
+
+
+async def get_order(connection: DbConnection, *, merchant_id: str, order_id: str) -> Any:
+    """The order's row (state, as_of, snapshot as JSON text), or None."""
+    return await connection.fetchrow(
+        "SELECT order_id, state, as_of, order_number, snapshot::text AS snapshot"
+        " FROM orders WHERE merchant_id = $1 AND order_id = $2",
+        merchant_id,
+        order_id,
+    )
+
+
+@dataclass(frozen=True)
+class ShipmentRow:
+    merchant_id: str
+    shipment_id: str
+    order_id: str
+    version: int
+    base: ShipmentBase
+    progress: Progress
+
+    @property
+    def key(self) -> ShipmentKey:
+        return self.merchant_id, self.shipment_id
+
+
+@lru_cache(maxsize=4096)
+def _base(text: str) -> ShipmentBase:
+    """Bases change only with their order: most rows read again parse the same text."""
+    return ShipmentBase.model_validate_json(text)
+
+
+def _shipment(row: Any) -> ShipmentRow:
+    return ShipmentRow(
+        merchant_id=row["merchant_id"],
+        shipment_id=row["shipment_id"],
+        order_id=row["order_id"],
+        version=row["version"],
+        base=_base(row["base"]),
+        progress=Progress.model_validate_json(row["progress"]),
+    )
+
+
+async def list_shipments(
+    connection: DbConnection, *, merchant_id: str, order_id: str, shipment_ids: Sequence[str] = ()
+) -> list[ShipmentRow]:
+    """The order's shipments and those named, locked for update, in key order."""
+    rows = await connection.fetch(
+        "SELECT merchant_id, shipment_id, order_id, version, base::text AS base,"
+        " progress::text AS progress FROM shipments"
+        " WHERE merchant_id = $1 AND (order_id = $2 OR shipment_id = ANY($3::text[]))"
+        " ORDER BY shipment_id FOR UPDATE",
+        merchant_id,
+        order_id,
+        list(shipment_ids),
+    )
+    return [_shipment(row) for row in rows]
+
+
+async def list_shipments_by_tracking(
+    connection: DbConnection, *, keys: Sequence[TrackingKey]
+) -> list[ShipmentRow]:
+    """Shipments following these tracking numbers, locked for update, in key order."""
+    rows = await connection.fetch(
+        "SELECT merchant_id, shipment_id, order_id, version, base::text AS base,"
+        " progress::text AS progress FROM shipments"
+        " WHERE (carrier, tracking_key) IN"
+        " (SELECT * FROM unnest($1::text[], $2::text[]))"
+        " ORDER BY merchant_id, shipment_id FOR UPDATE",
+        [carrier for carrier, _ in keys],
+        [key for _, key in keys],
+    )
+    return [_shipment(row) for row in rows]
+
+
+async def lock_tracking_keys(connection: DbConnection, *, keys: Iterable[TrackingKey]) -> None:
+    """Serialise, per tracking number, matching carrier events and creating shipments.
+
+    Without it an event could be parked as pending by one transaction while another
+    creates its shipment and finds nothing pending: the event would never be matched.
+    Transaction-scoped; taken in sorted order so two transactions cannot deadlock.
+    """
+    names = sorted({f"{carrier}:{key}" for carrier, key in keys})
+    if names:
+        await connection.execute(
+            "SELECT pg_advisory_xact_lock(hashtext(name))"
+            " FROM unnest($1::text[]) AS name ORDER BY name",
+            names,
+        )
+
+
+@dataclass(frozen=True)
+class ShipmentWrite:
+    """A shipment's new facts and, for queries, the status they publish."""
+
+    merchant_id: str
+    shipment_id: str
+    version: int
+    base: ShipmentBase
+    progress: Progress
+    status: TrackingStatus
+    substatus: Substatus
+    final: bool
+
+
+async def update_shipments(connection: DbConnection, *, writes: Sequence[ShipmentWrite]) -> None:
+    """Create or replace shipments (order facts and carrier progress)."""
+    if not writes:
+        return
+    await connection.executemany(
+        """
+        INSERT INTO shipments (merchant_id, shipment_id, order_id, carrier, tracking_key, version,
+                               status, substatus, final, base, progress)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10::jsonb, $11::jsonb)
+        ON CONFLICT (merchant_id, shipment_id) DO UPDATE SET
+            order_id = EXCLUDED.order_id,
+            carrier = EXCLUDED.carrier,
+            tracking_key = EXCLUDED.tracking_key,
+            version = EXCLUDED.version,
+            status = EXCLUDED.status,
+            substatus = EXCLUDED.substatus,
+            final = EXCLUDED.final,
+            base = EXCLUDED.base,
+            progress = EXCLUDED.progress,
+            updated_at = now()
+        """,
+        [_shipment_values(write) for write in writes],
+    )
+
+
+def _shipment_values(write: ShipmentWrite) -> tuple[Any, ...]:
+    tracking = write.base.tracking
+    return (
+        write.merchant_id,
+        write.shipment_id,
+        write.base.order_id,
+        tracking[0] if tracking else None,
+        tracking[1] if tracking else None,
+        write.version,
+        write.status.value,
+        write.substatus.value,
+        write.final,
+        write.base.model_dump_json(),
+        write.progress.model_dump_json(),
+    )
+
+
+async def update_progress(connection: DbConnection, *, writes: Sequence[ShipmentWrite]) -> None:
+    """Store new carrier progress and versions of existing shipments (one statement)."""
+    if not writes:
+        return
+    await connection.execute(
+        """
+        UPDATE shipments SET version = w.version, status = w.status, substatus = w.substatus,
+                             final = w.final, progress = w.progress::jsonb, updated_at = now()
+        FROM unnest($1::text[], $2::text[], $3::int[], $4::text[], $5::text[], $6::bool[],
+                    $7::text[]) AS w(merchant_id, shipment_id, version, status, substatus, final,
+                                     progress)
+        WHERE shipments.merchant_id = w.merchant_id AND shipments.shipment_id = w.shipment_id
+        """,
+        [write.merchant_id for write in writes],
+        [write.shipment_id for write in writes],
+        [write.version for write in writes],
+        [write.status.value for write in writes],
+        [write.substatus.value for write in writes],
+        [write.final for write in writes],
+        [write.progress.model_dump_json() for write in writes],
+    )
+
+
+async def create_tracking_events(
+    connection: DbConnection, *, records: Sequence[TrackingEventRecorded], values: Sequence[bytes]
+) -> set[tuple[str, str, Any]]:
+    """Record events once per shipment (`values[i]`: records[i] as JSON); returns
+    (merchant, shipment, event id) of the new ones (a re-sent event is not returned)."""
+    if not records:
+        return set()
+    rows = await connection.fetch(
+        """
+        INSERT INTO tracking_events (merchant_id, shipment_id, event_id, carrier, tracking_key,
+                                     occurred_at, status, record)
+        SELECT m, s, e, c, k, o, st, r::json
+        FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::text[],
+                    $6::timestamptz[], $7::text[], $8::text[]) AS t(m, s, e, c, k, o, st, r)
+        ON CONFLICT DO NOTHING
+        RETURNING merchant_id, shipment_id, event_id
+        """,
+        [record.merchant_id for record in records],
+        [record.shipment_id for record in records],
+        [record.event_id for record in records],
+        [record.carrier for record in records],
+        [record.tracking_number.upper() for record in records],
+        [record.occurred_at for record in records],
+        [record.status.value for record in records],
+        [value.decode() for value in values],
+    )
+    return {(row["merchant_id"], row["shipment_id"], row["event_id"]) for row in rows}
+
+
+async def create_outbox_rows(
+    connection: DbConnection, *, topic: Topic, events: Sequence[Event], values: Sequence[bytes]
+) -> None:
+    """What relais_runtime.outbox.enqueue does (same table, same columns, same relay), with
+    COPY and the events' JSON already encoded once by the caller (`values[i]` is
+    `encode_event(events[i])`): the batch path writes thousands of rows per transaction."""
+    for event in events:
+        if not isinstance(event, topic.message_types):
+            raise TypeError(f"{type(event).__name__} is not a message of topic {topic.name}")
+    if not events:
+        return
+    trace = trace_headers()
+    await connection.copy_records_to_table(
+        "outbox",
+        columns=("event_id", "topic", "key", "value", "headers"),
+        records=[
+            (
+                event.event_id,
+                topic.name,
+                event.partition_key(),
+                value,
+                headers_json(event, trace=trace),
+            )
+            for event, value in zip(events, values, strict=True)
+        ],
+    )
+
+
+def headers_json(event: Event, *, trace: Sequence[tuple[str, bytes]]) -> str:
+    """relais_runtime.kafka.event_headers(event) as the outbox stores them, with the trace
+    context computed once for the whole batch (it is the same for every event of it)."""
+    headers = {
+        "content-type": "application/json",
+        "event_type": event.event_type,
+        "schema_version": str(event.schema_version),
+        "correlation_id": event.correlation_id,
+        "merchant_id": event.merchant_id,
+    }
+    headers.update((name, raw.decode()) for name, raw in trace)
+    return json.dumps(headers)
+
+
+async def list_tracking_events(
+    connection: DbConnection, *, shipments: Sequence[tuple[ShipmentKey, TrackingKey]]
+) -> dict[ShipmentKey, list[CarrierEvent]]:
+    """Each shipment's recorded events for its current tracking number, in event-time
+    order (ties in recording order)."""
+    if not shipments:
+        return {}
+    rows = await connection.fetch(
+        """
+        SELECT t.merchant_id, t.shipment_id, t.record::text AS record
+        FROM tracking_events t
+        JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS w(m, s, c, k)
+          ON t.merchant_id = w.m AND t.shipment_id = w.s AND t.carrier = w.c
+         AND t.tracking_key = w.k
+        ORDER BY t.occurred_at, t.seq
+        """,
+        [shipment[0] for shipment, _ in shipments],
+        [shipment[1] for shipment, _ in shipments],
+        [tracking[0] for _, tracking in shipments],
+        [tracking[1] for _, tracking in shipments],
+    )
+    events: dict[ShipmentKey, list[CarrierEvent]] = {}
+    for row in rows:
+        record = TrackingEventRecorded.model_validate_json(row["record"])
+        events.setdefault((row["merchant_id"], row["shipment_id"]), []).append(
+            carrier_event_of_record(record)
+        )
+    return events
+
+
+async def create_pending_events(
+    connection: DbConnection, *, events: Sequence[tuple[str, CarrierEvent]]
+) -> None:
+    """Hold events whose tracking number matches no shipment yet, with the merchant the
+    receiver knew (or `unknown`); a re-sent event is held once."""
+    if not events:
+        return
+    await connection.execute(
+        """
+        INSERT INTO pending_tracking_events (carrier, tracking_key, event_id, merchant_id,
+                                             occurred_at, event)
+        SELECT c, k, e, m, o, v::jsonb
+        FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[],
+                    $6::text[]) AS t(c, k, e, m, o, v)
+        ON CONFLICT DO NOTHING
+        """,
+        [event.carrier for _, event in events],
+        [event.tracking_key for _, event in events],
+        [event.event_id for _, event in events],
+        [merchant for merchant, _ in events],
+        [event.occurred_at for _, event in events],
+        [CARRIER_EVENT_JSON.dump_json(event).decode() for _, event in events],
+    )
+
+
+async def delete_pending_events(
+    connection: DbConnection, *, tracking: TrackingKey, merchant_id: str, unknown_merchant: str
+) -> list[CarrierEvent]:
+    """Take the held events of this tracking number that may belong to this merchant."""
+    rows = await connection.fetch(
+        "DELETE FROM pending_tracking_events"
+        " WHERE carrier = $1 AND tracking_key = $2 AND merchant_id IN ($3, $4)"
+        " RETURNING event::text AS event",
+        tracking[0],
+        tracking[1],
+        merchant_id,
+        unknown_merchant,
+    )
+    return [CARRIER_EVENT_JSON.validate_json(row["event"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class PollTarget:
+    merchant_id: str
+    shipment_id: str
+    carrier: str
+    tracking_number: str
+
+
+async def list_shipments_to_poll(
+    connection: DbConnection, *, carriers: Sequence[str], polled_before: datetime, limit: int
+) -> list[PollTarget]:
+    """Shipments that are not final, have a tracking number of a polled carrier and were
+    not polled since `polled_before`; never polled first."""
+    rows = await connection.fetch(
+        "SELECT merchant_id, shipment_id, carrier, base->>'tracking_number' AS tracking_number"
+        " FROM shipments"
+        " WHERE NOT final AND tracking_key IS NOT NULL AND carrier = ANY($1::text[])"
+        " AND (polled_at IS NULL OR polled_at < $2)"
+        " ORDER BY polled_at NULLS FIRST LIMIT $3",
+        list(carriers),
+        polled_before,
+        limit,
+    )
+    return [
+        PollTarget(
+            merchant_id=row["merchant_id"],
+            shipment_id=row["shipment_id"],
+            carrier=row["carrier"],
+            tracking_number=row["tracking_number"],
+        )
+        for row in rows
+    ]
+
+
+async def update_polled_at(
+    connection: DbConnection, *, merchant_id: str, shipment_id: str, polled_at: datetime
+) -> None:
+    await connection.execute(
+        "UPDATE shipments SET polled_at = $3 WHERE merchant_id = $1 AND shipment_id = $2",
+        merchant_id,
+        shipment_id,
+        polled_at,
+    )
+
+
+def snapshot_of(text: str | None) -> Any:
+    return None if text is None else json.loads(text)
+
+
+async def list_shipment_summaries(
+    connection: DbConnection, *, merchant_id: str, order_id: str
+) -> list[dict[str, Any]]:
+    """What the order API shows of an order's shipments, in parcel order."""
+    rows = await connection.fetch(
+        "SELECT shipment_id, carrier, base->>'tracking_number' AS tracking_number, status,"
+        " substatus, final, version, (base->>'parcel_index')::int AS parcel_index,"
+        " progress->'last_event'->>'occurred_at' AS last_event_at"
+        " FROM shipments WHERE merchant_id = $1 AND order_id = $2 ORDER BY parcel_index",
+        merchant_id,
+        order_id,
+    )
+    return [dict(row) for row in rows]

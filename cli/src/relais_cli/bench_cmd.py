@@ -1,0 +1,523 @@
+"""`relais bench ...`: benchmarks that print figures (never timed tests).
+
+`relais bench tracker` measures the tracker's carrier-update path end to end on the
+real broker and database: N carrier updates (generic Relais format, one event each)
+are produced to Kafka, then
+1. a bare aiokafka consumer reads them (the ceiling: consuming and nothing else);
+2. the real tracker (in-process, production code paths) consumes the same messages,
+   normalizes them, matches them to shipments, records them and their shipment
+   states in PostgreSQL with the outbox rows, in batches.
+Both rates are measured from the first message seen to the last one done, so group
+joins and start-up are not counted. Everything runs on throw-away topics, schema and
+consumer groups, removed at the end (unless --keep).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import multiprocessing
+import socket
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable
+from contextlib import asynccontextmanager
+from dataclasses import dataclass, field, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Annotated, Any
+
+import asyncpg
+import typer
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
+from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from relais_cli import bench_chat_cmd, bench_detector_cmd
+from relais_contracts.topics import carrier_updates, orders, shipment_state, tracking_events
+from relais_contracts.topics.carrier_updates import CarrierUpdateReceived, UpdateSource
+from relais_runtime.kafka import encode_event, event_headers, make_producer
+from relais_runtime.logging import configure_logging
+from relais_runtime.service import RunningService
+from relais_runtime.settings import ConfigurationError, load_settings
+from relais_tracker.entrypoint import build_spec
+from relais_tracker.settings import TrackerSettings
+
+app = typer.Typer(help="Benchmarks: commands that print figures.", no_args_is_help=True)
+app.command("detector")(bench_detector_cmd.detector)
+app.command("chat")(bench_chat_cmd.chat)
+console = Console()
+
+MERCHANT = "bench-shop"
+STEPS = (
+    ("accepted_by_carrier", "PU"),
+    ("arrived_at_facility", "AR"),
+    ("departed_facility", "DP"),
+    ("in_transit_unspecified", "TR"),
+    ("out_for_delivery_unspecified", "OD"),
+    ("delivery_rescheduled", "RS"),
+)
+T0 = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
+
+
+@dataclass
+class Timeline:
+    """(seconds since start, count) samples, for the figures and the plot."""
+
+    samples: list[tuple[float, int]] = field(default_factory=list)
+    cpu_s: float | None = None
+    """CPU time of this process meanwhile (the in-process tracker's)."""
+
+    def rate(self, total: int) -> float:
+        """Messages per second from the first sample with progress to the last one."""
+        first = next((s for s in self.samples if s[1] > 0), None)
+        last = self.samples[-1] if self.samples else None
+        if first is None or last is None or last[0] <= first[0]:
+            return float("nan")
+        return (last[1] - first[1]) / (last[0] - first[0])
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port
+
+
+def tracking_number(index: int) -> str:
+    return f"RB{index:09d}"
+
+
+def order_event(index: int) -> orders.OrderPlaced:
+    example = orders.TOPIC.decode(
+        (orders.TOPIC.examples_dir() / "OrderPlaced-home-colissimo.json").read_bytes()
+    )
+    assert isinstance(example, orders.OrderPlaced)
+    order_id = f"BENCH-{index:07d}"
+    parcel = example.parcels[0].model_copy(
+        update={
+            "shipment_id": f"{order_id}-1",
+            "carrier": "generic",
+            "tracking_number": tracking_number(index),
+        }
+    )
+    return example.model_copy(
+        update={
+            "event_id": uuid.uuid4(),
+            "merchant_id": MERCHANT,
+            "order_id": order_id,
+            "correlation_id": order_id,
+            "parcels": (parcel,),
+        }
+    )
+
+
+def carrier_update(sequence: int, *, shipments: int) -> CarrierUpdateReceived:
+    """Update `sequence`: one new event for shipment `sequence % shipments`."""
+    shipment, step = sequence % shipments, sequence // shipments
+    substatus, code = STEPS[step % len(STEPS)]
+    occurred_at = T0 + timedelta(minutes=17 * step)
+    payload = {
+        "tracking_number": tracking_number(shipment),
+        "events": [
+            {
+                "occurred_at": occurred_at.isoformat(),
+                "substatus": substatus,
+                "carrier_code": f"{code}{step}",
+                "description": f"Scan {step} of parcel {shipment}",
+                "location": {"city": "Lyon", "postal_code": "69003", "country": "FR"},
+            }
+        ],
+    }
+    return CarrierUpdateReceived(
+        occurred_at=occurred_at,
+        merchant_id="unknown",
+        correlation_id=f"generic:{tracking_number(shipment)}",
+        carrier="generic",
+        source=UpdateSource.WEBHOOK,
+        received_at=occurred_at,
+        content_type="application/json",
+        payload=json.dumps(payload),
+        tracking_number=tracking_number(shipment),
+        endpoint="/webhooks/carriers/generic",
+    )
+
+
+async def produce(
+    producer: AIOKafkaProducer, *, topic: str, events: list[Any], progress: Callable[[int], None]
+) -> None:
+    """Send without waiting per message; Kafka's acks are awaited in chunks."""
+    pending = []
+    for index, event in enumerate(events, start=1):
+        pending.append(
+            await producer.send(
+                topic,
+                value=encode_event(event),
+                key=event.partition_key(),
+                headers=event_headers(event),
+            )
+        )
+        if len(pending) >= 5000 or index == len(events):
+            await asyncio.gather(*pending)
+            pending.clear()
+            progress(index)
+
+
+async def raw_consume(*, bootstrap: str, topic: str, group: str, total: int) -> Timeline:
+    consumer = AIOKafkaConsumer(
+        topic,
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+    )
+    await consumer.start()
+    timeline, seen, started = Timeline(), 0, time.perf_counter()
+    try:
+        while seen < total:
+            batches = await consumer.getmany(timeout_ms=500, max_records=1000)
+            if not batches:
+                continue
+            if not timeline.samples:
+                timeline.samples.append((time.perf_counter() - started, 0))
+            seen += sum(len(batch) for batch in batches.values())
+            timeline.samples.append((time.perf_counter() - started, seen))
+    finally:
+        await consumer.stop()
+    return timeline
+
+
+async def watch(
+    *,
+    database_url: str,
+    schema: str,
+    sql: str,
+    total: int,
+    progress: Callable[[int], None],
+    timeout_s: float,
+) -> Timeline:
+    """Sample a count every 50 ms until it reaches `total`."""
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+    timeline, started = Timeline(), time.perf_counter()
+    try:
+        while time.perf_counter() - started < timeout_s:
+            done: int = await connection.fetchval(sql)
+            timeline.samples.append((time.perf_counter() - started, done))
+            progress(done)
+            if done >= total:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+    return timeline
+
+
+async def drained(*, database_url: str, schema: str, timeout_s: float) -> float:
+    """Seconds until no outbox row waits to be published."""
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": schema})
+    started = time.perf_counter()
+    try:
+        while time.perf_counter() - started < timeout_s:
+            if not await connection.fetchval(
+                "SELECT count(*) FROM outbox WHERE published_at IS NULL"
+            ):
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await connection.close()
+    return time.perf_counter() - started
+
+
+@dataclass
+class Bench:
+    settings: TrackerSettings
+    schema: str
+    topics: dict[str, str]
+    events: int
+    shipments: int
+    processes: int = 1
+
+    @property
+    def updates_topic(self) -> str:
+        return self.topics[carrier_updates.TOPIC.name]
+
+    def service(self) -> RunningService:
+        return RunningService(replace(build_spec(), schema=self.schema), self.settings)
+
+
+def progress_bar() -> Progress:
+    return Progress(
+        TextColumn("{task.description:<34}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    )
+
+
+async def set_up(bench: Bench) -> None:
+    """Not measured: the orders (so that every update matches a known shipment), then,
+    with the tracker stopped, the carrier updates waiting on their topic."""
+    producer = make_producer(bench.settings, client_id="relais-bench")
+    await producer.start()
+    try:
+        with progress_bar() as bar:
+            service = bench.service()
+            await service.start()
+            try:
+                task = bar.add_task("orders placed (set-up)", total=bench.shipments)
+                await produce(
+                    producer,
+                    topic=bench.topics[orders.TOPIC.name],
+                    events=[order_event(i) for i in range(bench.shipments)],
+                    progress=lambda done: None,
+                )
+                await watch(
+                    database_url=bench.settings.database_url,
+                    schema=bench.schema,
+                    sql="SELECT count(*) FROM shipments",
+                    total=bench.shipments,
+                    progress=lambda done: bar.update(task, completed=done),
+                    timeout_s=600,
+                )
+            finally:
+                await service.stop()
+            task = bar.add_task("carrier updates produced", total=bench.events)
+            await produce(
+                producer,
+                topic=bench.updates_topic,
+                events=[carrier_update(i, shipments=bench.shipments) for i in range(bench.events)],
+                progress=lambda done: bar.update(task, completed=done),
+            )
+    finally:
+        await producer.stop()
+
+
+async def measure(bench: Bench) -> tuple[Timeline, Timeline, float]:
+    settings = bench.settings
+    with progress_bar() as bar:
+        task = bar.add_task("raw aiokafka consume", total=bench.events)
+        raw = await raw_consume(
+            bootstrap=settings.kafka_bootstrap,
+            topic=bench.updates_topic,
+            group=f"{settings.consumer_group_prefix}raw",
+            total=bench.events,
+        )
+        bar.update(task, completed=bench.events)
+        async with running_trackers(bench):
+            task = bar.add_task("tracker: normalized + persisted", total=bench.events)
+            cpu_before = time.process_time()
+            tracker = await watch(
+                database_url=settings.database_url,
+                schema=bench.schema,
+                sql="SELECT count(*) FROM tracking_events",
+                total=bench.events,
+                progress=lambda done: bar.update(task, completed=done),
+                timeout_s=1800,
+            )
+            tracker.cpu_s = time.process_time() - cpu_before
+            task = bar.add_task("tracker: outbox drained", total=None)
+            published = await drained(
+                database_url=settings.database_url, schema=bench.schema, timeout_s=600
+            )
+            bar.update(task, total=1, completed=1)
+    return raw, tracker, published
+
+
+@asynccontextmanager
+async def running_trackers(bench: Bench) -> AsyncIterator[None]:
+    """One tracker in this process, or `processes` tracker processes in one consumer
+    group (the partitions are shared among them, as replicas would share them)."""
+    if bench.processes == 1:
+        service = bench.service()
+        await service.start()
+        try:
+            yield
+        finally:
+            await service.stop()
+        return
+    context = multiprocessing.get_context("spawn")
+    stop = context.Event()
+    children = [
+        context.Process(
+            target=tracker_process,
+            args=(
+                bench.settings.model_copy(update={"http_port": free_port()}).model_dump_json(),
+                bench.schema,
+                stop,
+            ),
+            daemon=True,
+        )
+        for _ in range(bench.processes)
+    ]
+    for child in children:
+        child.start()
+    try:
+        yield
+    finally:
+        stop.set()
+        for child in children:
+            await asyncio.to_thread(child.join, 60)
+
+
+def tracker_process(settings_json: str, schema: str, stop: Any) -> None:
+    """A tracker replica in its own process (spawned), until `stop` is set."""
+    settings = TrackerSettings.model_validate_json(settings_json)
+    configure_logging(service="tracker-bench", level="warning", fmt="console")
+
+    async def serve() -> None:
+        service = RunningService(replace(build_spec(), schema=schema), settings)
+        await service.start()
+        try:
+            await asyncio.to_thread(stop.wait)
+        finally:
+            await service.stop()
+
+    asyncio.run(serve())
+
+
+def report(bench: Bench, raw: Timeline, tracker: Timeline, drain_s: float) -> None:
+    raw_rate, tracker_rate = raw.rate(bench.events), tracker.rate(bench.events)
+    table = Table(title=f"relais bench tracker: {bench.events} carrier updates")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("shipments", str(bench.shipments))
+    table.add_row("tracker processes", str(bench.processes))
+    table.add_row("raw aiokafka consume (msg/s)", f"{raw_rate:,.0f}")
+    table.add_row("tracker normalized + persisted (events/s)", f"{tracker_rate:,.0f}")
+    table.add_row("ratio tracker / raw", f"{tracker_rate / raw_rate:.2f}")
+    if tracker.cpu_s is not None and tracker.samples and bench.processes == 1:
+        busy = tracker.cpu_s / tracker.samples[-1][0]
+        table.add_row("tracker process CPU while consuming (cores)", f"{busy:.2f}")
+    table.add_row("outbox drained after the last event persisted (s)", f"{drain_s:.1f}")
+    console.print(table)
+
+
+def plot(path: Path, raw: Timeline, tracker: Timeline) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figure, axes = plt.subplots(figsize=(8, 4.5))
+    for name, timeline in (("raw aiokafka consume", raw), ("tracker persisted", tracker)):
+        axes.plot([s[0] for s in timeline.samples], [s[1] for s in timeline.samples], label=name)
+    axes.set_xlabel("seconds")
+    axes.set_ylabel("messages / events done")
+    axes.set_title("relais bench tracker")
+    axes.legend()
+    figure.tight_layout()
+    figure.savefig(path)
+    console.print(f"plot written to {path}")
+
+
+async def create_topics(bootstrap: str, names: list[str]) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        await admin.create_topics([NewTopic(name, 6, 1) for name in names])
+    finally:
+        await admin.close()
+
+
+async def clean_up(bench: Bench) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bench.settings.kafka_bootstrap)
+    await admin.start()
+    try:
+        await admin.delete_topics(list(bench.topics.values()))
+    finally:
+        await admin.close()
+    connection = await asyncpg.connect(bench.settings.database_url)
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{bench.schema}" CASCADE')
+    finally:
+        await connection.close()
+
+
+async def run_tracker_bench(
+    *,
+    events: int,
+    shipments: int,
+    batch: int,
+    processes: int = 1,
+    plot_path: Path | None,
+    keep: bool,
+) -> None:
+    unique = uuid.uuid4().hex[:8]
+    base = load_settings(TrackerSettings)
+    configure_logging(service="tracker-bench", level="warning", fmt="console")
+    topics = {
+        topic.name: f"relais.bench.{unique}.{topic.name}"
+        for topic in (
+            orders.TOPIC,
+            carrier_updates.TOPIC,
+            tracking_events.TOPIC,
+            shipment_state.TOPIC,
+        )
+    }
+    settings = base.model_copy(
+        update={
+            "http_port": free_port(),
+            "consumer_group_prefix": f"bench-{unique}.",
+            "topic_overrides": topics,
+            "carrier_batch_max": batch,
+            "outbox_batch_size": 2000,
+            "log_level": "warning",
+            "merchants_dir": None,
+        }
+    )
+    bench = Bench(
+        settings=settings,
+        schema=f"bench_{unique}",
+        topics=topics,
+        events=events,
+        shipments=shipments,
+        processes=processes,
+    )
+    await create_topics(settings.kafka_bootstrap, list(topics.values()))
+    try:
+        await set_up(bench)
+        raw, tracker, published = await measure(bench)
+        report(bench, raw, tracker, published)
+        if plot_path is not None:
+            plot(plot_path, raw, tracker)
+    finally:
+        if not keep:
+            await clean_up(bench)
+
+
+@app.command("tracker")
+def tracker(
+    events: Annotated[int, typer.Option(min=100, help="Carrier updates to push.")] = 20_000,
+    shipments: Annotated[
+        int | None, typer.Option(min=1, help="Shipments they spread over (default events/5).")
+    ] = None,
+    batch: Annotated[int, typer.Option(min=1, help="Updates per tracker transaction.")] = 1000,
+    processes: Annotated[
+        int, typer.Option(min=1, max=6, help="Tracker processes sharing the partitions.")
+    ] = 1,
+    plot_path: Annotated[
+        Path | None, typer.Option("--plot", help="Write a PNG of both curves here.")
+    ] = None,
+    keep: Annotated[bool, typer.Option(help="Keep the bench topics and schema.")] = False,
+) -> None:
+    """Carrier updates through the real broker into the tracker: events/s, vs raw consume.
+
+    Needs Kafka and PostgreSQL (`relais infra up`); configuration from RELAIS_* variables.
+    """
+    try:
+        asyncio.run(
+            run_tracker_bench(
+                events=events,
+                shipments=shipments or max(1, events // 5),
+                batch=batch,
+                processes=processes,
+                plot_path=plot_path,
+                keep=keep,
+            )
+        )
+    except ConfigurationError as error:
+        console.print(f"[red]relais bench tracker: {error}[/red]")
+        raise typer.Exit(2) from None

@@ -1,0 +1,53 @@
+"""Where a consumer group that has never committed starts reading.
+
+`earliest` (the default) replays the topic from its beginning: nothing is ever
+missed. `now` commits the topic's current end offsets for a group that has no
+committed offsets yet, before the group's consumer starts: the group then sees
+exactly what is produced from that moment on. Tests use it so a fresh group
+does not replay every earlier run's history; operators can use it to add a
+consumer to a long-lived topic deliberately. A group with committed offsets is
+never moved.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+
+async def start_new_groups_now(*, bootstrap: str, groups: Iterable[tuple[str, str]]) -> None:
+    """For each (group, topic) without committed offsets, commit the topic's end offsets."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        for group, topic in groups:
+            if await admin.list_consumer_group_offsets(group):
+                continue
+            described = await admin.describe_topics([topic])
+            partitions = [
+                TopicPartition(topic, entry["partition"])
+                for description in described
+                for entry in description["partitions"]
+            ]
+            await _commit_end_offsets(bootstrap=bootstrap, group=group, partitions=partitions)
+    finally:
+        await admin.close()
+
+
+async def _commit_end_offsets(
+    *, bootstrap: str, group: str, partitions: list[TopicPartition]
+) -> None:
+    if not partitions:
+        return
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        ends = await consumer.end_offsets(partitions)
+        await consumer.commit(dict(ends))
+    finally:
+        await consumer.stop()

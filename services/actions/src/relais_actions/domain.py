@@ -1,1 +1,0 @@
-"""The actions's pure domain logic (no I/O): arrives with issue 7."""

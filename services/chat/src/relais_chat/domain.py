@@ -1,1 +1,0 @@
-"""The chat's pure domain logic (no I/O): arrives with issue 6."""

@@ -1,0 +1,59 @@
+"""Who may open a page: the signed link decides, never the URL or a cookie.
+
+Rules:
+- the merchant is the one inside the signed token: every read that follows is
+  scoped by it, so one merchant's link never opens another merchant's data;
+- the signature is checked first (a forged or altered token is `invalid` and
+  names no merchant), then the purpose, then the age against the merchant's own
+  `chat.link_max_age_days` (an old link is `expired` and names its merchant, so the
+  page can show that merchant's contact);
+- a token of a merchant this platform does not serve is `invalid`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Literal
+
+from relais_runtime.links import LinkClaims, LinkError, LinkPurpose, LinkSigner
+from relais_runtime.merchants import MerchantConfig
+
+PLATFORM_MAX_AGE = timedelta(days=3650)
+"""The signer accepts any age; the merchant's max age is applied after the signature."""
+
+
+@dataclass(frozen=True)
+class Granted:
+    claims: LinkClaims
+    merchant: MerchantConfig
+
+
+@dataclass(frozen=True)
+class Denied:
+    reason: Literal["invalid", "expired"]
+    merchant: MerchantConfig | None
+
+
+def make_signer(secret: str) -> LinkSigner:
+    return LinkSigner(secret=secret, max_age=PLATFORM_MAX_AGE)
+
+
+def check_link(
+    *,
+    signer: LinkSigner,
+    token: str,
+    purpose: LinkPurpose,
+    now: datetime,
+    merchants: dict[str, MerchantConfig],
+) -> Granted | Denied:
+    try:
+        claims = signer.verify(token, purpose=purpose, now=now)
+    except (LinkError, KeyError, TypeError, ValueError):
+        return Denied(reason="invalid", merchant=None)
+    merchant = merchants.get(claims.merchant_id)
+    if merchant is None:
+        return Denied(reason="invalid", merchant=None)
+    if now - claims.issued_at > timedelta(days=merchant.chat.link_max_age_days):
+        return Denied(reason="expired", merchant=merchant)
+    return Granted(claims=claims, merchant=merchant)

@@ -1,0 +1,385 @@
+"""Declarative scenarios: a decision tree of nodes, one YAML file per scenario.
+
+Rules (checked at load; any failure stops start-up with ScenarioError naming the
+file and the node):
+- every node is reachable from `start`; every non-terminal node leads somewhere
+  (no dead end); every `next` names an existing node;
+- terminal nodes are `resolution` (the customer's choice: an outcome and, for
+  execute_action, an action of relais_contracts.actions), `escalation` (a callback
+  request to a human) and `end`;
+- a resolution's parameters name the form nodes whose answers fill them, of the
+  right field kind; an unknown action or parameter is an error;
+- every text has every language the scenario declares (and, in French, both tones
+  unless one text serves both); placeholders are limited to texts.PLACEHOLDERS;
+- a file may `include` shared fragments (files starting with `_`): their nodes join
+  the scenario, and only those the scenario uses need to be reachable.
+A scenario's id is `<pack directory>/<file stem>`, e.g. `default/delivery_late`.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated, Any, Final, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from relais_chat.domain.texts import validate_text
+from relais_contracts.actions import ActionType
+from relais_contracts.catalogue import AnomalyType
+from relais_contracts.topics.conversations import ResolutionOutcome
+
+TextValue = dict[str, Any]
+
+
+class ScenarioError(Exception):
+    """A scenario file is invalid; the message names the file, the node and the reason."""
+
+
+class FieldKind(StrEnum):
+    ADDRESS = "address"
+    PHONE = "phone"
+    DATE = "date"
+    SLOT = "slot"
+    TEXT = "text"
+    PICKUP_POINT = "pickup_point"
+
+
+class _Node(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    text: TextValue
+
+
+class MessageNode(_Node):
+    """Said by the bot; the conversation goes on to `next` by itself."""
+
+    kind: Literal["message"]
+    next: str
+
+
+class InfoNode(_Node):
+    """Shows the shipment's tracking timeline under the text, then goes on."""
+
+    kind: Literal["info"]
+    next: str
+
+
+class Choice(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    id: str = Field(pattern=r"^[a-z0-9_]{1,64}$")
+    label: TextValue
+    next: str
+
+
+class QuestionNode(_Node):
+    """A closed question: the customer picks one choice."""
+
+    kind: Literal["question"]
+    choices: tuple[Choice, ...] = Field(min_length=1, max_length=8)
+
+
+class FormNode(_Node):
+    """One typed input (address, phone, date, slot, free text, pickup point)."""
+
+    kind: Literal["form"]
+    field: FieldKind
+    optional: bool = False
+    next: str
+
+
+class SurveyNode(_Node):
+    """CSAT 1-5 and an optional comment."""
+
+    kind: Literal["survey"]
+    next: str
+
+
+class ResolutionNode(_Node):
+    """Terminal: the customer's choice. `text` is the confirmation shown."""
+
+    kind: Literal["resolution"]
+    outcome: ResolutionOutcome
+    action: str | None = None
+    params: dict[str, str] = Field(default_factory=dict)
+
+
+class EscalationNode(_Node):
+    """Terminal: asks a phone number and a slot, then requests a callback. `text`
+    is the question, `done` the confirmation."""
+
+    kind: Literal["escalation"]
+    done: TextValue
+
+
+class EndNode(_Node):
+    kind: Literal["end"]
+
+
+Node = Annotated[
+    MessageNode
+    | InfoNode
+    | QuestionNode
+    | FormNode
+    | SurveyNode
+    | ResolutionNode
+    | EscalationNode
+    | EndNode,
+    Field(discriminator="kind"),
+]
+TERMINAL_KINDS: Final = frozenset({"resolution", "escalation", "end"})
+INPUT_KINDS: Final = frozenset({"question", "form", "survey", "escalation"})
+
+ACTION_PARAMS: Final[dict[ActionType, dict[str, tuple[FieldKind, bool]]]] = {
+    ActionType.RESHIP: {"address": (FieldKind.ADDRESS, False)},
+    ActionType.REFUND: {},
+    ActionType.STORE_CREDIT: {},
+    ActionType.ADDRESS_CHANGE: {"address": (FieldKind.ADDRESS, True)},
+    ActionType.REDELIVERY: {"day": (FieldKind.DATE, True), "slot": (FieldKind.SLOT, False)},
+    ActionType.PICKUP_POINT_CHANGE: {"pickup_point": (FieldKind.PICKUP_POINT, True)},
+    ActionType.RETURN_LABEL: {"reason": (FieldKind.TEXT, False)},
+}
+"""Per action a resolution may request: parameter -> (form field kind, required).
+A callback is requested by an escalation node, never by a resolution."""
+
+
+class ScenarioFile(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    version: str = Field(default="1", max_length=64)
+    purpose: Literal["anomaly", "survey"] = "anomaly"
+    anomaly_types: tuple[AnomalyType, ...] = ()
+    languages: tuple[str, ...] = Field(min_length=1)
+    include: tuple[str, ...] = ()
+    start: str
+    nodes: dict[str, Node]
+
+
+class Fragment(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    nodes: dict[str, Node]
+
+
+@dataclass(frozen=True)
+class Scenario:
+    scenario_id: str
+    version: str
+    purpose: Literal["anomaly", "survey"]
+    anomaly_types: tuple[AnomalyType, ...]
+    languages: tuple[str, ...]
+    start: str
+    nodes: Mapping[str, Node]
+    source: Path
+
+    def node(self, node_id: str) -> Node:
+        return self.nodes[node_id]
+
+    def action_of(self, node: ResolutionNode) -> ActionType | None:
+        return ActionType(node.action) if node.action else None
+
+
+def successors(node: Node) -> list[str]:
+    if isinstance(node, QuestionNode):
+        return [choice.next for choice in node.choices]
+    if isinstance(node, MessageNode | InfoNode | FormNode | SurveyNode):
+        return [node.next]
+    return []
+
+
+def texts_of(node: Node) -> list[tuple[str, TextValue]]:
+    found: list[tuple[str, TextValue]] = [("text", node.text)]
+    if isinstance(node, QuestionNode):
+        found.extend((f"choice {choice.id!r}", choice.label) for choice in node.choices)
+    if isinstance(node, EscalationNode):
+        found.append(("done", node.done))
+    return found
+
+
+def load_pack(directories: Iterable[Path]) -> dict[str, Scenario]:
+    """Every scenario of every pack directory, validated; all problems at once."""
+    scenarios: dict[str, Scenario] = {}
+    problems: list[str] = []
+    for directory in directories:
+        if not directory.is_dir():
+            raise ScenarioError(f"{directory}: not a directory of scenarios")
+        for path in sorted(directory.glob("*.yaml")):
+            if path.name.startswith("_"):
+                continue
+            try:
+                scenario = load_scenario(path, scenario_id=f"{directory.name}/{path.stem}")
+            except ScenarioError as error:
+                problems.append(str(error))
+                continue
+            if scenario.scenario_id in scenarios:
+                problems.append(f"{path}: scenario id {scenario.scenario_id!r} is defined twice")
+            scenarios[scenario.scenario_id] = scenario
+    if problems:
+        raise ScenarioError("\n".join(problems))
+    return scenarios
+
+
+def load_scenario(path: Path, *, scenario_id: str) -> Scenario:
+    try:
+        parsed = ScenarioFile.model_validate(_read(path))
+    except ValidationError as error:
+        raise ScenarioError(_describe(path, error)) from None
+    nodes = dict(parsed.nodes)
+    own = set(nodes)
+    for name in parsed.include:
+        fragment_path = path.parent / f"_{name}.yaml"
+        try:
+            fragment = Fragment.model_validate(_read(fragment_path))
+        except ValidationError as error:
+            raise ScenarioError(_describe(fragment_path, error)) from None
+        for node_id, node in fragment.nodes.items():
+            nodes.setdefault(node_id, node)
+    scenario = Scenario(
+        scenario_id=scenario_id,
+        version=parsed.version,
+        purpose=parsed.purpose,
+        anomaly_types=parsed.anomaly_types,
+        languages=parsed.languages,
+        start=parsed.start,
+        nodes=nodes,
+        source=path,
+    )
+    problems = check(scenario, own_nodes=own)
+    if problems:
+        raise ScenarioError("\n".join(f"{path}: {problem}" for problem in problems))
+    return scenario
+
+
+def _read(path: Path) -> Any:
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ScenarioError(f"{path}: cannot be read: {error.strerror}") from None
+    except yaml.YAMLError as error:
+        raise ScenarioError(f"{path}: not valid YAML: {error}") from None
+    return data
+
+
+def _describe(path: Path, error: ValidationError) -> str:
+    lines = []
+    for problem in error.errors(include_url=False, include_input=False):
+        location = [str(part) for part in problem["loc"]]
+        where = (
+            f"node {location[1]!r}: {'.'.join(location[2:])}"
+            if len(location) > 1 and location[0] == "nodes"
+            else ".".join(location) or "(root)"
+        )
+        lines.append(f"{path}: {where}: {problem['msg']}")
+    return "\n".join(lines)
+
+
+def check(scenario: Scenario, *, own_nodes: set[str]) -> list[str]:
+    """Every structural, action and translation problem of a scenario."""
+    problems: list[str] = []
+    nodes = scenario.nodes
+    if scenario.start not in nodes:
+        problems.append(f"start: no node {scenario.start!r}")
+        return problems
+    if scenario.purpose == "anomaly" and not scenario.anomaly_types:
+        problems.append("anomaly_types: an anomaly scenario names the types it answers")
+    for node_id, node in nodes.items():
+        for target in successors(node):
+            if target not in nodes:
+                problems.append(f"node {node_id!r}: leads to unknown node {target!r}")
+            elif target == node_id:
+                problems.append(f"node {node_id!r}: leads to itself")
+        problems.extend(_check_node(scenario, node_id, node))
+    reachable = _reachable(scenario)
+    for node_id in sorted(own_nodes - reachable):
+        problems.append(f"node {node_id!r}: unreachable from {scenario.start!r}")
+    for node_id in sorted(reachable):
+        if not _reaches_terminal(scenario, node_id):
+            problems.append(f"node {node_id!r}: dead end (no path to a resolution or an end)")
+    if scenario.purpose == "survey" and not any(
+        isinstance(nodes[node_id], SurveyNode) for node_id in reachable
+    ):
+        problems.append("a survey scenario needs a survey node")
+    if scenario.purpose == "survey":
+        problems.extend(
+            f"node {node_id!r}: a survey has no anomaly to resolve"
+            for node_id in sorted(reachable)
+            if isinstance(nodes[node_id], ResolutionNode)
+        )
+    return problems
+
+
+def _check_node(scenario: Scenario, node_id: str, node: Node) -> list[str]:
+    problems = [
+        f"node {node_id!r}: {where}: {problem}"
+        for where, text in texts_of(node)
+        for problem in validate_text(text, languages=scenario.languages)
+    ]
+    if isinstance(node, QuestionNode):
+        ids = [choice.id for choice in node.choices]
+        if len(set(ids)) != len(ids):
+            problems.append(f"node {node_id!r}: duplicate choice ids")
+    if isinstance(node, ResolutionNode):
+        problems.extend(
+            f"node {node_id!r}: {problem}" for problem in _check_resolution(scenario, node)
+        )
+    return problems
+
+
+def _check_resolution(scenario: Scenario, node: ResolutionNode) -> list[str]:
+    if node.outcome is not ResolutionOutcome.EXECUTE_ACTION:
+        if node.action or node.params:
+            return [f"outcome {node.outcome.value!r} takes no action or params"]
+        return []
+    if node.action is None:
+        return ["outcome 'execute_action' needs an action"]
+    try:
+        action = ActionType(node.action)
+    except ValueError:
+        return [f"unknown action {node.action!r}"]
+    if action not in ACTION_PARAMS:
+        return [f"action {action.value!r} is requested by an escalation node, not a resolution"]
+    expected = ACTION_PARAMS[action]
+    problems = [
+        f"unknown parameter {name!r} for {action.value}"
+        for name in node.params
+        if name not in expected
+    ]
+    for name, (kind, required) in expected.items():
+        source = node.params.get(name)
+        if source is None:
+            if required:
+                problems.append(f"action {action.value!r} needs parameter {name!r}")
+            continue
+        source_node = scenario.nodes.get(source)
+        if not isinstance(source_node, FormNode) or source_node.field is not kind:
+            problems.append(
+                f"parameter {name!r} must name a {kind.value} form node, not {source!r}"
+            )
+    return problems
+
+
+def _reachable(scenario: Scenario) -> set[str]:
+    seen: set[str] = set()
+    pending = [scenario.start]
+    while pending:
+        node_id = pending.pop()
+        if node_id in seen or node_id not in scenario.nodes:
+            continue
+        seen.add(node_id)
+        pending.extend(successors(scenario.nodes[node_id]))
+    return seen
+
+
+def _reaches_terminal(scenario: Scenario, start: str) -> bool:
+    seen: set[str] = set()
+    pending = [start]
+    while pending:
+        node_id = pending.pop()
+        if node_id in seen or node_id not in scenario.nodes:
+            continue
+        seen.add(node_id)
+        node = scenario.nodes[node_id]
+        if node.kind in TERMINAL_KINDS:
+            return True
+        pending.extend(successors(node))
+    return False

@@ -1,0 +1,176 @@
+"""The pages' own words (labels, buttons, errors, statuses), per language.
+
+Rule: every key exists in every language (a unit test checks it); scenario texts
+carry the merchant's voice, these stay neutral so they fit both French tones.
+"""
+
+from __future__ import annotations
+
+from typing import Final
+
+from relais_contracts.tracking import TrackingStatus
+
+LANGUAGES: Final = ("en", "fr")
+
+_S = TrackingStatus
+
+CATALOGUE: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "chat_title": "Your order {order_number}",
+        "tracking_title": "Where is my order?",
+        "survey_title": "Your opinion",
+        "send": "Send",
+        "skip": "Skip",
+        "skip_to_content": "Skip to content",
+        "you": "You",
+        "typing": "{bot_name} is typing…",
+        "line1": "Street and number",
+        "line2": "Apartment, floor (optional)",
+        "postal_code": "Postal code",
+        "city": "City",
+        "country": "Country",
+        "instructions": "Delivery instructions (optional)",
+        "phone": "Phone number",
+        "phone_hint": "For example 06 12 34 56 78 or +44 7911 123456",
+        "day": "Day",
+        "period": "Time of day",
+        "morning": "Morning (9am to 12pm)",
+        "afternoon": "Afternoon (2pm to 6pm)",
+        "evening": "Evening (6pm to 8pm)",
+        "text": "Your message",
+        "note": "Anything to add? (optional)",
+        "point_id": "Pickup point code",
+        "point_name": "Pickup point name",
+        "point_hint": "You will find the code on the carrier's pickup point locator.",
+        "csat_legend": "How satisfied are you? (1 = very unhappy, 5 = very happy)",
+        "comment": "A comment? (optional)",
+        "required": "This field is required.",
+        "choice_required": "Please choose one of the answers.",
+        "csat_required": "Please choose a score from 1 to 5.",
+        "phone_invalid": "This phone number is not valid.",
+        "postal_code_invalid": "This postal code does not match the country.",
+        "country_unsupported": "We cannot deliver to this country.",
+        "date_invalid": "This date is not valid.",
+        "date_out_of_range": "Please choose a day within the next two weeks.",
+        "date_sunday": "There are no deliveries or calls on Sundays.",
+        "errors_intro": "Please check your answer:",
+        "finished": "This conversation is complete. Thank you!",
+        "closed": "This question has been settled in the meantime: there is nothing more to do.",
+        "see_tracking": "Follow my parcel",
+        "status": "Status",
+        "estimated_delivery": "Estimated delivery",
+        "promised_delivery": "Promised delivery",
+        "timeline": "History",
+        "no_events": "No carrier scan yet.",
+        "pickup_point": "Pickup point",
+        "hold_deadline": "Collect it before",
+        "opening_hours": "Opening hours",
+        "carrier": "Carrier",
+        "tracking_number": "Tracking number",
+        "order": "Order",
+        "parcel_of": "Parcel {index} of {count}",
+        "denied_title": "This link cannot be opened",
+        "denied_invalid": "This link is not valid. Please use the link from your latest message.",
+        "denied_expired": "This link has expired. Our customer service will be happy to help you.",
+        "not_found_title": "Nothing to show yet",
+        "not_found": "We cannot find this parcel yet. Please try again in a few minutes.",
+        "contact_us": "Contact us",
+        "contact_hours": "Opening hours: {hours}",
+        "powered_by": "Answered 24/7 by {bot_name}",
+        "status_" + _S.PENDING: "Order received",
+        "status_" + _S.INFO_RECEIVED: "Being prepared",
+        "status_" + _S.IN_TRANSIT: "On its way",
+        "status_" + _S.OUT_FOR_DELIVERY: "Out for delivery",
+        "status_" + _S.FAILED_ATTEMPT: "Delivery attempt failed",
+        "status_" + _S.AVAILABLE_FOR_PICKUP: "Ready for pickup",
+        "status_" + _S.DELIVERED: "Delivered",
+        "status_" + _S.EXCEPTION: "Delayed or held",
+        "status_" + _S.EXPIRED: "No news from the carrier",
+    },
+    "fr": {
+        "chat_title": "Votre commande {order_number}",
+        "tracking_title": "Où en est ma commande ?",
+        "survey_title": "Votre avis",
+        "send": "Envoyer",
+        "skip": "Passer",
+        "skip_to_content": "Aller au contenu",
+        "you": "Vous",
+        "typing": "{bot_name} écrit…",
+        "line1": "Numéro et rue",
+        "line2": "Bâtiment, étage (facultatif)",
+        "postal_code": "Code postal",
+        "city": "Ville",
+        "country": "Pays",
+        "instructions": "Instructions de livraison (facultatif)",
+        "phone": "Numéro de téléphone",
+        "phone_hint": "Par exemple 06 12 34 56 78 ou +32 470 12 34 56",
+        "day": "Jour",
+        "period": "Moment de la journée",
+        "morning": "Matin (de 9 h à 12 h)",
+        "afternoon": "Après-midi (de 14 h à 18 h)",
+        "evening": "Soir (de 18 h à 20 h)",
+        "text": "Message",
+        "note": "Une précision ? (facultatif)",
+        "point_id": "Code du point relais",
+        "point_name": "Nom du point relais",
+        "point_hint": "Le code figure sur la carte des points relais du transporteur.",
+        "csat_legend": "Note de satisfaction (1 = très déçu, 5 = très satisfait)",
+        "comment": "Un commentaire ? (facultatif)",
+        "required": "Ce champ est obligatoire.",
+        "choice_required": "Merci de choisir une des réponses.",
+        "csat_required": "Merci de choisir une note de 1 à 5.",
+        "phone_invalid": "Ce numéro de téléphone n'est pas valide.",
+        "postal_code_invalid": "Ce code postal ne correspond pas au pays.",
+        "country_unsupported": "Livraison impossible dans ce pays.",
+        "date_invalid": "Cette date n'est pas valide.",
+        "date_out_of_range": "Merci de choisir un jour dans les deux prochaines semaines.",
+        "date_sunday": "Pas de livraison ni d'appel le dimanche.",
+        "errors_intro": "Réponse à vérifier :",
+        "finished": "Cette conversation est terminée. Merci !",
+        "closed": "Cette question a été réglée entre-temps : il n'y a plus rien à faire.",
+        "see_tracking": "Suivre mon colis",
+        "status": "Statut",
+        "estimated_delivery": "Livraison estimée",
+        "promised_delivery": "Livraison prévue",
+        "timeline": "Historique",
+        "no_events": "Pas encore de passage chez le transporteur.",
+        "pickup_point": "Point de retrait",
+        "hold_deadline": "À retirer avant le",
+        "opening_hours": "Horaires",
+        "carrier": "Transporteur",
+        "tracking_number": "Numéro de suivi",
+        "order": "Commande",
+        "parcel_of": "Colis {index} sur {count}",
+        "denied_title": "Ce lien ne peut pas être ouvert",
+        "denied_invalid": (
+            "Ce lien n'est pas valide. Merci d'utiliser le lien de votre dernier message."
+        ),
+        "denied_expired": (
+            "Ce lien a expiré. Notre service client se fera un plaisir de vous aider."
+        ),
+        "not_found_title": "Rien à afficher pour l'instant",
+        "not_found": "Ce colis n'est pas encore connu. Merci de réessayer dans quelques minutes.",
+        "contact_us": "Nous contacter",
+        "contact_hours": "Horaires : {hours}",
+        "powered_by": "{bot_name} répond 24 h/24, 7 j/7",
+        "status_" + _S.PENDING: "Commande reçue",
+        "status_" + _S.INFO_RECEIVED: "En préparation",
+        "status_" + _S.IN_TRANSIT: "En cours d'acheminement",
+        "status_" + _S.OUT_FOR_DELIVERY: "En cours de livraison",
+        "status_" + _S.FAILED_ATTEMPT: "Échec de livraison",
+        "status_" + _S.AVAILABLE_FOR_PICKUP: "Disponible au retrait",
+        "status_" + _S.DELIVERED: "Livré",
+        "status_" + _S.EXCEPTION: "Retardé ou bloqué",
+        "status_" + _S.EXPIRED: "Plus de nouvelles du transporteur",
+    },
+}
+
+
+def ui_language(locale: str, supported: tuple[str, ...] = LANGUAGES) -> str:
+    language = locale.split("-")[0]
+    return language if language in supported else supported[0]
+
+
+def say(language: str, key: str, **values: object) -> str:
+    text = CATALOGUE[language][key]
+    return text.format(**values) if values else text

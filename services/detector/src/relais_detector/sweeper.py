@@ -1,0 +1,130 @@
+"""The timer sweeper: fires due durable timers (a background job of every instance).
+
+Rules:
+- a sweep asks the injected clock for `now` and claims the earliest due timers with
+  an indexed range scan (`due_at <= now ORDER BY due_at LIMIT n FOR UPDATE SKIP
+  LOCKED`): its cost depends on the timers due, never on the idle ones;
+- each claimed shipment is then locked with SKIP LOCKED: a shipment a consumer (or
+  another sweeper) is handling is left for the next sweep, so nothing ever waits;
+- firing = evaluating the shipment's facts at `now` and storing the decision,
+  whose timer set no longer holds the fired timers, in the same transaction as the
+  outbox rows: a timer fires once, even with several instances, and a crash before
+  the commit leaves it due for the next sweep (after a restart too);
+- a shipment whose evaluation fails is rolled back to its savepoint and its due
+  timers are postponed by `retry_s`, so one bad shipment never blocks the others.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import time
+from collections.abc import Callable, Coroutine
+from datetime import timedelta
+from typing import Any
+
+import asyncpg
+
+from relais_detector import domain, repository
+from relais_detector.handlers import Detector, apply_decision
+from relais_detector.repository import DueTimer, Lock
+from relais_runtime.db import DbConnection
+from relais_runtime.logging import get_logger
+from relais_runtime.metrics import TIMER_SWEEP_SECONDS, TIMERS_FIRED
+
+log = get_logger(__name__)
+
+
+class Sweeper:
+    def __init__(
+        self, *, pool: asyncpg.Pool, detector: Detector, batch_size: int = 200, retry_s: float = 60
+    ) -> None:
+        self._pool = pool
+        self._detector = detector
+        self._batch_size = batch_size
+        self._retry = timedelta(seconds=retry_s)
+        self.fired = 0
+        """Timers this sweeper fired (evaluated and committed) since it was built."""
+
+    async def sweep_once(self) -> int:
+        """Fire one batch of due timers; returns how many timers were claimed."""
+        started = time.perf_counter()
+        now = self._detector.clock.now()
+        async with self._pool.acquire() as connection, connection.transaction():
+            due = await repository.list_due_timers(connection, now=now, limit=self._batch_size)
+            by_shipment: dict[tuple[str, str], list[DueTimer]] = {}
+            for timer in due:
+                by_shipment.setdefault((timer.merchant_id, timer.shipment_id), []).append(timer)
+            for (merchant_id, shipment_id), timers in by_shipment.items():
+                outcome = await self._fire(connection, merchant_id, shipment_id)
+                TIMERS_FIRED.labels(outcome=outcome).inc(len(timers))
+                if outcome == "evaluated":
+                    self.fired += len(timers)
+        TIMER_SWEEP_SECONDS.observe(time.perf_counter() - started)
+        return len(due)
+
+    async def sweep_until_idle(self) -> int:
+        """Sweep until no due timer is left (tests and catch-up after a restart)."""
+        total = 0
+        while (claimed := await self.sweep_once()) > 0:
+            total += claimed
+            if claimed < self._batch_size:
+                break
+        return total
+
+    async def _fire(self, connection: DbConnection, merchant_id: str, shipment_id: str) -> str:
+        now = self._detector.clock.now()
+        try:
+            async with connection.transaction():
+                stored = await repository.get_shipment(
+                    connection, merchant_id=merchant_id, shipment_id=shipment_id, lock=Lock.SKIP
+                )
+                if stored is None:
+                    return "busy"
+                memory = await repository.get_memory(
+                    connection,
+                    merchant_id=merchant_id,
+                    shipment_id=shipment_id,
+                    milestones=stored.milestones,
+                )
+                decision = domain.evaluate(
+                    facts=stored.facts,
+                    memory=memory,
+                    policy=self._detector.policies(merchant_id),
+                    now=now,
+                )
+                await apply_decision(
+                    connection,
+                    facts=stored.facts,
+                    decision=decision,
+                    topic=self._detector.topics.anomalies,
+                )
+        except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
+            return "busy"
+        except Exception as error:
+            log.error("timer evaluation failed, postponed", error=type(error).__name__)
+            await repository.update_timer_due(
+                connection,
+                merchant_id=merchant_id,
+                shipment_id=shipment_id,
+                due_at=now + self._retry,
+            )
+            return "failed"
+        return "evaluated"
+
+    def runner(self, *, interval_s: float) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+        """The background job: sweep, then wait `interval_s` (real seconds) or stop."""
+
+        async def run(stop: asyncio.Event) -> None:
+            while not stop.is_set():
+                try:
+                    claimed = await self.sweep_once()
+                except (OSError, asyncpg.PostgresError) as error:
+                    log.warning("timer sweep failed", error=type(error).__name__)
+                    claimed = 0
+                if claimed >= self._batch_size:
+                    continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(stop.wait(), timeout=interval_s)
+
+        return run

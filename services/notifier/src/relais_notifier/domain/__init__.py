@@ -1,0 +1,1 @@
+"""The notifier's pure logic (no I/O): triggers, the sending policy, SMS length."""

@@ -1,0 +1,307 @@
+"""Message rendering: localized catalogues, branded email layout, SMS text.
+
+Rules:
+- the wording lives in `templates/messages/<language>.yaml`, one entry per template
+  (subject, heading, body paragraphs, call to action, sms); every value is a Jinja
+  template; the HTML is rendered with autoescaping on, so nothing a variable holds
+  (a first name, a pickup point's name) can inject markup;
+- the language is the customer's, else the first of the merchant's languages the
+  catalogue has, else English; dates and amounts are formatted by Babel for the
+  customer's locale and shown in the customer's time zone;
+- an unknown template or a missing variable is a `RenderingError`, never a message
+  with a hole in it; `check_catalogue` runs at start-up so a merchant binding a
+  template the catalogue lacks stops the service.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import date, datetime
+from decimal import Decimal
+from functools import cache
+from importlib import resources
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import yaml
+from babel import Locale, UnknownLocaleError
+from babel.dates import format_date, format_skeleton, format_time
+from babel.numbers import format_currency
+from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
+from markupsafe import Markup
+
+from relais_notifier.domain.triggers import MessageFacts
+from relais_runtime.merchants import MerchantConfig
+
+CATALOGUE_LANGUAGES = ("en", "fr")
+DEFAULT_LANGUAGE = "en"
+ENTRY_KEYS = ("subject", "heading", "body", "cta", "sms")
+
+CARRIER_NAMES = {
+    "colissimo": "Colissimo",
+    "chronopost": "Chronopost",
+    "dhl": "DHL",
+    "ups": "UPS",
+    "fedex": "FedEx",
+    "dpd": "DPD",
+    "gls": "GLS",
+    "mondial_relay": "Mondial Relay",
+}
+
+
+def readable_on(background: str) -> str:
+    """White or near-black text, whichever contrasts more with `background` (#rrggbb)."""
+    channels = [int(background[index : index + 2], 16) / 255 for index in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+    # WCAG contrast against white (L=1) versus against #1a1a1a (L~0.0103).
+    return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.0603) else "#1a1a1a"
+
+
+class RenderingError(Exception):
+    """The message cannot be rendered (unknown template, missing variable)."""
+
+
+@dataclass(frozen=True)
+class RenderRequest:
+    template: str
+    locale: str
+    merchant: MerchantConfig
+    first_name: str | None
+    time_zone: str
+    facts: MessageFacts
+    link: str
+    link_expires_at: datetime
+    unsubscribe_url: str | None = None
+
+
+@dataclass(frozen=True)
+class RenderedEmail:
+    language: str
+    subject: str
+    text: str
+    html: str
+
+
+@cache
+def catalogue(language: str) -> Mapping[str, Any]:
+    source = resources.files("relais_notifier") / "templates" / "messages" / f"{language}.yaml"
+    data = yaml.safe_load(source.read_text(encoding="utf-8"))
+    if not isinstance(data, dict):
+        raise RenderingError(f"catalogue {language}: not a mapping")
+    return data
+
+
+def check_catalogue(templates: Iterable[str]) -> list[str]:
+    """Problems with the catalogues for these template names (empty: all good)."""
+    problems = []
+    for language in CATALOGUE_LANGUAGES:
+        entries = catalogue(language)
+        for name in ("_common", "_actions", *templates):
+            if name not in entries:
+                problems.append(f"{language}.yaml: template {name!r} is missing")
+            elif not name.startswith("_"):
+                missing = [key for key in ENTRY_KEYS if key not in entries[name]]
+                if missing:
+                    problems.append(f"{language}.yaml: {name}: missing {missing}")
+    return problems
+
+
+def resolve_language(customer_locale: str, merchant_locales: Iterable[str]) -> str:
+    """The catalogue language: the customer's, else the merchant's first we have, else en."""
+    for candidate in (customer_locale, *merchant_locales):
+        language = candidate.split("-")[0].lower()
+        if language in CATALOGUE_LANGUAGES:
+            return language
+    return DEFAULT_LANGUAGE
+
+
+def babel_locale(customer_locale: str, language: str) -> Locale:
+    """The customer's own locale (en-GB dates for a British customer) if it speaks `language`."""
+    try:
+        parsed = Locale.parse(customer_locale.replace("-", "_"))
+    except (ValueError, UnknownLocaleError):
+        return Locale.parse(language)
+    return parsed if parsed.language == language else Locale.parse(language)
+
+
+def carrier_name(code: str | None) -> str | None:
+    if code is None:
+        return None
+    return CARRIER_NAMES.get(code, code.replace("_", " ").title())
+
+
+@dataclass(frozen=True)
+class _Formats:
+    locale: Locale
+    zone: ZoneInfo
+
+    def day(self, value: date | None) -> str | None:
+        return format_date(value, "full", locale=self.locale) if value else None
+
+    def moment(self, value: datetime | None, *, short: bool) -> str | None:
+        if value is None:
+            return None
+        local = value.astimezone(self.zone)
+        day = (
+            format_skeleton("MMMd", local, locale=self.locale)
+            if short
+            else format_date(local.date(), "full", locale=self.locale)
+        )
+        return f"{day} {format_time(local, 'short', locale=self.locale)}"
+
+    def money(self, amount: str | None, currency: str | None) -> str | None:
+        if amount is None or currency is None:
+            return None
+        return format_currency(Decimal(amount), currency, locale=self.locale)
+
+
+class Renderer:
+    """Renders one message in its three forms; holds the Jinja environments."""
+
+    def __init__(self) -> None:
+        self._html = Environment(
+            loader=PackageLoader("relais_notifier", "templates"),
+            autoescape=select_autoescape(["html"], default_for_string=True, default=True),
+            undefined=StrictUndefined,
+        )
+        self._text = Environment(
+            loader=PackageLoader("relais_notifier", "templates"),
+            autoescape=False,  # noqa: S701  (plain text and SMS bodies, never HTML)
+            undefined=StrictUndefined,
+            keep_trailing_newline=True,
+        )
+
+    def _variables(self, request: RenderRequest, *, language: str, short: bool) -> dict[str, Any]:
+        formats = _Formats(
+            locale=babel_locale(request.locale, language), zone=ZoneInfo(request.time_zone)
+        )
+        facts = request.facts
+        branding = request.merchant.branding
+        support = branding.support_email or (
+            str(branding.support_url) if branding.support_url else branding.support_phone
+        )
+        return {
+            "merchant": branding.display_name,
+            "first_name": request.first_name,
+            "order_number": facts.order_number,
+            "carrier": carrier_name(facts.carrier),
+            "tracking_number": facts.tracking_number,
+            "promised_date": formats.day(facts.promised_delivery_by),
+            "estimated_date": formats.day(facts.estimated_delivery),
+            "pickup_point_name": facts.pickup_point_name,
+            "pickup_point_address": facts.pickup_point_address,
+            "pickup_point_hours": facts.pickup_point_hours,
+            "hold_deadline": formats.moment(facts.pickup_hold_deadline, short=short),
+            "amount": formats.money(facts.amount, facts.currency),
+            "parcel_index": facts.parcel_index,
+            "parcel_count": facts.parcel_count,
+            "link": request.link,
+            "link_expires": formats.day(request.link_expires_at.astimezone(formats.zone).date()),
+            "support": support,
+        }
+
+    def _entry(self, template: str, language: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        entries = catalogue(language)
+        if template not in entries and template.endswith("_reminder"):
+            template = "anomaly_reminder"
+        if template not in entries:
+            raise RenderingError(f"no template {template!r} in the {language} catalogue")
+        return entries[template], entries
+
+    def _fill(self, environment: Environment, source: str, variables: Mapping[str, Any]) -> str:
+        try:
+            return environment.from_string(source).render(variables).strip()
+        except TemplateError as error:
+            raise RenderingError(f"{type(error).__name__}: {error}") from None
+
+    def _action_label(
+        self, environment: Environment, entries: Mapping[str, Any], variables: dict[str, Any]
+    ) -> str | None:
+        action = variables.get("action")
+        if action is None:
+            return None
+        source = entries["_actions"].get(action)
+        if source is None:
+            raise RenderingError(f"no wording for action {action!r}")
+        return self._fill(environment, source, variables)
+
+    def email(self, request: RenderRequest) -> RenderedEmail:
+        language = resolve_language(request.locale, request.merchant.locales)
+        entry, entries = self._entry(request.template, language)
+        html_parts = self._parts(self._html, entry, entries, request, language=language)
+        text_parts = self._parts(self._text, entry, entries, request, language=language)
+        context = {
+            "branding": request.merchant.branding,
+            "cta_text": readable_on(request.merchant.branding.colors.accent),
+            "header_text": readable_on(request.merchant.branding.colors.primary),
+            "language": language,
+            "link": request.link,
+            "unsubscribe_url": request.unsubscribe_url,
+        }
+        try:
+            html = self._html.get_template("email.html.j2").render(
+                {
+                    **context,
+                    **{
+                        key: Markup(value)  # noqa: S704  (rendered with autoescape on)
+                        for key, value in html_parts.items()
+                        if key != "paragraphs"
+                    },
+                    "paragraphs": [Markup(p) for p in html_parts["paragraphs"]],  # noqa: S704
+                }
+            )
+            text = self._text.get_template("email.txt.j2").render({**context, **text_parts})
+        except TemplateError as error:
+            raise RenderingError(f"{type(error).__name__}: {error}") from None
+        return RenderedEmail(language=language, subject=text_parts["subject"], text=text, html=html)
+
+    def _parts(
+        self,
+        environment: Environment,
+        entry: Mapping[str, Any],
+        entries: Mapping[str, Any],
+        request: RenderRequest,
+        *,
+        language: str,
+    ) -> dict[str, Any]:
+        variables = self._variables(request, language=language, short=False)
+        variables["action"] = request.facts.action
+        variables["action_label"] = self._action_label(environment, entries, variables)
+        common = entries["_common"]
+        greeting = common["greeting_named"] if request.first_name else common["greeting"]
+        paragraphs = [self._fill(environment, source, variables) for source in entry["body"]]
+        return {
+            "subject": self._fill(self._text, entry["subject"], variables),
+            "heading": self._fill(environment, entry["heading"], variables),
+            "greeting": self._fill(environment, greeting, variables),
+            "paragraphs": [paragraph for paragraph in paragraphs if paragraph],
+            "cta": self._fill(environment, entry["cta"], variables),
+            "signature": self._fill(environment, common["signature"], variables),
+            "link_note": self._fill(environment, common["link_note"], variables),
+            "why": self._fill(environment, common["why"], variables),
+            "unsubscribe_label": self._fill(environment, common["unsubscribe"], variables),
+            "help": self._fill(environment, common["help"], variables)
+            if variables["support"]
+            else "",
+        }
+
+    def sms(self, request: RenderRequest) -> str:
+        language = resolve_language(request.locale, request.merchant.locales)
+        entry, entries = self._entry(request.template, language)
+        variables = self._variables(request, language=language, short=True)
+        variables["action"] = request.facts.action
+        variables["action_label"] = self._action_label(self._text, entries, variables)
+        return " ".join(self._fill(self._text, entry["sms"], variables).split())
+
+    def fill_text(self, source: str, **variables: Any) -> str:
+        """A catalogue string filled as plain text (the page template escapes it)."""
+        return self._fill(self._text, source, variables)
+
+    def page(self, name: str, **variables: Any) -> str:
+        """A small HTML page of this service (the unsubscribe form), autoescaped."""
+        try:
+            return self._html.get_template(name).render(variables)
+        except TemplateError as error:
+            raise RenderingError(f"{type(error).__name__}: {error}") from None

@@ -1,0 +1,1 @@
+"""How carrier updates and merchant orders get into the tracker: webhooks, polling, order API."""

@@ -1,0 +1,128 @@
+"""Who is calling: merchants by order API key, carriers by their webhook credential.
+
+Rules:
+- an API key is looked up by its SHA-256 (the configuration holds only hashes); keys
+  are high-entropy random strings, so a fast hash suffices and the lookup by hash
+  leaks nothing usable about other keys;
+- a carrier webhook is accepted only if one configured credential of that carrier
+  verifies (shared secret or HMAC-SHA256 of the raw body, compared in constant
+  time); a merchant's credential attributes the call to that merchant, the
+  platform's leaves the merchant unknown;
+- secrets are resolved once at start-up: a missing one stops start-up with
+  ConfigurationError naming where it was expected.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from relais_contracts.envelope import UNKNOWN_MERCHANT
+from relais_runtime.merchants import MerchantConfig
+from relais_runtime.merchants.tracking import CarrierWebhookAuth, SignatureEncoding, WebhookScheme
+from relais_runtime.settings import ConfigurationError
+
+
+def api_key_sha256(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+@dataclass(frozen=True)
+class ApiKeyRing:
+    """SHA-256 of each key -> the merchant it belongs to."""
+
+    merchants_by_hash: Mapping[str, str]
+
+    @classmethod
+    def of(cls, merchants: Mapping[str, MerchantConfig]) -> ApiKeyRing:
+        owners: dict[str, str] = {}
+        for merchant_id, config in merchants.items():
+            for key in config.tracking.api_keys:
+                if key.sha256 in owners:
+                    raise ConfigurationError(
+                        f"merchants {owners[key.sha256]} and {merchant_id}: tracking.api_keys: "
+                        f"key {key.id!r} is configured twice"
+                    )
+                owners[key.sha256] = merchant_id
+        return cls(merchants_by_hash=owners)
+
+    def merchant_of(self, key: str) -> str | None:
+        return self.merchants_by_hash.get(api_key_sha256(key)) if key else None
+
+
+@dataclass(frozen=True)
+class WebhookCredential:
+    merchant_id: str
+    scheme: WebhookScheme
+    header: str
+    secret: bytes
+    encoding: SignatureEncoding
+    prefix: str
+
+    def verifies(self, *, headers: Mapping[str, str], body: bytes) -> bool:
+        presented = headers.get(self.header.lower())
+        if presented is None or not presented.startswith(self.prefix):
+            return False
+        presented = presented[len(self.prefix) :].strip()
+        if self.scheme is WebhookScheme.SHARED_SECRET:
+            return hmac.compare_digest(presented.encode(), self.secret)
+        return hmac.compare_digest(presented.encode(), self.signature(body).encode())
+
+    def signature(self, body: bytes) -> str:
+        digest = hmac.new(self.secret, body, hashlib.sha256).digest()
+        if self.encoding is SignatureEncoding.BASE64:
+            return base64.b64encode(digest).decode()
+        return digest.hex()
+
+
+def _credential(merchant_id: str, auth: CarrierWebhookAuth, *, where: str) -> WebhookCredential:
+    try:
+        secret = auth.secret.resolve()
+    except LookupError as error:
+        raise ConfigurationError(f"{where}: secret: {error}") from None
+    return WebhookCredential(
+        merchant_id=merchant_id,
+        scheme=auth.scheme,
+        header=auth.header,
+        secret=secret.encode(),
+        encoding=auth.encoding,
+        prefix=auth.prefix,
+    )
+
+
+@dataclass(frozen=True)
+class WebhookAuthenticator:
+    credentials: Mapping[str, tuple[WebhookCredential, ...]]
+    """By carrier code."""
+
+    @classmethod
+    def of(
+        cls,
+        *,
+        platform: Mapping[str, CarrierWebhookAuth],
+        merchants: Mapping[str, MerchantConfig],
+    ) -> WebhookAuthenticator:
+        credentials: dict[str, list[WebhookCredential]] = {}
+        for merchant_id, config in merchants.items():
+            for carrier, auth in config.tracking.carrier_webhooks.items():
+                where = f"merchant {merchant_id}: tracking.carrier_webhooks.{carrier}"
+                credentials.setdefault(carrier, []).append(
+                    _credential(merchant_id, auth, where=where)
+                )
+        for carrier, auth in platform.items():
+            where = f"RELAIS_CARRIER_WEBHOOKS: {carrier}"
+            credentials.setdefault(carrier, []).append(
+                _credential(UNKNOWN_MERCHANT, auth, where=where)
+            )
+        return cls(credentials={carrier: tuple(found) for carrier, found in credentials.items()})
+
+    def authenticate(self, *, carrier: str, headers: Mapping[str, str], body: bytes) -> str | None:
+        """The merchant the call is from (UNKNOWN_MERCHANT for platform credentials), or
+        None when no credential of that carrier verifies."""
+        for credential in self.credentials.get(carrier, ()):
+            if credential.verifies(headers=headers, body=body):
+                return credential.merchant_id
+        return None

@@ -1,0 +1,241 @@
+"""Polling carriers that only offer a pull API.
+
+Rules:
+- only shipments that are not final and have a tracking number of a polled carrier
+  are polled, each at most once per `poll_interval_s`, least recently polled first;
+- calls are rate limited (a leaky bucket shared by every poll of this process) and a
+  failed call (connection error, timeout, 429, 5xx) is retried with exponential
+  backoff and jitter; a 404 means the carrier knows nothing yet (not an error);
+- what a poll fetched is published raw to the carrier-updates topic
+  (CarrierUpdateReceived, source=poll, the merchant and tracking number known) and
+  goes through the same normalization path as webhooks; the shipment is marked
+  polled only after Kafka acknowledged it;
+- a poll that still fails after its retries is counted and logged (without the
+  tracking number) and retried at the next interval: polling never stops the loop.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Protocol
+from urllib.parse import quote
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaProducer
+from aiolimiter import AsyncLimiter
+from tenacity import (
+    AsyncRetrying,
+    retry_if_exception,
+    stop_after_attempt,
+    wait_random_exponential,
+)
+
+from relais_contracts.registry import Topic
+from relais_contracts.topics.carrier_updates import (
+    MAX_PAYLOAD_CHARS,
+    CarrierUpdateReceived,
+    UpdateSource,
+)
+from relais_runtime.kafka import publish_events
+from relais_runtime.logging import get_logger
+from relais_runtime.metrics import CARRIER_POLLS
+from relais_tracker import repository
+from relais_tracker.ingestion.webhooks import payload_text
+
+log = get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class FetchedPayload:
+    content_type: str
+    body: bytes
+
+
+class CarrierPoller(Protocol):
+    async def fetch(self, *, carrier: str, tracking_number: str) -> FetchedPayload | None:
+        """The carrier's current tracking payload; None when it knows nothing of the number.
+        Raises PollError when the carrier could not be reached after retries."""
+        ...
+
+    async def aclose(self) -> None:
+        """Release connections; called once when polling stops."""
+        ...
+
+
+class PollError(Exception):
+    pass
+
+
+class RetryableStatus(Exception):
+    def __init__(self, status: int) -> None:
+        super().__init__(f"HTTP {status}")
+        self.status = status
+
+
+def _retryable(error: BaseException) -> bool:
+    return isinstance(error, httpx.TransportError | RetryableStatus)
+
+
+@dataclass(frozen=True)
+class PollRetry:
+    max_attempts: int = 4
+    backoff_initial_s: float = 0.5
+    backoff_max_s: float = 30.0
+
+
+class HttpCarrierPoller:
+    """GET <base_url>/<carrier>/<tracking number> over httpx."""
+
+    def __init__(
+        self,
+        *,
+        client: httpx.AsyncClient,
+        base_url: str,
+        limiter: AsyncLimiter,
+        retry: PollRetry,
+    ) -> None:
+        self._client = client
+        self._base_url = base_url.rstrip("/")
+        self._limiter = limiter
+        self._retry = retry
+
+    async def aclose(self) -> None:
+        await self._client.aclose()
+
+    def url(self, *, carrier: str, tracking_number: str) -> str:
+        return f"{self._base_url}/{quote(carrier, safe='')}/{quote(tracking_number, safe='')}"
+
+    async def fetch(self, *, carrier: str, tracking_number: str) -> FetchedPayload | None:
+        url = self.url(carrier=carrier, tracking_number=tracking_number)
+        retrying = AsyncRetrying(
+            retry=retry_if_exception(_retryable),
+            stop=stop_after_attempt(self._retry.max_attempts),
+            wait=wait_random_exponential(
+                multiplier=self._retry.backoff_initial_s, max=self._retry.backoff_max_s
+            ),
+            reraise=True,
+        )
+        try:
+            async for attempt in retrying:
+                with attempt:
+                    return await self._get(url)
+        except (httpx.HTTPError, RetryableStatus) as error:
+            raise PollError(f"{carrier}: {type(error).__name__}: {error}") from None
+        raise AssertionError("unreachable: tenacity either returns or raises")
+
+    async def _get(self, url: str) -> FetchedPayload | None:
+        async with self._limiter:
+            response = await self._client.get(url)
+        if response.status_code == 404:
+            return None
+        if response.status_code == 429 or response.status_code >= 500:
+            raise RetryableStatus(response.status_code)
+        response.raise_for_status()
+        return FetchedPayload(
+            content_type=response.headers.get("content-type", "application/octet-stream"),
+            body=response.content,
+        )
+
+
+class PollingLoop:
+    def __init__(
+        self,
+        *,
+        pool: asyncpg.Pool,
+        producer: AIOKafkaProducer,
+        topic: Topic,
+        poller: CarrierPoller,
+        carriers: tuple[str, ...],
+        interval: timedelta,
+        batch: int,
+        now: Callable[[], datetime],
+        idle_s: float = 5.0,
+    ) -> None:
+        self._pool = pool
+        self._producer = producer
+        self._topic = topic
+        self._poller = poller
+        self._carriers = carriers
+        self._interval = interval
+        self._batch = batch
+        self._now = now
+        self._idle_s = idle_s
+
+    async def poll_due(self) -> int:
+        """Poll every shipment that is due (one batch); returns how many were polled."""
+        async with self._pool.acquire() as connection:
+            targets = await repository.list_shipments_to_poll(
+                connection,
+                carriers=self._carriers,
+                polled_before=self._now() - self._interval,
+                limit=self._batch,
+            )
+        for target in targets:
+            await self.poll_one(target)
+        return len(targets)
+
+    async def poll_one(self, target: repository.PollTarget) -> None:
+        try:
+            fetched = await self._poller.fetch(
+                carrier=target.carrier, tracking_number=target.tracking_number
+            )
+        except PollError as error:
+            CARRIER_POLLS.labels(carrier=target.carrier, outcome="failed").inc()
+            log.warning("carrier poll failed", carrier=target.carrier, error=str(error)[:200])
+            fetched = None
+        else:
+            CARRIER_POLLS.labels(
+                carrier=target.carrier, outcome="fetched" if fetched else "not_found"
+            ).inc()
+        if fetched is not None:
+            await self._publish(target, fetched)
+        async with self._pool.acquire() as connection:
+            await repository.update_polled_at(
+                connection,
+                merchant_id=target.merchant_id,
+                shipment_id=target.shipment_id,
+                polled_at=self._now(),
+            )
+
+    async def _publish(self, target: repository.PollTarget, fetched: FetchedPayload) -> None:
+        received_at = self._now()
+        payload, encoding = payload_text(fetched.body)
+        if len(payload) > MAX_PAYLOAD_CHARS:
+            CARRIER_POLLS.labels(carrier=target.carrier, outcome="too_large").inc()
+            log.warning("carrier poll answer too large", carrier=target.carrier)
+            return
+        update = CarrierUpdateReceived(
+            occurred_at=received_at,
+            produced_at=received_at,
+            merchant_id=target.merchant_id,
+            correlation_id=target.shipment_id,
+            carrier=target.carrier,
+            source=UpdateSource.POLL,
+            received_at=received_at,
+            content_type=fetched.content_type[:200],
+            encoding=encoding,
+            payload=payload,
+            tracking_number=target.tracking_number,
+            endpoint=f"poll:{target.carrier}",
+        )
+        await publish_events(self._producer, topic=self._topic.name, events=[update])
+
+    async def run(self, stop: asyncio.Event) -> None:
+        """Poll until `stop` is set; a failing pass is logged and retried after a pause."""
+        try:
+            while not stop.is_set():
+                try:
+                    polled = await self.poll_due()
+                except Exception as error:
+                    log.warning("polling pass failed", error=type(error).__name__)
+                    polled = 0
+                if polled < self._batch:
+                    with contextlib.suppress(TimeoutError):
+                        await asyncio.wait_for(stop.wait(), timeout=self._idle_s)
+        finally:
+            await self._poller.aclose()
