@@ -140,16 +140,10 @@ CHAT_PAGES = Counter(
     ["page", "outcome"],
 )
 
-# observability (consumer lag of every ReliableConsumer; outcomes the notifier counts)
+# observability (consumer lag of every ReliableConsumer)
 CONSUMER_LAG = Gauge(
     "relais_consumer_lag",
     "Messages behind, per partition this member owns: high watermark minus committed offset "
     "(refreshed every RELAIS_CONSUMER_LAG_INTERVAL_S).",
     ["group", "topic", "partition"],
-)
-NOTIFICATIONS = Counter(
-    "relais_notifications_total",
-    "Notifications ended, by channel (email, sms) and outcome (sent, suppressed by opt-out, "
-    "cap or quiet hours, failed...).",
-    ["channel", "outcome"],
 )
