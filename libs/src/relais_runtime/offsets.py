@@ -15,10 +15,32 @@ from collections.abc import Iterable
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
+from tenacity import AsyncRetrying, retry_if_exception, stop_after_delay, wait_exponential
+
+
+def _retriable(error: BaseException) -> bool:
+    """Kafka's own verdict: e.g. the group coordinator of a new cluster is still starting."""
+    return bool(getattr(error, "retriable", False))
 
 
 async def start_new_groups_now(*, bootstrap: str, groups: Iterable[tuple[str, str]]) -> None:
-    """For each (group, topic) without committed offsets, commit the topic's end offsets."""
+    """For each (group, topic) without committed offsets, commit the topic's end offsets.
+
+    Retriable Kafka errors (a coordinator not available yet on a fresh broker) are
+    retried with backoff for up to a minute.
+    """
+    pending = list(groups)
+    async for attempt in AsyncRetrying(
+        retry=retry_if_exception(_retriable),
+        stop=stop_after_delay(60),
+        wait=wait_exponential(multiplier=0.2, max=3),
+        reraise=True,
+    ):
+        with attempt:
+            await _start_groups_now(bootstrap=bootstrap, groups=pending)
+
+
+async def _start_groups_now(*, bootstrap: str, groups: list[tuple[str, str]]) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
