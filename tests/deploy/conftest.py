@@ -36,7 +36,7 @@ def _is_helm_3(binary: str) -> bool:
 
 def install_helm() -> Path:
     """Build helm into the tools directory with `go install`; return its path."""
-    go = shutil.which("go")
+    go = shutil.which("go") or shutil.which("go", path="/usr/local/go/bin")
     if go is None:
         raise RuntimeError(
             f"helm is missing and so is Go: install Go >= 1.24, or put helm {HELM_VERSION} "
