@@ -7,6 +7,7 @@ import typer
 from relais_cli import (
     bench_cmd,
     contracts_cmd,
+    demo_cmd,
     infra_cmd,
     lint_cmd,
     normalize_cmd,
@@ -34,6 +35,7 @@ app.add_typer(bench_cmd.app, name="bench")
 app.add_typer(webhook_cmd.app, name="webhook")
 app.command("run")(run_cmd.run)
 app.command("up")(run_cmd.up)
+app.command("demo")(demo_cmd.demo)
 app.command("lint")(lint_cmd.lint)
 app.command("normalize")(normalize_cmd.normalize)
 app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(

@@ -69,9 +69,11 @@ class Child:
     log_file: IO[bytes]
 
 
-def service_environment(*, state_dir: Path) -> dict[str, str]:
+def service_environment(*, state_dir: Path, merchants_dir: Path | None = None) -> dict[str, str]:
     """What the services need on a developer's machine: merchants and dev secrets."""
-    merchants_dir = Path(os.environ.get("RELAIS_MERCHANTS_DIR") or Path.cwd() / "deploy/merchants")
+    merchants_dir = merchants_dir or Path(
+        os.environ.get("RELAIS_MERCHANTS_DIR") or Path.cwd() / "deploy/merchants"
+    )
     try:
         merchants = load_merchants(merchants_dir)
     except MerchantConfigError as error:
