@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import re
 from collections.abc import Callable
-from uuid import uuid4
+from uuid import UUID, uuid4
 
 from relais_actions.domain.ids import command_event_id, dead_letter_event_id
 from relais_contracts import ids
@@ -59,6 +59,15 @@ def late_anomaly(
         anomaly_type=anomaly_type,
         order_value=order_value,
     )
+
+
+async def reship_chosen(actions: ActionsHarness, *, merchant_id: str) -> UUID:
+    """A late parcel whose customer chose a reship; returns the action's id."""
+    anomaly = late_anomaly(merchant_id)
+    await actions.open_anomaly(anomaly)
+    chosen = resolution_chosen(anomaly)
+    await actions.choose(chosen)
+    return ids.action_id(chosen.resolution_id, "reship")
 
 
 async def test_a_choice_reaches_the_merchant_once_signed_even_if_consumed_twice(
@@ -147,11 +156,7 @@ async def test_500_is_retried_through_the_tiers_until_it_succeeds(actions: Actio
 async def test_a_timeout_is_retried(actions: ActionsHarness) -> None:
     merchant = actions.merchants["slow"]
     actions.server.script(merchant.path, Answer(200, delay_s=2.0), Answer(200))
-    anomaly = late_anomaly(merchant.merchant_id)
-    await actions.open_anomaly(anomaly)
-    chosen = resolution_chosen(anomaly)
-    await actions.choose(chosen)
-    action_id = ids.action_id(chosen.resolution_id, "reship")
+    action_id = await reship_chosen(actions, merchant_id=merchant.merchant_id)
 
     result = await actions.result(action_id)
     assert isinstance(result, ActionCompleted)
@@ -166,11 +171,7 @@ async def test_a_timeout_is_retried(actions: ActionsHarness) -> None:
 async def test_a_4xx_is_not_retried(actions: ActionsHarness) -> None:
     merchant = actions.merchants["reject"]
     actions.server.script(merchant.path, Answer(400))
-    anomaly = late_anomaly(merchant.merchant_id)
-    await actions.open_anomaly(anomaly)
-    chosen = resolution_chosen(anomaly)
-    await actions.choose(chosen)
-    action_id = ids.action_id(chosen.resolution_id, "reship")
+    action_id = await reship_chosen(actions, merchant_id=merchant.merchant_id)
 
     result = await actions.result(action_id)
     assert isinstance(result, ActionFailed)
@@ -190,11 +191,7 @@ async def test_a_4xx_is_not_retried(actions: ActionsHarness) -> None:
 async def test_after_n_attempts_it_is_dead_lettered_and_escalated(actions: ActionsHarness) -> None:
     merchant = actions.merchants["down"]
     actions.server.script(merchant.path, Answer(503))
-    anomaly = late_anomaly(merchant.merchant_id)
-    await actions.open_anomaly(anomaly)
-    chosen = resolution_chosen(anomaly)
-    await actions.choose(chosen)
-    action_id = ids.action_id(chosen.resolution_id, "reship")
+    action_id = await reship_chosen(actions, merchant_id=merchant.merchant_id)
 
     result = await actions.result(action_id)
     assert isinstance(result, ActionFailed)
@@ -223,11 +220,7 @@ async def test_the_circuit_opens_skips_calls_and_closes_after_a_successful_trial
 ) -> None:
     merchant = actions.merchants["breaker"]
     actions.server.script(merchant.path, Answer(503), Answer(503), Answer(200))
-    anomaly = late_anomaly(merchant.merchant_id)
-    await actions.open_anomaly(anomaly)
-    chosen = resolution_chosen(anomaly)
-    await actions.choose(chosen)
-    action_id = ids.action_id(chosen.resolution_id, "reship")
+    action_id = await reship_chosen(actions, merchant_id=merchant.merchant_id)
 
     result = await actions.result(action_id)
     assert isinstance(result, ActionCompleted)
