@@ -83,7 +83,7 @@ async def plan_anomaly(
             "maison-lumiere",
             "fr-FR",
             "Maison Lumière <bonjour@maison-lumiere.example>",
-            "Votre commande #10452 a du retard",
+            "Ta commande #10452 a du retard",  # maison-lumiere is informal,
         ),
         (
             "velocity-sports",
@@ -120,7 +120,7 @@ async def test_email_per_merchant_and_locale_with_a_signed_expiring_chat_link(
     assert message.get_content_type() == "multipart/alternative"
     text = message.get_body(("plain",)).get_content()
     html = message.get_body(("html",)).get_content()
-    assert ("Bonjour Camille," if locale == "fr-FR" else "Hello Camille,") in text
+    assert ("Salut Camille," if locale == "fr-FR" else "Hello Camille,") in text
     assert "#10452" in html
     assert "camille" not in harness.settings.model_dump_json().lower()
 
@@ -335,7 +335,7 @@ async def test_no_email_falls_back_to_sms_through_the_provider(
 
     [sms] = [form for form in sms_provider.received if form["To"] == phone]
     assert sms["From"] == "MLumiere"
-    assert sms["Body"].startswith("Maison Lumière : votre commande #10452 a du retard.")
+    assert sms["Body"].startswith("Maison Lumière : ta commande #10452 a du retard.")
     token = re.search(r"https://chat\.test/c/(\S+)", sms["Body"]).group(1)  # type: ignore[union-attr]
     claims = harness.links.signer.verify(token, purpose=LinkPurpose.CHAT, now=harness.clock.now())
     assert claims.subject == str(detected.anomaly_id)

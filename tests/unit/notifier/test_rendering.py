@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from relais_notifier.rendering import (
     Renderer,
     RenderingError,
     RenderRequest,
+    _overlay_problems,
     catalogue,
     check_catalogue,
     readable_on,
@@ -23,6 +25,7 @@ from relais_notifier.rendering import (
 )
 from relais_notifier.samples import render_samples
 from relais_runtime.merchants import load_merchants
+from relais_runtime.merchants.branding import Tone
 from tests.conftest import REPO_ROOT
 
 MERCHANTS = load_merchants(Path(REPO_ROOT) / "deploy" / "merchants")
@@ -92,7 +95,7 @@ def test_every_template_renders_with_the_link_and_facts(template: str, locale: s
 
 
 def test_french_email_is_worded_in_french_with_babel_dates_in_the_customers_zone() -> None:
-    email = RENDERER.email(request("pickup_ready"))
+    email = RENDERER.email(request("pickup_ready", merchant="velocity-sports"))
     assert email.language == "fr"
     assert email.subject == "Votre commande #10467 vous attend"
     assert "Bonjour Camille," in email.text
@@ -135,7 +138,46 @@ def test_html_escapes_what_variables_hold() -> None:
 
 
 def test_no_first_name_gives_a_plain_greeting() -> None:
-    assert "Bonjour,\n" in RENDERER.email(request("shipped", first_name=None)).text
+    formal = request("shipped", first_name=None, merchant="velocity-sports")
+    assert "Bonjour,\n" in RENDERER.email(formal).text
+    assert "Salut,\n" in RENDERER.email(request("shipped", first_name=None)).text
+
+
+def test_an_informal_merchant_says_tu_and_keeps_what_the_overlay_leaves_out() -> None:
+    """maison-lumiere's tone is informal, velocity-sports' formal."""
+    informal = RENDERER.email(request("pickup_ready"))
+    formal = RENDERER.email(request("pickup_ready", merchant="velocity-sports"))
+    assert informal.subject == "Ta commande #10467 t'attend"
+    assert "Salut Camille," in informal.text
+    assert "Retire-la avant le samedi 14 novembre 2026 19:30" in informal.text
+    assert " vous " not in informal.text.replace(formal.text, "")
+    # pickup_ready's heading and button are not in the overlay: the formal ones stay.
+    assert catalogue("fr", Tone.INFORMAL)["pickup_ready"]["cta"] == "Voir le point relais"
+    assert "Voir le point relais" in informal.text
+    english = RENDERER.email(request("shipped", locale="en-GB"))
+    assert english.subject == "Your order #10467 is on its way!"
+    assert "Hi Camille," in english.text
+
+
+def test_every_informal_text_says_tu_never_vous() -> None:
+    informal = catalogue("fr", Tone.INFORMAL)
+    texts = [
+        text
+        for name, entry in informal.items()
+        if name not in ("_unsubscribe",)
+        for value in entry.values()
+        for text in (value if isinstance(value, list) else [value])
+    ]
+    assert [text for text in texts if re.search(r"\b(vous|votre|vos)\b", text)] == []
+
+
+def test_an_overlay_entry_the_formal_catalogue_lacks_is_a_problem() -> None:
+    base = {"shipped": {"subject": "s", "body": ["b"]}}
+    assert _overlay_problems(base, {"shipped": {"subject": "x"}}) == []
+    assert _overlay_problems(base, {"shiped": {"subject": "x"}, "shipped": {"subjet": "x"}}) == [
+        "'shiped' is not in the formal catalogue",
+        "shipped: key 'subjet' is not in the formal catalogue",
+    ]
 
 
 def test_branding_colours_and_name_are_in_the_html() -> None:
@@ -152,8 +194,10 @@ def test_unknown_template_is_a_rendering_error() -> None:
 
 
 def test_a_reminder_without_its_own_wording_uses_the_generic_one() -> None:
-    email = RENDERER.email(request("delivery_late_reminder"))
+    email = RENDERER.email(request("delivery_late_reminder", merchant="velocity-sports"))
     assert email.subject == "Rappel au sujet de votre commande #10467"
+    informal = RENDERER.email(request("delivery_late_reminder"))
+    assert informal.subject == "Petit rappel au sujet de ta commande #10467"
 
 
 def test_button_text_keeps_contrast_on_the_merchants_accent() -> None:

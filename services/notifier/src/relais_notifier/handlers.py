@@ -68,6 +68,7 @@ from relais_runtime.db import DbConnection
 from relais_runtime.links import LinkError, LinkPurpose
 from relais_runtime.logging import get_logger
 from relais_runtime.merchants import MerchantConfig, MerchantDirectory, load_merchants
+from relais_runtime.merchants.branding import Tone
 from relais_runtime.merchants.notification import NotificationSettings
 from relais_runtime.service import Dependencies, Wiring
 from relais_runtime.settings import ConfigurationError
@@ -224,7 +225,8 @@ def unsubscribe_router(
     ) -> HTMLResponse:
         wanted = request.headers.get("accept-language", "").split(",")[0].strip()
         language = resolve_language(wanted or "und", merchant.locales if merchant else ())
-        texts = catalogue(language)["_unsubscribe"]
+        tone = merchant.branding.tone if merchant else Tone.FORMAL
+        texts = catalogue(language, tone)["_unsubscribe"]
         name = merchant.branding.display_name if merchant else "Relais"
         colors = merchant.branding.colors if merchant else None
         message = texts.get(key) or _LINK_ERRORS[language][key]

@@ -3,8 +3,11 @@
 Rules:
 - the wording lives in `templates/messages/<language>.yaml`, one entry per template
   (subject, heading, body paragraphs, call to action, sms); every value is a Jinja
-  template; the HTML is rendered with autoescaping on, so nothing a variable holds
-  (a first name, a pickup point's name) can inject markup;
+  template; a merchant whose branding tone is informal gets `<language>.informal.yaml`
+  laid over it entry by entry, key by key (French "tu", friendlier English), and an
+  overlay may only replace what the formal catalogue has;
+- the HTML is rendered with autoescaping on, so nothing a variable holds (a first
+  name, a pickup point's name) can inject markup;
 - the language is the customer's, else the first of the merchant's languages the
   catalogue has, else English; dates and amounts are formatted by Babel for the
   customer's locale and shown in the customer's time zone;
@@ -33,6 +36,7 @@ from markupsafe import Markup
 
 from relais_notifier.domain.triggers import MessageFacts
 from relais_runtime.merchants import MerchantConfig
+from relais_runtime.merchants.branding import Tone
 
 CATALOGUE_LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
@@ -84,28 +88,65 @@ class RenderedEmail:
     html: str
 
 
-@cache
-def catalogue(language: str) -> Mapping[str, Any]:
-    source = resources.files("relais_notifier") / "templates" / "messages" / f"{language}.yaml"
+def _catalogue_file(name: str) -> dict[str, Any] | None:
+    source = resources.files("relais_notifier") / "templates" / "messages" / name
+    if not source.is_file():
+        return None
     data = yaml.safe_load(source.read_text(encoding="utf-8"))
     if not isinstance(data, dict):
-        raise RenderingError(f"catalogue {language}: not a mapping")
+        raise RenderingError(f"catalogue {name}: not a mapping")
     return data
 
 
+def _overlay_problems(base: Mapping[str, Any], overlay: Mapping[str, Any]) -> list[str]:
+    problems = []
+    for name, entry in overlay.items():
+        if name not in base:
+            problems.append(f"{name!r} is not in the formal catalogue")
+        elif not isinstance(entry, dict):
+            problems.append(f"{name}: not a mapping")
+        else:
+            problems.extend(
+                f"{name}: key {key!r} is not in the formal catalogue"
+                for key in entry
+                if key not in base[name]
+            )
+    return problems
+
+
+@cache
+def catalogue(language: str, tone: Tone = Tone.FORMAL) -> Mapping[str, Any]:
+    base = _catalogue_file(f"{language}.yaml")
+    if base is None:
+        raise RenderingError(f"no catalogue for language {language!r}")
+    overlay = None if tone is Tone.FORMAL else _catalogue_file(f"{language}.{tone.value}.yaml")
+    if not overlay:
+        return base
+    problems = _overlay_problems(base, overlay)
+    if problems:
+        raise RenderingError(f"catalogue {language}.{tone.value}.yaml: {'; '.join(problems)}")
+    return {name: {**entry, **overlay.get(name, {})} for name, entry in base.items()}
+
+
 def check_catalogue(templates: Iterable[str]) -> list[str]:
-    """Problems with the catalogues for these template names (empty: all good)."""
+    """Problems with the catalogues (every language and tone) for these template names
+    (empty: all good)."""
     problems = []
     for language in CATALOGUE_LANGUAGES:
-        entries = catalogue(language)
-        for name in ("_common", "_actions", *templates):
-            if name not in entries:
-                problems.append(f"{language}.yaml: template {name!r} is missing")
-            elif not name.startswith("_"):
-                missing = [key for key in ENTRY_KEYS if key not in entries[name]]
-                if missing:
-                    problems.append(f"{language}.yaml: {name}: missing {missing}")
-    return problems
+        for tone in Tone:
+            try:
+                entries = catalogue(language, tone)
+            except RenderingError as error:
+                problems.append(str(error))
+                continue
+            for name in ("_common", "_actions", *templates):
+                if name not in entries:
+                    problems.append(f"{language}.yaml: template {name!r} is missing")
+                elif not name.startswith("_"):
+                    missing = [key for key in ENTRY_KEYS if key not in entries[name]]
+                    if missing:
+                        problems.append(f"{language}.yaml: {name}: missing {missing}")
+    return sorted(set(problems))
 
 
 def resolve_language(customer_locale: str, merchant_locales: Iterable[str]) -> str:
@@ -202,8 +243,10 @@ class Renderer:
             "support": support,
         }
 
-    def _entry(self, template: str, language: str) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
-        entries = catalogue(language)
+    def _entry(
+        self, template: str, language: str, tone: Tone
+    ) -> tuple[Mapping[str, Any], Mapping[str, Any]]:
+        entries = catalogue(language, tone)
         if template not in entries and template.endswith("_reminder"):
             template = "anomaly_reminder"
         if template not in entries:
@@ -229,7 +272,7 @@ class Renderer:
 
     def email(self, request: RenderRequest) -> RenderedEmail:
         language = resolve_language(request.locale, request.merchant.locales)
-        entry, entries = self._entry(request.template, language)
+        entry, entries = self._entry(request.template, language, request.merchant.branding.tone)
         html_parts = self._parts(self._html, entry, entries, request, language=language)
         text_parts = self._parts(self._text, entry, entries, request, language=language)
         context = {
@@ -289,7 +332,7 @@ class Renderer:
 
     def sms(self, request: RenderRequest) -> str:
         language = resolve_language(request.locale, request.merchant.locales)
-        entry, entries = self._entry(request.template, language)
+        entry, entries = self._entry(request.template, language, request.merchant.branding.tone)
         variables = self._variables(request, language=language, short=True)
         variables["action"] = request.facts.action
         variables["action_label"] = self._action_label(self._text, entries, variables)
