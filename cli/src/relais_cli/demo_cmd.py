@@ -7,7 +7,10 @@ Rules:
 - the demo merchants come from deploy/merchants, copied into the state dir with order
   API keys generated for this run (only their SHA-256 is written; the keys live in this
   process) and action webhooks pointed at a local merchant stub that verifies signatures;
-- carrier calls are signed with a platform credential generated for this run;
+- each carrier's calls go to its own endpoint (`/webhooks/carriers/<carrier>`, or
+  `generic` for the parcels its format cannot tell, see demo/carriers.py), signed the
+  way that carrier signs (`carriers.FORMATS[...].auth`) with a platform credential
+  generated for this run, one secret per carrier;
 - every order, tracking number and email of a run carries its run id, so the summary
   counts only this run's anomalies, notifications and mail.
 """
@@ -24,6 +27,7 @@ import secrets
 import signal
 import subprocess
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
@@ -36,6 +40,7 @@ from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from rich.table import Table
 
+from relais_cli.demo.carriers import FORMATS, GENERIC, RELAY_AUTH, WebhookAuth
 from relais_cli.demo.merchant_stub import MerchantStub
 from relais_cli.demo.story import CarrierCall, DayOfTraffic, Merchant, OrderCall, day_of_traffic
 from relais_cli.infra.settings import InfraSettings
@@ -56,7 +61,7 @@ from relais_runtime.clock import ScaledClock
 from relais_runtime.settings import RuntimeSettings
 
 console = Console(stderr=True)
-CARRIER_SECRET_ENV = "RELAIS_DEMO_CARRIER_WEBHOOK_SECRET"  # noqa: S105 (a variable name)
+CARRIER_WEBHOOKS_ENV = "RELAIS_CARRIER_WEBHOOKS"
 STARTUP_ALLOWANCE_S = 20.0
 CURRENCIES = {"Europe/London": "GBP"}
 
@@ -87,23 +92,13 @@ def demo(
     environment = service_environment(state_dir=paths.root, merchants_dir=merchants_dir)
     stub.secrets = merchant_secrets(merchants_dir=merchants_dir, environment=environment)
     stub.start()
-    carrier_secret = secrets.token_urlsafe(32)
+    carrier_secrets = {carrier: secrets.token_urlsafe(32) for carrier in (*FORMATS, GENERIC)}
     real_start = datetime.now(UTC) + timedelta(seconds=STARTUP_ALLOWANCE_S)
     virtual_start = real_start.replace(hour=8, minute=0, second=0, microsecond=0)
     clock = ScaledClock(real_start=real_start, virtual_start=virtual_start, factor=speed)
     environment |= {
         "RELAIS_CLOCK": f"scaled:{real_start.isoformat()}|{virtual_start.isoformat()}|{speed}",
-        CARRIER_SECRET_ENV: carrier_secret,
-        "RELAIS_CARRIER_WEBHOOKS": json.dumps(
-            {
-                "generic": {
-                    "scheme": "hmac_sha256",
-                    "header": "X-Relais-Signature",
-                    "prefix": "sha256=",
-                    "secret": {"env": CARRIER_SECRET_ENV},
-                }
-            }
-        ),
+        **carrier_webhooks_environment(carrier_secrets),
     }
     day = day_of_traffic(
         merchants=merchants, orders=orders, start=virtual_start, run_id=run_id, seed=seed
@@ -124,7 +119,7 @@ def demo(
             day=day,
             clock=clock,
             api_keys=api_keys,
-            carrier_secret=carrier_secret,
+            carrier_secrets=carrier_secrets,
             until=virtual_start + timedelta(days=days, hours=4),
             children=children,
         )
@@ -200,7 +195,7 @@ def simulate(
     day: DayOfTraffic,
     clock: ScaledClock,
     api_keys: dict[str, str],
-    carrier_secret: str,
+    carrier_secrets: Mapping[str, str],
     until: datetime,
     children: list[Child],
 ) -> None:
@@ -229,7 +224,7 @@ def simulate(
                 call = calls[index][2]
                 try:
                     outcome = str(
-                        send(client, call=call, api_keys=api_keys, carrier_secret=carrier_secret)
+                        send(client, call=call, api_keys=api_keys, carrier_secrets=carrier_secrets)
                     )
                 except httpx.HTTPError as error:
                     outcome = type(error).__name__
@@ -253,18 +248,57 @@ def send(
     *,
     call: OrderCall | CarrierCall,
     api_keys: dict[str, str],
-    carrier_secret: str,
+    carrier_secrets: Mapping[str, str],
 ) -> int:
-    """Place an order or post a carrier event; the HTTP status."""
+    """Place an order or post a carrier event to its carrier's endpoint; the HTTP status."""
     if isinstance(call, OrderCall):
         key = api_keys[call.merchant_id]
         return client.post(
             "/v1/orders", json=call.body, headers={"Authorization": f"Bearer {key}"}
         ).status_code
     body = json.dumps(call.payload).encode()
-    signature = hmac.new(carrier_secret.encode(), body, hashlib.sha256).hexdigest()
-    headers = {"Content-Type": "application/json", "X-Relais-Signature": f"sha256={signature}"}
-    return client.post("/webhooks/carriers/generic", content=body, headers=headers).status_code
+    headers = carrier_headers(carrier=call.carrier, secret=carrier_secrets[call.carrier], body=body)
+    return client.post(
+        f"/webhooks/carriers/{call.carrier}", content=body, headers=headers
+    ).status_code
+
+
+def webhook_auth(carrier: str) -> WebhookAuth:
+    fmt = FORMATS.get(carrier)
+    return fmt.auth if fmt is not None else RELAY_AUTH
+
+
+def secret_env(carrier: str) -> str:
+    return f"RELAIS_DEMO_{carrier.upper()}_WEBHOOK_SECRET"
+
+
+def carrier_webhooks_environment(carrier_secrets: Mapping[str, str]) -> dict[str, str]:
+    """The tracker's environment for one platform credential per carrier: each secret in
+    its own variable, RELAIS_CARRIER_WEBHOOKS naming them (never the secrets themselves)."""
+    credentials = {
+        carrier: {
+            "scheme": webhook_auth(carrier).scheme,
+            "header": webhook_auth(carrier).header,
+            "prefix": webhook_auth(carrier).prefix,
+            "secret": {"env": secret_env(carrier)},
+        }
+        for carrier in carrier_secrets
+    }
+    return {
+        **{secret_env(carrier): secret for carrier, secret in carrier_secrets.items()},
+        CARRIER_WEBHOOKS_ENV: json.dumps(credentials),
+    }
+
+
+def carrier_headers(*, carrier: str, secret: str, body: bytes) -> dict[str, str]:
+    """The headers the carrier authenticates `body` with: its shared secret, or the hex
+    HMAC-SHA256 of the raw body, in its header after its prefix."""
+    auth = webhook_auth(carrier)
+    if auth.scheme == "shared_secret":
+        value = secret
+    else:
+        value = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+    return {"Content-Type": "application/json", auth.header: f"{auth.prefix}{value}"}
 
 
 def summarize(*, run_id: str, day: DayOfTraffic, stub: MerchantStub, mail_dir: Path) -> None:

@@ -4,8 +4,14 @@ Rules:
 - deterministic: the same seed, count and start give the same stories;
 - orders ship between 08:00 and 18:00 (virtual) of the first day, each order's first
   call is its placement through the order API, at its ship time;
-- every parcel's carrier events are in the generic Relais format (docs/carriers.md),
-  sent when virtual time reaches their `occurred_at`, never earlier;
+- a parcel's scans are carrier-neutral (`carriers.Scan`, in Relais terms); each is sent
+  when virtual time reaches it, never earlier, in its carrier's own format when that
+  format can tell the parcel's whole scenario (`carriers.speaks`), else the whole
+  parcel in the generic Relais format (docs/carriers.md) with carrier `generic` on the
+  order; `DayOfTraffic.formats` counts the parcels of each;
+- a scenario's incidents are the taxonomy's pairs carriers actually report
+  (`INCIDENTS`): a missed connection is `delayed_processing`, a customs hold
+  `held_at_customs` for `customs_delay`;
 - about 70 % of parcels are delivered normally; the rest follow one scenario of the
   anomaly catalogue (KINDS), picked with the weights of ANOMALY_WEIGHTS;
 - nothing here is a real person: names are from a short list, emails end in
@@ -16,8 +22,18 @@ from __future__ import annotations
 
 import random
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
+
+from relais_cli.demo.carriers import (
+    FORMATS,
+    GENERIC,
+    Place,
+    Scan,
+    generic_payload,
+    native_payload,
+    speaks,
+)
 
 CARRIERS = ("colissimo", "chronopost", "dhl", "ups", "fedex", "dpd", "gls", "mondial_relay")
 
@@ -42,9 +58,29 @@ ORDER_VALUES = ("24.90", "39.00", "54.50", "89.90", "129.00")
 
 FIRST_NAMES = ("Camille", "Léa", "Hugo", "Emma", "Noah", "Olivia", "Lucas", "Amelia", "Jules")
 CITIES = {
-    "fr": [("Lyon", "69003", "FR"), ("Nantes", "44000", "FR"), ("Lille", "59000", "FR")],
-    "en": [("Leeds", "LS1 4DY", "GB"), ("Bristol", "BS1 5TR", "GB"), ("Dublin", "D02 X285", "IE")],
+    "fr": [
+        Place("Lyon", "69003", "FR"),
+        Place("Nantes", "44000", "FR"),
+        Place("Lille", "59000", "FR"),
+    ],
+    "en": [
+        Place("Leeds", "LS1 4DY", "GB"),
+        Place("Bristol", "BS1 5TR", "GB"),
+        Place("Dublin", "D02 X285", "IE"),
+    ],
 }
+HUBS = {"FR": Place("Paris", "75012", "FR")}
+DEFAULT_HUB = Place("London", "E16 2QU", "GB")
+
+INCIDENTS: dict[str, str] = {
+    "delayed_processing": "carrier_transport_delay",
+    "recipient_absent": "recipient_not_home",
+    "incorrect_address": "recipient_incorrect_address",
+    "damaged": "carrier_damaged_parcel",
+    "lost": "carrier_parcel_lost",
+    "held_at_customs": "customs_delay",
+}
+"""The incident reason each scan kind of the scenarios carries, when it carries one."""
 
 
 @dataclass(frozen=True)
@@ -57,11 +93,15 @@ class Merchant:
 
 @dataclass(frozen=True)
 class CarrierCall:
-    """One webhook call: the generic payload of one event of one parcel."""
+    """One webhook call: one scan of one parcel, as `carrier`'s endpoint takes it."""
 
     at: datetime
     tracking_number: str
+    carrier: str
+    """The endpoint and format: a carrier code of carriers.FORMATS, or `generic`."""
     payload: dict[str, Any]
+    kind: str
+    """The scan's Relais substatus (what the payload means)."""
 
 
 @dataclass(frozen=True)
@@ -76,87 +116,77 @@ class DayOfTraffic:
     orders: list[OrderCall] = field(default_factory=list)
     scans: list[CarrierCall] = field(default_factory=list)
     scenarios: dict[str, int] = field(default_factory=dict)
+    formats: dict[str, int] = field(default_factory=dict)
+    """Parcels by the format their scans are sent in (a carrier code or `generic`)."""
 
     @property
     def end(self) -> datetime:
         return max([call.at for call in self.orders] + [call.at for call in self.scans])
 
 
-def _event(
-    at: datetime, substatus: str, city: tuple[str, str, str], **extra: Any
-) -> dict[str, Any]:
-    name, postal_code, country = city
-    return {
-        "occurred_at": at.isoformat(),
-        "substatus": substatus,
-        "description": substatus.replace("_", " ").capitalize(),
-        "location": {"city": name, "postal_code": postal_code, "country": country},
-        **extra,
-    }
+def _scan(at: datetime, kind: str, place: Place, *, estimated_day: date | None = None) -> Scan:
+    return Scan(
+        at=at, kind=kind, place=place, incident=INCIDENTS.get(kind), estimated_day=estimated_day
+    )
 
 
-def scenario_events(
-    kind: str, *, shipped: datetime, city: tuple[str, str, str], promised_by: datetime
-) -> list[dict[str, Any]]:
-    """The carrier events of one parcel following scenario `kind`, oldest first."""
-    hub = ("Paris", "75012", "FR") if city[2] == "FR" else ("London", "E16 2QU", "GB")
+def scenario_scans(
+    kind: str, *, shipped: datetime, city: Place, promised_by: datetime
+) -> list[Scan]:
+    """The carrier scans of one parcel following scenario `kind`, oldest first."""
+    hub = HUBS.get(city.country, DEFAULT_HUB)
     h = timedelta(hours=1)
     start = [
-        _event(shipped + h, "accepted_by_carrier", hub),
-        _event(shipped + 6 * h, "departed_facility", hub),
+        _scan(shipped + h, "accepted_by_carrier", hub),
+        _scan(shipped + 6 * h, "in_transit_unspecified", hub),
     ]
-    arrive = _event(shipped + 20 * h, "arrived_at_facility", city)
-    out = _event(shipped + 26 * h, "out_for_delivery_unspecified", city)
-    tail: dict[str, list[dict[str, Any]]] = {
-        "normal": [arrive, out, _event(shipped + 30 * h, "delivered_to_recipient", city)],
+    arrive = _scan(shipped + 20 * h, "arrived_at_facility", city)
+    out = _scan(shipped + 26 * h, "out_for_delivery_unspecified", city)
+    tail: dict[str, list[Scan]] = {
+        "normal": [arrive, out, _scan(shipped + 30 * h, "delivered_unspecified", city)],
         "late": [
-            _event(
+            _scan(
                 shipped + 20 * h,
-                "delayed",
+                "delayed_processing",
                 city,
-                incident={"reason": "carrier_transport_delay"},
-                estimated_delivery={"day": (promised_by + 48 * h).date().isoformat()},
+                estimated_day=(promised_by + 48 * h).date(),
             ),
         ],
         "stalled": [],
-        "failed_attempt": [
-            arrive,
-            out,
-            _event(
-                shipped + 30 * h,
-                "recipient_absent",
-                city,
-                incident={"reason": "recipient_not_home"},
-            ),
-        ],
-        "address_problem": [
-            arrive,
-            _event(
-                shipped + 24 * h,
-                "incorrect_address",
-                city,
-                incident={"reason": "recipient_incorrect_address"},
-            ),
-        ],
-        "returned": [arrive, _event(shipped + 28 * h, "returning_to_sender", city)],
-        "damaged": [
-            _event(shipped + 18 * h, "damaged", hub, incident={"reason": "carrier_damaged_parcel"}),
-        ],
-        "refused": [arrive, out, _event(shipped + 29 * h, "refused_by_recipient", city)],
-        "pickup_point": [arrive, _event(shipped + 27 * h, "ready_for_pickup", city)],
-        "neighbour": [arrive, out, _event(shipped + 29 * h, "delivered_to_neighbour", city)],
-        "lost": [_event(shipped + 40 * h, "lost", hub, incident={"reason": "carrier_parcel_lost"})],
+        "failed_attempt": [arrive, out, _scan(shipped + 30 * h, "recipient_absent", city)],
+        "address_problem": [arrive, _scan(shipped + 24 * h, "incorrect_address", city)],
+        "returned": [arrive, _scan(shipped + 28 * h, "returning_to_sender", city)],
+        "damaged": [_scan(shipped + 18 * h, "damaged", hub)],
+        "refused": [arrive, out, _scan(shipped + 29 * h, "refused_by_recipient", city)],
+        "pickup_point": [arrive, _scan(shipped + 27 * h, "ready_for_pickup", city)],
+        "neighbour": [arrive, out, _scan(shipped + 29 * h, "delivered_to_neighbour", city)],
+        "lost": [_scan(shipped + 40 * h, "lost", hub)],
         "customs": [
-            _event(shipped + 16 * h, "arrived_in_destination_country", city),
-            _event(
-                shipped + 18 * h,
-                "held_at_customs",
-                city,
-                incident={"reason": "customs_duties_unpaid"},
-            ),
+            _scan(shipped + 16 * h, "arrived_in_destination_country", city),
+            _scan(shipped + 18 * h, "held_at_customs", city),
         ],
     }
     return start + tail[kind]
+
+
+def carrier_calls(*, carrier: str, tracking_number: str, scans: list[Scan]) -> list[CarrierCall]:
+    """One call per scan, all in the carrier's format if it speaks them all, else all in
+    the generic format."""
+    native = speaks(carrier, scans)
+    return [
+        CarrierCall(
+            at=scan.at,
+            tracking_number=tracking_number,
+            carrier=carrier if native else GENERIC,
+            payload=(
+                native_payload(carrier, tracking_number=tracking_number, scan=scan)
+                if native
+                else generic_payload(carrier=carrier, tracking_number=tracking_number, scan=scan)
+            ),
+            kind=scan.kind,
+        )
+        for scan in scans
+    ]
 
 
 def pick_scenario(rng: random.Random) -> str:
@@ -182,11 +212,14 @@ def day_of_traffic(
         order_id = f"{run_id}-{index:04d}"
         tracking_number = f"RD{run_id.upper()}{index:05d}"
         carrier = rng.choice(CARRIERS)
+        scans = scenario_scans(kind, shipped=shipped, city=city, promised_by=promised_by)
+        calls = carrier_calls(carrier=carrier, tracking_number=tracking_number, scans=scans)
         body = order_body(
             merchant=merchant,
             order_id=order_id,
             tracking_number=tracking_number,
             carrier_name=carrier,
+            sent_as=calls[0].carrier,
             shipped=shipped,
             promised_by=promised_by,
             city=city,
@@ -195,11 +228,9 @@ def day_of_traffic(
             value=rng.choice(ORDER_VALUES),
         )
         day.orders.append(OrderCall(at=shipped, merchant_id=merchant.merchant_id, body=body))
-        for event in scenario_events(kind, shipped=shipped, city=city, promised_by=promised_by):
-            payload = {"tracking_number": tracking_number, "carrier": carrier, "events": [event]}
-            at = datetime.fromisoformat(event["occurred_at"])
-            day.scans.append(CarrierCall(at=at, tracking_number=tracking_number, payload=payload))
+        day.scans.extend(calls)
         day.scenarios[kind] = day.scenarios.get(kind, 0) + 1
+        day.formats[calls[0].carrier] = day.formats.get(calls[0].carrier, 0) + 1
     day.scans.sort(key=lambda call: call.at)
     day.orders.sort(key=lambda call: call.at)
     return day
@@ -211,21 +242,25 @@ def order_body(
     order_id: str,
     tracking_number: str,
     carrier_name: str,
+    sent_as: str = GENERIC,
     shipped: datetime,
     promised_by: datetime,
-    city: tuple[str, str, str],
+    city: Place | tuple[str, str, str],
     first_name: str,
     pickup: bool,
     value: str,
 ) -> dict[str, Any]:
-    """The body of `POST /v1/orders` (the OrderPlaced fields without the envelope)."""
-    name, postal_code, country = city
+    """The body of `POST /v1/orders` (the OrderPlaced fields without the envelope): the
+    parcel names the carrier its scans are sent as (`sent_as`: the real carrier, or
+    `generic`) and the real carrier's service."""
+    if not isinstance(city, Place):
+        city = Place(*city)
     address = {
         "name": f"{first_name} Demo",
         "line1": "1 Demo Street",
-        "postal_code": postal_code,
-        "city": name,
-        "country": country,
+        "postal_code": city.postal_code,
+        "city": city.city,
+        "country": city.country,
     }
     delivery: dict[str, Any] = {"mode": "home", "address": address}
     if pickup:
@@ -233,10 +268,10 @@ def order_body(
             "mode": "pickup_point",
             "address": address,
             "pickup_point": {
-                "point_id": f"PP-{postal_code.replace(' ', '')}",
+                "point_id": f"PP-{city.postal_code.replace(' ', '')}",
                 "network": carrier_name,
                 "kind": "relay",
-                "name": f"Relais {name}",
+                "name": f"Relais {city.city}",
                 "address": {**address, "name": None, "line1": "2 Market Square"},
                 "hold_days": 10,
             },
@@ -259,10 +294,12 @@ def order_body(
         "parcels": [
             {
                 "shipment_id": f"{order_id}-1",
-                "carrier": "generic",
+                "carrier": sent_as,
                 "tracking_number": tracking_number,
                 "shipped_at": shipped.isoformat(),
-                "service": carrier_name,
+                "service": FORMATS[carrier_name].product
+                if carrier_name in FORMATS
+                else carrier_name,
                 "items": [{"sku": "DEMO-1", "name": "Demo item", "quantity": 1}],
             }
         ],

@@ -32,6 +32,7 @@ def test_mostly_normal_with_every_anomaly_kind_in_a_large_day() -> None:
 
 
 def test_orders_validate_against_the_topic_model_and_precede_their_scans() -> None:
+    """(What each scan's payload means is tested in test_demo_carriers.py.)"""
     day = day_of_traffic(merchants=MERCHANTS, orders=40, start=START, run_id="dabc")
     placed_at = {}
     for call in day.orders:
@@ -47,7 +48,6 @@ def test_orders_validate_against_the_topic_model_and_precede_their_scans() -> No
     assert len(placed_at) == 40
     for scan in day.scans:
         assert scan.at >= placed_at[scan.tracking_number]
-        assert [scan.at.isoformat()] == [e["occurred_at"] for e in scan.payload["events"]]
     assert day.scans == sorted(day.scans, key=lambda scan: scan.at)
 
 
