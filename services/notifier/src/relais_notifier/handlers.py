@@ -62,7 +62,7 @@ from relais_notifier.rendering import (
     resolve_language,
 )
 from relais_notifier.settings import NotifierSettings
-from relais_runtime.clock import Clock, clock_from_spec
+from relais_runtime.clock import Clock, ScaledClock, clock_from_spec
 from relais_runtime.consumer import MessageContext, PermanentError, Subscription
 from relais_runtime.db import DbConnection
 from relais_runtime.links import LinkError, LinkPurpose
@@ -364,18 +364,30 @@ def build_dispatcher(
             )
         ),
         sms_senders=sms_senders(settings, client),
-        policy=DispatchPolicy(
-            send_attempts=settings.send_attempts,
-            backoff_initial_s=settings.send_backoff_initial_s,
-            backoff_max_s=settings.send_backoff_max_s,
-            rounds=settings.send_rounds,
-            round_delay_s=settings.send_round_delay_s,
-            lease=timedelta(seconds=settings.sending_lease_s),
-            contact_wait=timedelta(seconds=settings.contact_wait_s),
-            batch_size=settings.sweep_batch_size,
-            interval_s=settings.sweep_interval_s,
-        ),
+        policy=dispatch_policy(settings, clock=clock),
     )
+
+
+def dispatch_policy(settings: NotifierSettings, *, clock: Clock) -> DispatchPolicy:
+    """The dispatcher's policy. The contact wait covers the lag of this service's own
+    shipment-state consumer behind its anomalies consumer: real time, so on a scaled
+    clock (the demo) it lasts as many virtual seconds as it takes real ones."""
+    return DispatchPolicy(
+        send_attempts=settings.send_attempts,
+        backoff_initial_s=settings.send_backoff_initial_s,
+        backoff_max_s=settings.send_backoff_max_s,
+        rounds=settings.send_rounds,
+        round_delay_s=settings.send_round_delay_s,
+        lease=timedelta(seconds=settings.sending_lease_s),
+        contact_wait=timedelta(seconds=settings.contact_wait_s) * virtual_per_real(clock),
+        batch_size=settings.sweep_batch_size,
+        interval_s=settings.sweep_interval_s,
+    )
+
+
+def virtual_per_real(clock: Clock) -> float:
+    """Virtual seconds per real second of a clock (1 unless it is a ScaledClock)."""
+    return clock.factor if isinstance(clock, ScaledClock) else 1.0
 
 
 def make_links(settings: NotifierSettings) -> LinkMaker:

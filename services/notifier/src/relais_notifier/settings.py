@@ -61,7 +61,10 @@ class NotifierSettings(RuntimeSettings):
         default=300.0, gt=0, description="After this, a send left unrecorded is tried again."
     )
     contact_wait_s: float = Field(
-        default=600.0, ge=0, description="How long a message waits for the shipment's contact."
+        default=600.0,
+        ge=0,
+        description="How long (real seconds, even on a scaled clock) a message waits for "
+        "the shipment's contact.",
     )
     sweep_interval_s: float = Field(default=1.0, gt=0)
     sweep_batch_size: int = Field(default=50, ge=1, le=1000)

@@ -1,0 +1,68 @@
+"""One stack per module: five services, the merchants' systems, a browser, a topic tap."""
+
+from __future__ import annotations
+
+import shutil
+import tempfile
+import uuid
+from collections.abc import AsyncIterator
+from pathlib import Path
+
+import pytest
+from playwright.async_api import Browser, async_playwright
+
+from relais_cli.infra import smtp
+from relais_cli.infra.base import SilentReporter
+from relais_cli.infra.settings import InfraSettings
+from tests.conftest import Infrastructure
+from tests.e2e.journey.merchant import MerchantSystems, running_merchant_systems
+from tests.e2e.journey.stack import Stack, running_stack
+
+CHROMIUM = next(
+    (p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).exists()),
+    None,
+)
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture(scope="module")
+async def smtp_catcher(infrastructure: Infrastructure) -> None:
+    """The local SMTP catcher (already up unless the broker came from testcontainers)."""
+    await smtp.up(InfraSettings(), reporter=SilentReporter())
+
+
+@pytest.fixture(scope="module")
+async def merchant_systems() -> AsyncIterator[MerchantSystems]:
+    async with running_merchant_systems(secrets={}) as systems:
+        yield systems
+
+
+@pytest.fixture(scope="module")
+async def stack(
+    infrastructure: Infrastructure, smtp_catcher: None, merchant_systems: MerchantSystems
+) -> AsyncIterator[Stack]:
+    with tempfile.TemporaryDirectory(prefix="relais-journey-") as directory:
+        async with running_stack(
+            infrastructure=infrastructure,
+            run=f"j{uuid.uuid4().hex[:8]}",
+            directory=Path(directory),
+            merchant_systems=merchant_systems,
+        ) as running:
+            yield running
+
+
+@pytest.fixture(scope="module")
+async def browser() -> AsyncIterator[Browser]:
+    if CHROMIUM is None:
+        pytest.skip("no chromium binary (install Debian's `chromium` package)")
+    async with async_playwright() as playwright:
+        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        yield launched
+        await launched.close()
