@@ -45,12 +45,15 @@ def test_messages_are_read_oldest_first_and_can_be_cleared(tmp_path: Path) -> No
         box.add(f"Subject: m{n}\n\nbody\n".encode())
     subjects = [mail.subject for mail in smtp.read_messages(tmp_path / "mail")]
     assert sorted(subjects) == ["m0", "m1", "m2"]
+    assert smtp.count_messages(tmp_path / "mail") == 3
     assert smtp.clear_messages(tmp_path / "mail") == 3
+    assert smtp.count_messages(tmp_path / "mail") == 0
     assert smtp.read_messages(tmp_path / "mail") == []
 
 
 def test_an_absent_maildir_holds_no_messages(tmp_path: Path) -> None:
     assert smtp.read_messages(tmp_path / "nothing") == []
+    assert smtp.count_messages(tmp_path / "nothing") == 0
     assert smtp.clear_messages(tmp_path / "nothing") == 0
 
 

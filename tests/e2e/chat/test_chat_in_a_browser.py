@@ -11,7 +11,6 @@ from __future__ import annotations
 import shutil
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -25,7 +24,8 @@ from relais_runtime.links import LinkPurpose
 from tests.conftest import REPO_ROOT, Infrastructure
 from tests.integration.chat.support import (
     RunningChat,
-    conversation_events,
+    bookable_day,
+    conversation_events_of,
     link,
     running_chat,
     story,
@@ -123,8 +123,7 @@ async def test_a_customer_asks_for_a_new_delivery_day_in_the_browser(
             "Merci de choisir un jour dans les deux prochaines semaines."
         ).wait_for()
         await shoot(page, f"chat-3-error-{width}")
-        day = datetime.now(UTC).date() + timedelta(days=2)
-        day = day + timedelta(days=1) if day.isoweekday() == 7 else day
+        day = bookable_day()
         await page.get_by_label("Jour").fill(day.isoformat())
         await page.get_by_role("button", name="Envoyer").click()
         await page.get_by_text("C'est réservé").wait_for()
@@ -133,12 +132,9 @@ async def test_a_customer_asks_for_a_new_delivery_day_in_the_browser(
     finally:
         await context.close()
 
-    published = await conversation_events(
-        infrastructure,
-        key=f"maison-lumiere/{shipment}".encode(),
-        until=lambda evs: any(isinstance(e, ResolutionChosen) for e in evs),
+    chosen = await conversation_events_of(
+        infrastructure, merchant_id="maison-lumiere", shipment_id=shipment, kind=ResolutionChosen
     )
-    chosen = [e for e in published if isinstance(e, ResolutionChosen)]
     assert len(chosen) == 1
     assert chosen[0].action is not None
     assert chosen[0].action.action is ActionType.REDELIVERY
@@ -167,8 +163,7 @@ async def test_without_javascript_a_callback_request_still_works(
         await page.goto(chat.base_url + path)
         await page.get_by_role("button", name="Call me back").click()
         await page.get_by_label("Phone number").wait_for()
-        day = datetime.now(UTC).date() + timedelta(days=2)
-        day = day + timedelta(days=1) if day.isoweekday() == 7 else day
+        day = bookable_day()
         await page.get_by_label("Phone number").fill("+44 7911 123456")
         await page.get_by_label("Day", exact=True).fill(day.isoformat())
         await page.get_by_label("Time of day").select_option("afternoon")
@@ -178,12 +173,9 @@ async def test_without_javascript_a_callback_request_still_works(
         await shoot(page, "chat-callback-done-nojs-mobile")
     finally:
         await context.close()
-    published = await conversation_events(
-        infrastructure,
-        key=f"velocity-sports/{shipment}".encode(),
-        until=lambda evs: any(isinstance(e, CallbackRequested) for e in evs),
+    callbacks = await conversation_events_of(
+        infrastructure, merchant_id="velocity-sports", shipment_id=shipment, kind=CallbackRequested
     )
-    callbacks = [e for e in published if isinstance(e, CallbackRequested)]
     assert len(callbacks) == 1
     assert callbacks[0].phone == "+447911123456"  # normalized to E.164
 

@@ -12,22 +12,20 @@ Every request is kept, verified or not, so a test can check what was sent.
 
 from __future__ import annotations
 
-import asyncio
 import json
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-import uvicorn
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from relais_contracts.webhooks import SignatureError, verify_signature
+from tests.integration.actions.merchant_server import free_port, serving
 
 
 @dataclass(frozen=True)
@@ -117,29 +115,11 @@ class MerchantSystems:
         return 200, {"status": "completed", "reference": self.effects[key].reference}
 
 
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
-
-
 @asynccontextmanager
 async def running_merchant_systems(*, secrets: dict[str, str]) -> AsyncIterator[MerchantSystems]:
     systems = MerchantSystems(secrets=secrets, port=free_port())
     app = Starlette(
         routes=[Route("/{merchant}/relais/actions", systems.endpoint, methods=["POST"])]
     )
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=systems.port, log_level="warning")
-    )
-    task = asyncio.create_task(server.serve())
-    while not server.started:
-        if task.done():
-            task.result()
-        await asyncio.sleep(0.02)
-    try:
+    async with serving(app, port=systems.port):
         yield systems
-    finally:
-        server.should_exit = True
-        await task

@@ -19,6 +19,7 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
+from starlette.types import ASGIApp
 
 
 @dataclass(frozen=True)
@@ -83,19 +84,24 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def running_merchant_server() -> AsyncIterator[MerchantServer]:
-    merchant = MerchantServer(port=free_port())
-    app = Starlette(routes=[Route("/{path:path}", merchant.endpoint, methods=["POST"])])
-    server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=merchant.port, log_level="warning")
-    )
+async def serving(app: ASGIApp, *, port: int) -> AsyncIterator[None]:
+    """`app` answers on 127.0.0.1:`port` for the block; a server that fails to start raises."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     task = asyncio.create_task(server.serve())
     while not server.started:
         if task.done():
             task.result()
         await asyncio.sleep(0.02)
     try:
-        yield merchant
+        yield
     finally:
         server.should_exit = True
         await task
+
+
+@contextlib.asynccontextmanager
+async def running_merchant_server() -> AsyncIterator[MerchantServer]:
+    merchant = MerchantServer(port=free_port())
+    app = Starlette(routes=[Route("/{path:path}", merchant.endpoint, methods=["POST"])])
+    async with serving(app, port=merchant.port):
+        yield merchant

@@ -22,8 +22,8 @@ from relais_contracts.topics.action_results import (
 from relais_contracts.topics.anomalies import AnomalyDetected
 from relais_contracts.webhooks import ActionWebhookRequest
 from tests.conftest import REPO_ROOT
-from tests.integration.actions.conftest import RETRY_DELAYS_S, ActionsHarness
-from tests.integration.actions.merchant_server import Answer
+from tests.integration.actions.conftest import RETRY_DELAYS_S, ActionsHarness, Merchant
+from tests.integration.actions.merchant_server import Answer, Received
 from tests.integration.conftest import eventually
 from tests.unit.actions.factories import (
     anomaly_detected,
@@ -45,6 +45,14 @@ def documented_verifier() -> Callable[[str, str, bytes], bool]:
     verifier = namespace["verify_relais_signature"]
     assert callable(verifier)
     return verifier
+
+
+def assert_signed_for(request: Received, *, merchant: Merchant, other: Merchant) -> None:
+    """Signed with this merchant's secret, the way the docs tell merchants to check it."""
+    verify = documented_verifier()
+    signature = request.headers["relais-signature"]
+    assert verify(merchant.secret, signature, request.body)
+    assert not verify(other.secret, signature, request.body)
 
 
 def late_anomaly(
@@ -105,13 +113,8 @@ async def test_a_choice_reaches_the_merchant_once_signed_even_if_consumed_twice(
 
     requests = actions.server.requests_to(merchant.path)
     assert [request.idempotency_key for request in requests] == [str(action_id)]
-    request = requests[0]
-    verify = documented_verifier()
-    assert verify(merchant.secret, request.headers["relais-signature"], request.body)
-    assert not verify(
-        actions.merchants["tenant-b"].secret, request.headers["relais-signature"], request.body
-    )
-    body = ActionWebhookRequest.model_validate_json(request.body)
+    assert_signed_for(requests[0], merchant=merchant, other=actions.merchants["tenant-b"])
+    body = ActionWebhookRequest.model_validate_json(requests[0].body)
     assert body.action_id == action_id
     assert body.merchant_id == merchant.merchant_id
     assert body.action == chosen.action
@@ -237,11 +240,8 @@ async def test_the_circuit_opens_skips_calls_and_closes_after_a_successful_trial
     assert len(actions.server.requests_to(merchant.path)) == 3
 
     # Closed again: the next action goes through at its first attempt.
-    second = late_anomaly(merchant.merchant_id)
-    await actions.open_anomaly(second)
-    again = resolution_chosen(second)
-    await actions.choose(again)
-    second_result = await actions.result(ids.action_id(again.resolution_id, "reship"))
+    second_id = await reship_chosen(actions, merchant_id=merchant.merchant_id)
+    second_result = await actions.result(second_id)
     assert isinstance(second_result, ActionCompleted)
     assert second_result.attempts == 1
 
@@ -263,15 +263,12 @@ async def test_one_merchant_s_action_never_reaches_another_s_endpoint(
         assert isinstance(result, ActionCompleted)
         assert result.merchant_id == chosen.merchant_id
 
-    verify = documented_verifier()
     for merchant, other in ((a, b), (b, a)):
         requests = actions.server.requests_to(merchant.path)
         assert len(requests) == 1
         body = ActionWebhookRequest.model_validate_json(requests[0].body)
         assert body.merchant_id == merchant.merchant_id
-        signature = requests[0].headers["relais-signature"]
-        assert verify(merchant.secret, signature, requests[0].body)
-        assert not verify(other.secret, signature, requests[0].body)
+        assert_signed_for(requests[0], merchant=merchant, other=other)
 
 
 async def test_an_action_the_merchant_does_not_allow_is_refused_without_a_call(

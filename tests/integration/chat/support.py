@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
 from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from typing import Any, TypeVar
 from uuid import UUID
 
 import asyncpg
@@ -35,6 +35,9 @@ from tests.integration.conftest import eventually, read_topic
 LINK_SECRET = "test-only-chat-link-secret-0123456789"
 MERCHANTS_DIR = f"{REPO_ROOT}/deploy/merchants"
 EXAMPLES = shipment_state.TOPIC.examples_dir()
+
+
+E = TypeVar("E", bound=Event)
 
 
 def free_port() -> int:
@@ -138,6 +141,12 @@ def story(
             shipment=state.context(),
         )
     return Story(state=state, events=(event,), anomaly=anomaly)
+
+
+def bookable_day() -> date:
+    """A day the chat accepts for a delivery or a call: two days ahead, never a Sunday."""
+    day = datetime.now(UTC).date() + timedelta(days=2)
+    return day + timedelta(days=1) if day.isoweekday() == 7 else day
 
 
 def survey_subject(story: Story) -> UUID:
@@ -258,6 +267,18 @@ async def conversation_events(
         timeout_s=timeout_s,
     )
     return mine(records)
+
+
+async def conversation_events_of(
+    infrastructure: Infrastructure, *, merchant_id: str, shipment_id: str, kind: type[E]
+) -> list[E]:
+    """This shipment's `kind` events on relais.conversations.v1, once there is one."""
+    published = await conversation_events(
+        infrastructure,
+        key=f"{merchant_id}/{shipment_id}".encode(),
+        until=lambda events: any(isinstance(event, kind) for event in events),
+    )
+    return [event for event in published if isinstance(event, kind)]
 
 
 async def settle() -> None:

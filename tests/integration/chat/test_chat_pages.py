@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
@@ -30,7 +30,9 @@ from relais_runtime.links import LinkPurpose
 from tests.conftest import Infrastructure
 from tests.integration.chat.support import (
     RunningChat,
+    bookable_day,
     conversation_events,
+    conversation_events_of,
     link,
     running_chat,
     story,
@@ -44,11 +46,6 @@ MERCHANT = "maison-lumiere"
 async def chat(infrastructure: Infrastructure) -> AsyncIterator[RunningChat]:
     async with running_chat(infrastructure, unique=uuid.uuid4().hex[:10]) as running:
         yield running
-
-
-def next_weekday() -> date:
-    day = date.today() + timedelta(days=2)
-    return day + timedelta(days=1) if day.isoweekday() == 7 else day
 
 
 async def test_a_customer_chooses_a_redelivery_day_from_the_link(
@@ -70,7 +67,7 @@ async def test_a_customer_chooses_a_redelivery_day_from_the_link(
         )
         assert chose.status_code == 303
         assert chose.headers["location"].startswith("/c/")
-        day = next_weekday()
+        day = bookable_day()
         typed = await client.post(
             path, data={"node": "redelivery_day", "step": "1", "day": day.isoformat()}
         )
@@ -229,12 +226,9 @@ async def test_the_tracking_page_answers_where_is_my_order(
     assert "À retirer avant le" in page.text  # the customer reads French (fr-FR)
     assert one.events[0].description in page.text
     assert one.state.order_number in page.text
-    published = await conversation_events(
-        infrastructure,
-        key=f"velocity-sports/{shipment}".encode(),
-        until=lambda evs: any(isinstance(e, TrackingPageViewed) for e in evs),
+    viewed = await conversation_events_of(
+        infrastructure, merchant_id="velocity-sports", shipment_id=shipment, kind=TrackingPageViewed
     )
-    viewed = [e for e in published if isinstance(e, TrackingPageViewed)]
     assert viewed
     assert viewed[0].status is one.state.status
 
@@ -293,11 +287,8 @@ async def test_the_survey_after_delivery(
         assert sent.status_code == 303
         done = await client.get(path)
         assert "★★★★★" in done.text
-    published = await conversation_events(
-        infrastructure,
-        key=f"{MERCHANT}/{shipment}".encode(),
-        until=lambda evs: any(isinstance(e, SurveyAnswered) for e in evs),
+    survey = await conversation_events_of(
+        infrastructure, merchant_id=MERCHANT, shipment_id=shipment, kind=SurveyAnswered
     )
-    survey = [e for e in published if isinstance(e, SurveyAnswered)]
     assert len(survey) == 1
     assert (survey[0].csat, survey[0].comment) == (5, "Parfait")

@@ -14,49 +14,28 @@ from each story's order and carrier events by tests/corpus/stories.py.
 from __future__ import annotations
 
 import time
-from collections import defaultdict
+from collections.abc import Sequence
 
-from relais_contracts.topics.anomalies import AnomalyEvent
-from tests.corpus.scoring import outcome_of, score
+from relais_contracts.envelope import Event
 from tests.corpus.stories import load_stories
-from tests.corpus.timeline import timeline
 from tests.integration.detector.conftest import DetectorHarness
+from tests.integration.detector.corpus_replay import replay, score_decisions
 
 
 async def test_the_detector_decides_the_whole_corpus(detector: DetectorHarness) -> None:
     started = time.perf_counter()
     stories = load_stories()
-    steps = timeline(stories, run=detector.unique)
-    end = max(story.until for story in stories)
-    sweeper = detector.sweeper()
-    published = 0
-    async with detector.service():
-        index = 0
-        while True:
-            next_input = steps[index].at if index < len(steps) else None
-            next_due = await detector.next_due()
-            moments = [m for m in (next_input, next_due) if m is not None]
-            if not moments or min(moments) > end:
-                break
-            now = min(moments)
-            detector.clock.set(now)
-            if next_due is not None and next_due <= now:
-                await sweeper.sweep_until_idle()
-                continue
-            events = [item.event for item in steps[index].inputs]
-            await detector.publish(events)
-            await detector.processed([event.event_id for event in events])
-            published += len(events)
-            index += 1
-        decided = await detector.published()
 
-    by_story: dict[str, list[AnomalyEvent]] = defaultdict(list)
-    for event in decided:
-        by_story[event.shipment_id.rsplit(".", 1)[0]].append(event)
-    result = score(stories, {s.story_id: outcome_of(s, by_story[s.story_id]) for s in stories})
+    async def deliver(events: Sequence[Event]) -> None:
+        await detector.publish(events)
+        await detector.processed([event.event_id for event in events])
+
+    async with detector.service():
+        replayed = await replay(detector, stories, deliver=deliver)
+    result = score_decisions(stories, replayed.decided)
     print(
         f"\n{result.table(len(stories))}\n"
-        f"inputs published: {published}, decisions read back: {len(decided)}, "
-        f"timers fired: {sweeper.fired}, wall time: {time.perf_counter() - started:.1f} s"
+        f"inputs published: {replayed.inputs}, decisions read back: {len(replayed.decided)}, "
+        f"timers fired: {replayed.timers_fired}, wall time: {time.perf_counter() - started:.1f} s"
     )
     assert result.perfect, result.table(len(stories))

@@ -23,7 +23,6 @@ import pytest
 from relais_contracts.envelope import Event
 from relais_contracts.topics import carrier_updates, orders, shipment_state, tracking_events
 from relais_contracts.topics.action_results import ActionCompleted
-from relais_contracts.topics.anomalies import AnomalyEvent
 from relais_contracts.topics.carrier_updates import CarrierUpdateReceived
 from relais_runtime.db import checked_schema
 from relais_runtime.kafka import publish_events
@@ -31,11 +30,10 @@ from relais_runtime.service import RunningService
 from relais_tracker.entrypoint import build_spec as tracker_spec
 from relais_tracker.settings import TrackerSettings
 from tests.conftest import Infrastructure
-from tests.corpus.scoring import outcome_of, score
 from tests.corpus.stories import load_stories
-from tests.corpus.timeline import timeline
 from tests.integration.conftest import eventually
 from tests.integration.detector.conftest import MERCHANTS_DIR, DetectorHarness, free_port
+from tests.integration.detector.corpus_replay import replay, score_decisions
 
 
 @pytest.fixture
@@ -115,40 +113,21 @@ async def test_tracker_and_detector_decide_the_whole_corpus(
 
         assert await eventually(done, timeout_s=20, interval_s=0.02), f"not settled: {ids[:3]}"
 
+    async def deliver(events: Sequence[Event]) -> None:
+        await send(events)
+        await settled(events)
+
     stories = load_stories()
-    steps = timeline(stories, run=unique, through_tracker=True)
-    end = max(story.until for story in stories)
-    sweeper = detector.sweeper()
     await tracker.start()
     try:
         async with detector.service():
-            index = 0
-            while True:
-                next_input = steps[index].at if index < len(steps) else None
-                next_due = await detector.next_due()
-                moments = [m for m in (next_input, next_due) if m is not None]
-                if not moments or min(moments) > end:
-                    break
-                now = min(moments)
-                detector.clock.set(now)
-                if next_due is not None and next_due <= now:
-                    await sweeper.sweep_until_idle()
-                    continue
-                events = [item.event for item in steps[index].inputs]
-                await send(events)
-                await settled(events)
-                index += 1
-            decided = await detector.published()
+            replayed = await replay(detector, stories, deliver=deliver, through_tracker=True)
     finally:
         await tracker.stop()
-
-    by_story: dict[str, list[AnomalyEvent]] = defaultdict(list)
-    for event in decided:
-        by_story[event.shipment_id.rsplit(".", 1)[0]].append(event)
-    result = score(stories, {s.story_id: outcome_of(s, by_story[s.story_id]) for s in stories})
+    result = score_decisions(stories, replayed.decided)
     print(
         f"\n{result.table(len(stories))}\n"
-        f"decisions read back: {len(decided)}, timers fired: {sweeper.fired}, "
+        f"decisions read back: {len(replayed.decided)}, timers fired: {replayed.timers_fired}, "
         f"wall time: {time.perf_counter() - started:.1f} s"
     )
     assert result.perfect, result.table(len(stories))

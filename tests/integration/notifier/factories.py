@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Any, TypeVar
 from uuid import uuid4
 
 from relais_contracts import ids
@@ -18,9 +18,25 @@ from relais_contracts.topics.anomalies import (
 )
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
 
+E = TypeVar("E")
 
-def _example(topic: Any, name: str) -> Any:
-    return topic.decode((topic.examples_dir() / name).read_bytes())
+
+def _from_example(
+    topic: Any, example: str, kind: type[E], *, merchant_id: str, shipment_id: str, **fields: Any
+) -> E:
+    """A contract example re-addressed to this shipment, with a fresh event id."""
+    base = topic.decode((topic.examples_dir() / example).read_bytes())
+    event = base.model_copy(
+        update={
+            "event_id": uuid4(),
+            "merchant_id": merchant_id,
+            "shipment_id": shipment_id,
+            "correlation_id": shipment_id,
+            **fields,
+        }
+    )
+    assert isinstance(event, kind)
+    return event
 
 
 def state(
@@ -35,26 +51,23 @@ def state(
     customer_id: str | None = None,
     version: int = 1,
 ) -> ShipmentStateChanged:
-    base = _example(shipment_state.TOPIC, "ShipmentStateChanged-colissimo-out-for-delivery.json")
-    event = base.model_copy(
-        update={
-            "event_id": uuid4(),
-            "merchant_id": merchant_id,
-            "shipment_id": shipment_id,
-            "correlation_id": shipment_id,
-            "version": version,
-            "customer": CustomerContact(
-                customer_id=customer_id,
-                first_name=first_name,
-                email=email,
-                phone=phone,
-                locale=locale,
-                time_zone=time_zone,
-            ),
-        }
+    customer = CustomerContact(
+        customer_id=customer_id,
+        first_name=first_name,
+        email=email,
+        phone=phone,
+        locale=locale,
+        time_zone=time_zone,
     )
-    assert isinstance(event, ShipmentStateChanged)
-    return event
+    return _from_example(
+        shipment_state.TOPIC,
+        "ShipmentStateChanged-colissimo-out-for-delivery.json",
+        ShipmentStateChanged,
+        merchant_id=merchant_id,
+        shipment_id=shipment_id,
+        version=version,
+        customer=customer,
+    )
 
 
 def anomaly(
@@ -64,21 +77,16 @@ def anomaly(
     anomaly_type: AnomalyType = AnomalyType.DELIVERY_LATE,
     occurred_at: datetime | None = None,
 ) -> AnomalyDetected:
-    base = _example(anomalies.TOPIC, "AnomalyDetected-delivery-late-deadline.json")
-    anomaly_id = ids.anomaly_id(merchant_id, shipment_id, anomaly_type.value)
-    event = base.model_copy(
-        update={
-            "event_id": uuid4(),
-            "merchant_id": merchant_id,
-            "shipment_id": shipment_id,
-            "correlation_id": shipment_id,
-            "anomaly_id": anomaly_id,
-            "anomaly_type": anomaly_type,
-            "occurred_at": occurred_at or base.occurred_at,
-        }
+    event = _from_example(
+        anomalies.TOPIC,
+        "AnomalyDetected-delivery-late-deadline.json",
+        AnomalyDetected,
+        merchant_id=merchant_id,
+        shipment_id=shipment_id,
+        anomaly_id=ids.anomaly_id(merchant_id, shipment_id, anomaly_type.value),
+        anomaly_type=anomaly_type,
     )
-    assert isinstance(event, AnomalyDetected)
-    return event
+    return event if occurred_at is None else event.model_copy(update={"occurred_at": occurred_at})
 
 
 def resolved(detected: AnomalyDetected) -> AnomalyResolved:
@@ -96,31 +104,23 @@ def resolved(detected: AnomalyDetected) -> AnomalyResolved:
 
 
 def milestone(*, merchant_id: str, shipment_id: str, which: Milestone) -> ShipmentMilestoneReached:
-    base = _example(anomalies.TOPIC, "ShipmentMilestoneReached-shipped-en.json")
-    event = base.model_copy(
-        update={
-            "event_id": uuid4(),
-            "merchant_id": merchant_id,
-            "shipment_id": shipment_id,
-            "correlation_id": shipment_id,
-            "milestone": which,
-            "milestone_id": ids.milestone_id(merchant_id, shipment_id, which.value),
-        }
+    return _from_example(
+        anomalies.TOPIC,
+        "ShipmentMilestoneReached-shipped-en.json",
+        ShipmentMilestoneReached,
+        merchant_id=merchant_id,
+        shipment_id=shipment_id,
+        milestone=which,
+        milestone_id=ids.milestone_id(merchant_id, shipment_id, which.value),
     )
-    assert isinstance(event, ShipmentMilestoneReached)
-    return event
 
 
 def action_completed(*, merchant_id: str, shipment_id: str) -> ActionCompleted:
-    base = _example(action_results.TOPIC, "ActionCompleted-reship.json")
-    event = base.model_copy(
-        update={
-            "event_id": uuid4(),
-            "merchant_id": merchant_id,
-            "shipment_id": shipment_id,
-            "correlation_id": shipment_id,
-            "action_id": uuid4(),
-        }
+    return _from_example(
+        action_results.TOPIC,
+        "ActionCompleted-reship.json",
+        ActionCompleted,
+        merchant_id=merchant_id,
+        shipment_id=shipment_id,
+        action_id=uuid4(),
     )
-    assert isinstance(event, ActionCompleted)
-    return event

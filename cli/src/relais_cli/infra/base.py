@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
@@ -34,6 +35,19 @@ class Outcome:
     @property
     def ok(self) -> bool:
         return self.action is not Action.FAILED
+
+
+def timed_outcome(
+    *, component: str, action: Action, address: str, started: float, detail: str = ""
+) -> Outcome:
+    """An outcome whose duration runs from `started` (time.monotonic()) to now."""
+    return Outcome(
+        component=component,
+        action=action,
+        address=address,
+        seconds=time.monotonic() - started,
+        detail=detail,
+    )
 
 
 @dataclass(frozen=True)

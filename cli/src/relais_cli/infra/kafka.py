@@ -23,8 +23,9 @@ import uuid
 from collections.abc import Mapping
 from pathlib import Path
 
-from relais_cli.infra import process
+from relais_cli.infra import daemon, process
 from relais_cli.infra.base import Action, ComponentStatus, InfraError, Outcome, Reporter
+from relais_cli.infra.daemon import Daemon
 from relais_cli.infra.paths import kafka_deploy_dir
 from relais_cli.infra.settings import LOOPBACK, InfraSettings
 
@@ -208,8 +209,15 @@ async def format_storage(settings: InfraSettings, *, libs: Path, reporter: Repor
         )
 
 
-def _markers(settings: InfraSettings) -> tuple[str, ...]:
-    return (MAIN_CLASS, str(settings.paths.kafka_properties))
+def _daemon(settings: InfraSettings) -> Daemon:
+    return Daemon(
+        component=NAME,
+        pid_file=settings.paths.pid(NAME),
+        log_file=settings.paths.log(NAME),
+        markers=(MAIN_CLASS, str(settings.paths.kafka_properties)),
+        port=settings.kafka_port,
+        stop_grace_s=STOP_GRACE_S,
+    )
 
 
 async def metadata_ok(bootstrap: str, *, timeout_s: float) -> bool:
@@ -242,7 +250,9 @@ async def wait_ready(
     while time.monotonic() < deadline:
         if not process.is_running(pid):
             raise InfraError(
-                process.describe_failure("Kafka exited during start-up", log_file=_log(settings))
+                process.describe_failure(
+                    "Kafka exited during start-up", log_file=settings.paths.log(NAME)
+                )
             )
         elapsed = time.monotonic() - started
         reporter.waiting(NAME, f"waiting for the broker to answer metadata ({elapsed:.0f} s)")
@@ -254,17 +264,9 @@ async def wait_ready(
     raise InfraError(
         process.describe_failure(
             f"Kafka did not answer within {settings.kafka_ready_timeout_s:.0f} s",
-            log_file=_log(settings),
+            log_file=settings.paths.log(NAME),
         )
     )
-
-
-def _log(settings: InfraSettings) -> Path:
-    return settings.paths.log(NAME)
-
-
-def _address(settings: InfraSettings) -> str:
-    return f"{LOOPBACK}:{settings.kafka_port}"
 
 
 async def up(settings: InfraSettings, *, reporter: Reporter) -> Outcome:
@@ -274,24 +276,25 @@ async def up(settings: InfraSettings, *, reporter: Reporter) -> Outcome:
     next `up` starts from scratch.
     """
     started = time.monotonic()
-    pid_file = settings.paths.pid(NAME)
-    pid = process.adopt_pid(pid_file, markers=_markers(settings))
+    broker = _daemon(settings)
+    pid = process.adopt_pid(broker.pid_file, markers=broker.markers)
     if pid is not None:
         await wait_ready(settings, pid=pid, started=started, reporter=reporter)
-        return _outcome(settings, Action.RUNNING, started, f"pid {pid}")
-    process.remove_pid(pid_file)
+        return daemon.outcome(broker, action=Action.RUNNING, started=started, detail=f"pid {pid}")
+    process.remove_pid(broker.pid_file)
     if await process.port_open(LOOPBACK, settings.kafka_port):
         if await metadata_ok(settings.kafka_bootstrap_local, timeout_s=5.0):
-            return _outcome(settings, Action.EXTERNAL, started, "a broker not started by relais")
+            detail = "a broker not started by relais"
+            return daemon.outcome(broker, action=Action.EXTERNAL, started=started, detail=detail)
         raise InfraError(f"port {settings.kafka_port} is taken by something that is not Kafka")
     pid = await _start(settings, reporter=reporter)
     try:
         await wait_ready(settings, pid=pid, started=time.monotonic(), reporter=reporter)
     except InfraError:
-        await process.terminate(pid, markers=_markers(settings), grace_s=STOP_GRACE_S)
-        process.remove_pid(pid_file)
+        await process.terminate(pid, markers=broker.markers, grace_s=STOP_GRACE_S)
+        process.remove_pid(broker.pid_file)
         raise
-    return _outcome(settings, Action.STARTED, started, f"pid {pid}")
+    return daemon.outcome(broker, action=Action.STARTED, started=started, detail=f"pid {pid}")
 
 
 async def _start(settings: InfraSettings, *, reporter: Reporter) -> int:
@@ -299,7 +302,7 @@ async def _start(settings: InfraSettings, *, reporter: Reporter) -> int:
     paths.ensure()
     libs = await ensure_libs(settings, reporter=reporter)
     properties = write_server_properties(settings)
-    process.rotate_log(_log(settings))
+    process.rotate_log(paths.log(NAME))
     await format_storage(settings, libs=libs, reporter=reporter)
     argv = java_command(
         java=java_executable(settings),
@@ -308,8 +311,8 @@ async def _start(settings: InfraSettings, *, reporter: Reporter) -> int:
         main_class=MAIN_CLASS,
         args=(str(properties),),
     )
-    reporter.step(NAME, f"starting the broker on {_address(settings)}")
-    child = process.spawn(argv, log_file=_log(settings), cwd=paths.kafka_dir, env=_java_env())
+    reporter.step(NAME, f"starting the broker on {settings.kafka_bootstrap_local}")
+    child = process.spawn(argv, log_file=paths.log(NAME), cwd=paths.kafka_dir, env=_java_env())
     process.write_pid(paths.pid(NAME), child.pid)
     return child.pid
 
@@ -323,50 +326,17 @@ def _java_env() -> Mapping[str, str]:
     }
 
 
-def _outcome(settings: InfraSettings, action: Action, started: float, detail: str) -> Outcome:
-    return Outcome(
-        component=NAME,
-        action=action,
-        address=_address(settings),
-        seconds=time.monotonic() - started,
-        detail=detail,
-    )
-
-
 async def down(settings: InfraSettings, *, reporter: Reporter) -> Outcome:
     """Stop the broker if `up` started it (controlled shutdown, SIGKILL after a grace period)."""
-    started = time.monotonic()
-    pid_file = settings.paths.pid(NAME)
-    pid = process.adopt_pid(pid_file, markers=_markers(settings))
-    if pid is None:
-        process.remove_pid(pid_file)
-        action = (
-            Action.NOT_OURS
-            if await process.port_open(LOOPBACK, settings.kafka_port)
-            else Action.NOT_RUNNING
-        )
-        return _outcome(settings, action, started, "")
-    reporter.step(NAME, f"stopping pid {pid}")
-    await process.terminate(pid, markers=_markers(settings), grace_s=STOP_GRACE_S)
-    process.remove_pid(pid_file)
-    return _outcome(settings, Action.STOPPED, started, f"pid {pid}")
+    return await daemon.stop(_daemon(settings), reporter=reporter)
 
 
 async def status(settings: InfraSettings) -> ComponentStatus:
     """Up when a metadata request succeeds; `pid` only when `up` started the broker."""
-    markers = _markers(settings)
-    pid = process.owned_pid(settings.paths.pid(NAME), markers=markers) or process.find_pid(
-        markers=markers
-    )
+    broker = _daemon(settings)
+    pid = daemon.running_pid(broker)
     answers = await process.port_open(LOOPBACK, settings.kafka_port) and await metadata_ok(
         settings.kafka_bootstrap_local, timeout_s=3.0
     )
-    return ComponentStatus(
-        component=NAME,
-        up=answers,
-        address=_address(settings),
-        owner="relais" if pid is not None else ("external" if answers else "-"),
-        log=str(_log(settings)) if pid is not None or not answers else "(not ours)",
-        pid=pid,
-        detail="" if answers or pid is None else "process runs but does not answer yet",
-    )
+    detail = "" if answers or pid is None else "process runs but does not answer yet"
+    return daemon.status_row(broker, pid=pid, answers=answers, detail=detail)

@@ -29,7 +29,7 @@ from urllib.parse import unquote, urlsplit
 
 import asyncpg
 
-from relais_cli.infra import process
+from relais_cli.infra import base, process
 from relais_cli.infra.base import Action, ComponentStatus, InfraError, Outcome, Reporter
 from relais_cli.infra.settings import InfraSettings
 
@@ -431,12 +431,8 @@ async def _verify(target: DatabaseTarget) -> None:
 
 
 def _outcome(target: DatabaseTarget, action: Action, started: float, detail: str) -> Outcome:
-    return Outcome(
-        component=NAME,
-        action=action,
-        address=target.address,
-        seconds=time.monotonic() - started,
-        detail=detail,
+    return base.timed_outcome(
+        component=NAME, action=action, address=target.address, started=started, detail=detail
     )
 
 

@@ -22,8 +22,9 @@ from email import policy
 from email.message import EmailMessage
 from pathlib import Path
 
-from relais_cli.infra import process
+from relais_cli.infra import daemon, process
 from relais_cli.infra.base import Action, ComponentStatus, InfraError, Outcome, Reporter
+from relais_cli.infra.daemon import Daemon
 from relais_cli.infra.settings import LOOPBACK, InfraSettings
 from relais_cli.infra.smtp_server import ENVELOPE_TO
 
@@ -109,6 +110,14 @@ def wait_for_messages(
         time.sleep(0.1)
 
 
+def count_messages(maildir: Path | None = None) -> int:
+    """How many messages are stored, from the file names alone (nothing is parsed)."""
+    directory = maildir or default_maildir()
+    if not (directory / "cur").is_dir():
+        return 0
+    return sum(1 for _ in mailbox.Maildir(directory, factory=None, create=False).iterkeys())
+
+
 def clear_messages(maildir: Path | None = None) -> int:
     """Delete every stored message; returns how many there were."""
     directory = maildir or default_maildir()
@@ -121,35 +130,32 @@ def clear_messages(maildir: Path | None = None) -> int:
     return len(keys)
 
 
-def _markers(settings: InfraSettings) -> tuple[str, ...]:
-    return (MODULE, str(settings.paths.mail_dir))
-
-
-def _outcome(settings: InfraSettings, action: Action, started: float, detail: str) -> Outcome:
-    return Outcome(
+def _daemon(settings: InfraSettings) -> Daemon:
+    return Daemon(
         component=NAME,
-        action=action,
-        address=settings.smtp_address,
-        seconds=time.monotonic() - started,
-        detail=detail,
+        pid_file=settings.paths.pid(NAME),
+        log_file=settings.paths.log(NAME),
+        markers=(MODULE, str(settings.paths.mail_dir)),
+        port=settings.smtp_port,
+        stop_grace_s=STOP_GRACE_S,
     )
 
 
 async def up(settings: InfraSettings, *, reporter: Reporter) -> Outcome:
     """Start the SMTP catcher unless it already runs; return once it accepts connections."""
     started = time.monotonic()
-    paths = settings.paths
-    pid = process.adopt_pid(paths.pid(NAME), markers=_markers(settings))
-    if pid is not None and await process.port_open(LOOPBACK, settings.smtp_port):
-        return _outcome(settings, Action.RUNNING, started, f"pid {pid}")
-    if pid is None and await process.port_open(LOOPBACK, settings.smtp_port):
-        return _outcome(
-            settings, Action.EXTERNAL, started, f"not ours: mail will not reach {paths.mail_dir}"
-        )
+    catcher = _daemon(settings)
+    pid = process.adopt_pid(catcher.pid_file, markers=catcher.markers)
+    answers = await process.port_open(LOOPBACK, settings.smtp_port)
+    if pid is not None and answers:
+        return daemon.outcome(catcher, action=Action.RUNNING, started=started, detail=f"pid {pid}")
+    if pid is None and answers:
+        detail = f"not ours: mail will not reach {settings.paths.mail_dir}"
+        return daemon.outcome(catcher, action=Action.EXTERNAL, started=started, detail=detail)
     if pid is None:
         pid = _start(settings, reporter=reporter)
     await _wait_ready(settings, pid=pid)
-    return _outcome(settings, Action.STARTED, started, f"pid {pid}")
+    return daemon.outcome(catcher, action=Action.STARTED, started=started, detail=f"pid {pid}")
 
 
 def _start(settings: InfraSettings, *, reporter: Reporter) -> int:
@@ -191,33 +197,19 @@ async def _wait_ready(settings: InfraSettings, *, pid: int) -> None:
 
 async def down(settings: InfraSettings, *, reporter: Reporter) -> Outcome:
     """Stop the SMTP catcher if `up` started it; stored mail is kept."""
-    started = time.monotonic()
-    pid_file = settings.paths.pid(NAME)
-    pid = process.adopt_pid(pid_file, markers=_markers(settings))
-    if pid is None:
-        process.remove_pid(pid_file)
-        answers = await process.port_open(LOOPBACK, settings.smtp_port)
-        return _outcome(settings, Action.NOT_OURS if answers else Action.NOT_RUNNING, started, "")
-    reporter.step(NAME, f"stopping pid {pid}")
-    await process.terminate(pid, markers=_markers(settings), grace_s=STOP_GRACE_S)
-    process.remove_pid(pid_file)
-    return _outcome(settings, Action.STOPPED, started, f"pid {pid}")
+    return await daemon.stop(_daemon(settings), reporter=reporter)
 
 
 async def status(settings: InfraSettings) -> ComponentStatus:
-    """Up when the port accepts connections; `pid` only when `up` started the catcher."""
-    markers = _markers(settings)
-    pid = process.owned_pid(settings.paths.pid(NAME), markers=markers) or process.find_pid(
-        markers=markers
-    )
+    """Up when the port accepts connections; `pid` only when `up` started the catcher.
+
+    The Maildir is counted in a thread: a large one must not stall the other components'
+    probes, which share this event loop (and their timeouts).
+    """
+    catcher = _daemon(settings)
+    pid = daemon.running_pid(catcher)
     answers = await process.port_open(LOOPBACK, settings.smtp_port)
-    mails = len(read_messages(settings.paths.mail_dir)) if pid is not None else 0
-    return ComponentStatus(
-        component=NAME,
-        up=answers,
-        address=settings.smtp_address,
-        owner="relais" if pid is not None else ("external" if answers else "-"),
-        log=str(settings.paths.log(NAME)) if pid is not None or not answers else "(not ours)",
-        pid=pid,
-        detail=f"{mails} message(s) in {settings.paths.mail_dir}" if pid is not None else "",
-    )
+    mail_dir = settings.paths.mail_dir
+    stored = await asyncio.to_thread(count_messages, mail_dir) if pid is not None else 0
+    detail = f"{stored} message(s) in {mail_dir}" if pid is not None else ""
+    return daemon.status_row(catcher, pid=pid, answers=answers, detail=detail)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Protocol
 
-from relais_cli.infra import kafka, postgres, smtp
+from relais_cli.infra import base, kafka, postgres, smtp
 from relais_cli.infra.base import Action, ComponentStatus, InfraError, Outcome, Reporter
 from relais_cli.infra.paths import COMPONENTS
 from relais_cli.infra.settings import InfraSettings
@@ -59,12 +59,8 @@ async def _guarded(name: str, work: Awaitable[Outcome], *, reporter: Reporter) -
     try:
         outcome = await work
     except (InfraError, OSError) as error:
-        outcome = Outcome(
-            component=name,
-            action=Action.FAILED,
-            address="",
-            seconds=time.monotonic() - started,
-            detail=str(error),
+        outcome = base.timed_outcome(
+            component=name, action=Action.FAILED, address="", started=started, detail=str(error)
         )
     reporter.finished(outcome)
     return outcome

@@ -13,8 +13,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from relais_chat.domain.scenarios import Scenario, ScenarioError, load_pack
+from relais_chat.domain.scenarios import Scenario, ScenarioError
 from relais_chat.domain.texts import language_of
+from relais_chat.scenario_files import load_pack
 from relais_chat.settings import ChatSettings
 from relais_contracts.catalogue import AnomalyType
 from relais_runtime.clock import Clock, clock_from_spec

@@ -30,6 +30,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
+from typing import Any
 
 import asyncpg
 from tenacity import AsyncRetrying, retry_if_exception, stop_after_attempt, wait_random_exponential
@@ -122,6 +123,14 @@ async def publish(connection: DbConnection, *, events: list[Event]) -> None:
         ).inc()
 
 
+async def record_outcome(
+    connection: DbConnection, row: Notification, *, event: Event, **changes: Any
+) -> None:
+    """The row's new columns and the event announcing them, in the caller's transaction."""
+    await repository.update_notification(connection, idempotency_key=row.idempotency_key, **changes)
+    await publish(connection, events=[event])
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -148,9 +157,7 @@ class Dispatcher:
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop`: woken by NOTIFY on new rows, polling as the fallback."""
         listener = await self._pool.acquire()
-        channel = repository.WAKE_CHANNEL_PREFIX + await listener.fetchval(
-            "SELECT current_schema()"
-        )
+        channel = await repository.get_wake_channel(listener)
         try:
             await listener.add_listener(channel, self._on_notify)
             while not stop.is_set():
@@ -238,7 +245,7 @@ class Dispatcher:
         opted_out: frozenset[Channel] = frozenset()
         recent: list[datetime] = []
         if contact is not None and customer_key is not None:
-            await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", customer_key)
+            await repository.lock_customer(connection, customer_key=customer_key)
             opted_out = await repository.list_opt_outs(
                 connection,
                 merchant_id=row.merchant_id,
@@ -273,17 +280,14 @@ class Dispatcher:
             )
             return None
         if isinstance(decision, Suppress):
-            await repository.update_notification(
+            await record_outcome(
                 connection,
-                idempotency_key=key,
+                row,
+                event=suppressed_event(
+                    row, now=now, reason=decision.reason, detail=decision.detail
+                ),
                 status="suppressed",
                 outcome_reason=decision.reason.value,
-            )
-            await publish(
-                connection,
-                events=[
-                    suppressed_event(row, now=now, reason=decision.reason, detail=decision.detail)
-                ],
             )
             return None
         if isinstance(decision, Defer):
@@ -328,9 +332,8 @@ class Dispatcher:
         if row.status == "pending":
             return row.due_at <= now
         if row.status == "sending":
-            lease = await connection.fetchval(
-                "SELECT lease_until FROM notifications WHERE idempotency_key = $1",
-                row.idempotency_key,
+            lease = await repository.get_lease_until(
+                connection, idempotency_key=row.idempotency_key
             )
             return lease is not None and lease <= now
         return False
@@ -439,28 +442,23 @@ class Dispatcher:
         self, connection: DbConnection, row: Notification, outgoing: Outgoing, receipt: Receipt
     ) -> None:
         now = self._clock.now()
-        await repository.update_notification(
+        event = sent_event(
+            row,
+            now=now,
+            provider=receipt.provider,
+            provider_message_id=receipt.message_id,
+            link_expires_at=outgoing.link_expires_at,
+            sms_segments=receipt.segments or (outgoing.sms.segments if outgoing.sms else None),
+        )
+        await record_outcome(
             connection,
-            idempotency_key=row.idempotency_key,
+            row,
+            event=event,
             status="sent",
             sent_at=now,
             lease_until=None,
             provider=receipt.provider,
             provider_message_id=receipt.message_id,
-        )
-        await publish(
-            connection,
-            events=[
-                sent_event(
-                    row,
-                    now=now,
-                    provider=receipt.provider,
-                    provider_message_id=receipt.message_id,
-                    link_expires_at=outgoing.link_expires_at,
-                    sms_segments=receipt.segments
-                    or (outgoing.sms.segments if outgoing.sms else None),
-                )
-            ],
         )
         log.info("notification sent", channel=row.channel.value, template=row.template)
 
@@ -468,11 +466,12 @@ class Dispatcher:
         self, connection: DbConnection, row: Notification, error: ChannelError
     ) -> None:
         rounds = row.rounds + 1
+        await repository.update_notification(
+            connection, idempotency_key=row.idempotency_key, rounds=rounds, lease_until=None
+        )
         if error.transient and rounds < self._policy.rounds:
-            now = self._clock.now()
-            until = now + round_delay(rounds=rounds, first_s=self._policy.round_delay_s)
-            await repository.update_notification(
-                connection, idempotency_key=row.idempotency_key, rounds=rounds, lease_until=None
+            until = self._clock.now() + round_delay(
+                rounds=rounds, first_s=self._policy.round_delay_s
             )
             await self._defer(
                 connection,
@@ -482,11 +481,9 @@ class Dispatcher:
                 detail=str(error)[:500],
             )
             return
-        reason = error.reason
-        await repository.update_notification(
-            connection, idempotency_key=row.idempotency_key, rounds=rounds, lease_until=None
+        await self._fail(
+            connection, row, reason=error.reason, detail=str(error), status=error.status
         )
-        await self._fail(connection, row, reason=reason, detail=str(error), status=error.status)
 
     async def _defer(
         self,
@@ -497,20 +494,15 @@ class Dispatcher:
         reason: DeferralReason,
         detail: str | None = None,
     ) -> None:
-        await repository.update_notification(
+        await record_outcome(
             connection,
-            idempotency_key=row.idempotency_key,
+            row,
+            event=deferred_event(
+                row, now=self._clock.now(), until=until, reason=reason, detail=detail
+            ),
             status="pending",
             due_at=until,
             outcome_reason=reason.value,
-        )
-        await publish(
-            connection,
-            events=[
-                deferred_event(
-                    row, now=self._clock.now(), until=until, reason=reason, detail=detail
-                )
-            ],
         )
         log.info("notification deferred", channel=row.channel.value, reason=reason.value)
 
@@ -523,19 +515,14 @@ class Dispatcher:
         detail: str | None = None,
         status: str | None = None,
     ) -> None:
-        await repository.update_notification(
+        await record_outcome(
             connection,
-            idempotency_key=row.idempotency_key,
+            row,
+            event=failed_event(
+                row, now=self._clock.now(), reason=reason, provider_status=status, detail=detail
+            ),
             status="failed",
             outcome_reason=reason.value,
-        )
-        await publish(
-            connection,
-            events=[
-                failed_event(
-                    row, now=self._clock.now(), reason=reason, provider_status=status, detail=detail
-                )
-            ],
         )
         log.warning("notification failed", channel=row.channel.value, reason=reason.value)
 
@@ -549,17 +536,14 @@ class Dispatcher:
             if created
             else f"no {row.channel.value} contact: the {channel.value} message covers it"
         )
-        await repository.update_notification(
+        await record_outcome(
             connection,
-            idempotency_key=row.idempotency_key,
+            row,
+            event=suppressed_event(
+                row, now=now, reason=SuppressionReason.NO_CONTACT, detail=detail
+            ),
             status="suppressed",
-            outcome_reason="no_contact",
-        )
-        await publish(
-            connection,
-            events=[
-                suppressed_event(row, now=now, reason=SuppressionReason.NO_CONTACT, detail=detail)
-            ],
+            outcome_reason=SuppressionReason.NO_CONTACT.value,
         )
         if created:
             await repository.wake_dispatcher(connection)

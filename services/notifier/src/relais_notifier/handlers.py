@@ -43,7 +43,7 @@ from relais_contracts.topics.shipment_state import ShipmentStateChanged
 from relais_notifier import repository
 from relais_notifier.channels.email import SmtpConfig, SmtpSender
 from relais_notifier.channels.sms import SmsSender, TwilioSms
-from relais_notifier.delivery import Dispatcher, DispatchPolicy, publish
+from relais_notifier.delivery import Dispatcher, DispatchPolicy, publish, record_outcome
 from relais_notifier.domain.outcomes import Notification, plan, suppressed_event
 from relais_notifier.domain.policy import Contact
 from relais_notifier.domain.triggers import (
@@ -183,17 +183,12 @@ class Notifier:
     ) -> None:
         now = self._clock.now()
         for row in rows:
-            await repository.update_notification(
+            await record_outcome(
                 connection,
-                idempotency_key=row.idempotency_key,
+                row,
+                event=suppressed_event(row, now=now, reason=SuppressionReason.STALE, detail=detail),
                 status="suppressed",
                 outcome_reason=SuppressionReason.STALE.value,
-            )
-            await publish(
-                connection,
-                events=[
-                    suppressed_event(row, now=now, reason=SuppressionReason.STALE, detail=detail)
-                ],
             )
 
 

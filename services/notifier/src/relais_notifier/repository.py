@@ -155,6 +155,22 @@ async def get_notification(
     return _notification(row) if row else None
 
 
+async def get_lease_until(connection: DbConnection, *, idempotency_key: str) -> datetime | None:
+    """Until when the dispatcher that marked this row `sending` holds it (None: nobody)."""
+    lease: datetime | None = await connection.fetchval(
+        "SELECT lease_until FROM notifications WHERE idempotency_key = $1", idempotency_key
+    )
+    return lease
+
+
+async def lock_customer(connection: DbConnection, *, customer_key: str) -> None:
+    """Serialise decisions about one customer until this transaction ends.
+
+    Two messages to the same customer then cannot both pass the frequency cap.
+    """
+    await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", customer_key)
+
+
 async def list_due(connection: DbConnection, *, now: datetime, limit: int) -> list[str]:
     """Keys of pending rows due by `now` and of sends whose lease expired (indexed scans)."""
     rows = await connection.fetch(
@@ -261,6 +277,12 @@ async def list_opt_outs(
         list(hashes.values()),
     )
     return frozenset(Channel(row["channel"]) for row in rows)
+
+
+async def get_wake_channel(connection: DbConnection) -> str:
+    """The channel `wake_dispatcher` notifies for this connection's schema."""
+    channel: str = await connection.fetchval("SELECT $1 || current_schema()", WAKE_CHANNEL_PREFIX)
+    return channel
 
 
 async def wake_dispatcher(connection: DbConnection) -> None:

@@ -14,18 +14,18 @@ file and the node):
 - a file may `include` shared fragments (files starting with `_`): their nodes join
   the scenario, and only those the scenario uses need to be reachable.
 A scenario's id is `<pack directory>/<file stem>`, e.g. `default/delivery_late`.
+Reading the files is relais_chat.scenario_files' job; this module only checks.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field
 
 from relais_chat.domain.texts import validate_text
 from relais_contracts.actions import ActionType
@@ -196,43 +196,18 @@ def texts_of(node: Node) -> list[tuple[str, TextValue]]:
     return found
 
 
-def load_pack(directories: Iterable[Path]) -> dict[str, Scenario]:
-    """Every scenario of every pack directory, validated; all problems at once."""
-    scenarios: dict[str, Scenario] = {}
-    problems: list[str] = []
-    for directory in directories:
-        if not directory.is_dir():
-            raise ScenarioError(f"{directory}: not a directory of scenarios")
-        for path in sorted(directory.glob("*.yaml")):
-            if path.name.startswith("_"):
-                continue
-            try:
-                scenario = load_scenario(path, scenario_id=f"{directory.name}/{path.stem}")
-            except ScenarioError as error:
-                problems.append(str(error))
-                continue
-            if scenario.scenario_id in scenarios:
-                problems.append(f"{path}: scenario id {scenario.scenario_id!r} is defined twice")
-            scenarios[scenario.scenario_id] = scenario
-    if problems:
-        raise ScenarioError("\n".join(problems))
-    return scenarios
+def assemble(
+    parsed: ScenarioFile, *, fragments: Mapping[str, Fragment], scenario_id: str, source: Path
+) -> Scenario:
+    """The scenario of one file with its included fragments' nodes, checked.
 
-
-def load_scenario(path: Path, *, scenario_id: str) -> Scenario:
-    try:
-        parsed = ScenarioFile.model_validate(_read(path))
-    except ValidationError as error:
-        raise ScenarioError(_describe(path, error)) from None
+    A node of the file wins over a fragment's node of the same id; only the file's own
+    nodes must be reachable. Every problem is raised at once, each naming `source`.
+    """
     nodes = dict(parsed.nodes)
     own = set(nodes)
     for name in parsed.include:
-        fragment_path = path.parent / f"_{name}.yaml"
-        try:
-            fragment = Fragment.model_validate(_read(fragment_path))
-        except ValidationError as error:
-            raise ScenarioError(_describe(fragment_path, error)) from None
-        for node_id, node in fragment.nodes.items():
+        for node_id, node in fragments[name].nodes.items():
             nodes.setdefault(node_id, node)
     scenario = Scenario(
         scenario_id=scenario_id,
@@ -242,35 +217,12 @@ def load_scenario(path: Path, *, scenario_id: str) -> Scenario:
         languages=parsed.languages,
         start=parsed.start,
         nodes=nodes,
-        source=path,
+        source=source,
     )
     problems = check(scenario, own_nodes=own)
     if problems:
-        raise ScenarioError("\n".join(f"{path}: {problem}" for problem in problems))
+        raise ScenarioError("\n".join(f"{source}: {problem}" for problem in problems))
     return scenario
-
-
-def _read(path: Path) -> Any:
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise ScenarioError(f"{path}: cannot be read: {error.strerror}") from None
-    except yaml.YAMLError as error:
-        raise ScenarioError(f"{path}: not valid YAML: {error}") from None
-    return data
-
-
-def _describe(path: Path, error: ValidationError) -> str:
-    lines = []
-    for problem in error.errors(include_url=False, include_input=False):
-        location = [str(part) for part in problem["loc"]]
-        where = (
-            f"node {location[1]!r}: {'.'.join(location[2:])}"
-            if len(location) > 1 and location[0] == "nodes"
-            else ".".join(location) or "(root)"
-        )
-        lines.append(f"{path}: {where}: {problem['msg']}")
-    return "\n".join(lines)
 
 
 def check(scenario: Scenario, *, own_nodes: set[str]) -> list[str]:
