@@ -64,6 +64,22 @@ KNOWN_CARRIERS: Final = (
 """Carriers with a dedicated adapter in the tracker; any other code goes through the
 generic Relais format."""
 
+CARRIER_DISPLAY_NAMES: Final = {
+    "colissimo": "Colissimo",
+    "chronopost": "Chronopost",
+    "dhl": "DHL",
+    "ups": "UPS",
+    "fedex": "FedEx",
+    "dpd": "DPD",
+    "gls": "GLS",
+    "mondial_relay": "Mondial Relay",
+}
+
+
+def carrier_display_name(code: str) -> str:
+    """The carrier's name as customers know it; another code is shown title-cased."""
+    return CARRIER_DISPLAY_NAMES.get(code, code.replace("_", " ").title())
+
 
 @lru_cache(maxsize=1024)
 def _known_zone(name: str) -> bool:

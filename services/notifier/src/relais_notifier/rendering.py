@@ -34,6 +34,7 @@ from babel.numbers import format_currency
 from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, select_autoescape
 from markupsafe import Markup
 
+from relais_contracts.common import carrier_display_name
 from relais_notifier.domain.triggers import MessageFacts
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.merchants.branding import Tone
@@ -41,17 +42,6 @@ from relais_runtime.merchants.branding import Tone
 CATALOGUE_LANGUAGES = ("en", "fr")
 DEFAULT_LANGUAGE = "en"
 ENTRY_KEYS = ("subject", "heading", "body", "cta", "sms")
-
-CARRIER_NAMES = {
-    "colissimo": "Colissimo",
-    "chronopost": "Chronopost",
-    "dhl": "DHL",
-    "ups": "UPS",
-    "fedex": "FedEx",
-    "dpd": "DPD",
-    "gls": "GLS",
-    "mondial_relay": "Mondial Relay",
-}
 
 
 def readable_on(background: str) -> str:
@@ -170,7 +160,7 @@ def babel_locale(customer_locale: str, language: str) -> Locale:
 def carrier_name(code: str | None) -> str | None:
     if code is None:
         return None
-    return CARRIER_NAMES.get(code, code.replace("_", " ").title())
+    return carrier_display_name(code)
 
 
 @dataclass(frozen=True)

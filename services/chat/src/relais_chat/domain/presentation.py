@@ -12,33 +12,23 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any, Final
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 
+from relais_contracts.common import carrier_display_name
 from relais_contracts.shipment import ShipmentContext
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
 from relais_contracts.topics.tracking_events import TrackingEventRecorded
 from relais_contracts.tracking import TrackingStatus
 from relais_runtime.merchants import MerchantConfig
 
-CARRIER_NAMES: Final = {
-    "colissimo": "Colissimo",
-    "chronopost": "Chronopost",
-    "dhl": "DHL",
-    "ups": "UPS",
-    "fedex": "FedEx",
-    "dpd": "DPD",
-    "gls": "GLS",
-    "mondial_relay": "Mondial Relay",
-}
-
 
 def carrier_name(code: str | None) -> str:
     if code is None:
         return ""
-    return CARRIER_NAMES.get(code, code.replace("_", " ").title())
+    return carrier_display_name(code)
 
 
 def show_date(day: date | None, *, locale: str) -> str:
