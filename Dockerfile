@@ -38,6 +38,7 @@ COPY services/detector/pyproject.toml services/detector/pyproject.toml
 COPY services/notifier/pyproject.toml services/notifier/pyproject.toml
 COPY services/chat/pyproject.toml services/chat/pyproject.toml
 COPY services/actions/pyproject.toml services/actions/pyproject.toml
+COPY services/insights/pyproject.toml services/insights/pyproject.toml
 RUN --mount=type=cache,target=/root/.cache/uv \
     uv sync --all-packages --locked --no-dev --no-install-workspace
 

@@ -20,7 +20,7 @@ REPO = Path(__file__).resolve().parents[2]
 CHART = REPO / "deploy" / "helm" / "relais"
 MERCHANTS = REPO / "deploy" / "merchants"
 KUBERNETES_VERSION = "1.31.0"
-SERVICES = ("tracker", "detector", "notifier", "chat", "actions")
+SERVICES = ("tracker", "detector", "notifier", "chat", "actions", "insights")
 # Kinds that come from CRDs, not from Kubernetes itself: no schema in kubernetes-validate.
 CUSTOM_KINDS = {"ServiceMonitor"}
 
@@ -193,7 +193,7 @@ def test_secrets_are_only_referenced(variant: tuple[str, list[Manifest]]) -> Non
         for item in container["env"]:
             if any(word in item["name"] for word in ("SECRET", "PASSWORD", "TOKEN")):
                 assert set(item) == {"name", "valueFrom"}, item["name"]
-        if component(deployment) in {"notifier", "chat"}:
+        if component(deployment) in {"notifier", "chat", "insights"}:
             assert "secretKeyRef" in env["RELAIS_LINK_SECRET"]["valueFrom"]
         if name == "ingress-and-service-monitor":
             assert container["envFrom"] == [{"secretRef": {"name": "relais-merchant-secrets"}}]
@@ -304,7 +304,14 @@ def test_without_autoscaling_the_deployments_carry_their_replicas(helm: Path) ->
     assert of_kind(manifests, "HorizontalPodAutoscaler") == []
     assert of_kind(manifests, "PodDisruptionBudget") == []
     replicas = {component(d): d["spec"]["replicas"] for d in of_kind(manifests, "Deployment")}
-    assert replicas == {"tracker": 3, "detector": 1, "notifier": 1, "chat": 1, "actions": 1}
+    assert replicas == {
+        "tracker": 3,
+        "detector": 1,
+        "notifier": 1,
+        "chat": 1,
+        "actions": 1,
+        "insights": 1,
+    }
 
 
 def test_disruption_budgets_select_their_pods(helm: Path) -> None:

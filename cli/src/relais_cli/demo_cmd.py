@@ -124,6 +124,7 @@ def demo(
             children=children,
         )
         summarize(run_id=run_id, day=day, stub=stub, mail_dir=paths.mail_dir)
+        show_insights(api_keys=api_keys)
         console.print(
             f"The clock keeps running {speed:.0f}x: customer links expire after the merchants' "
             f"chat.link_max_age_days (21 virtual days = {21 * 86400 / speed / 60:.0f} real "
@@ -299,6 +300,73 @@ def carrier_headers(*, carrier: str, secret: str, body: bytes) -> dict[str, str]
     else:
         value = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
     return {"Content-Type": "application/json", auth.header: f"{auth.prefix}{value}"}
+
+
+HEADLINE = (
+    ("parcels", "parcels", "{}"),
+    ("anomalies", "anomalies", "{}"),
+    ("anomaly_share", "parcels with an anomaly", "{:.1%}"),
+    ("told_share", "anomalies told to the customer", "{:.1%}"),
+    ("median_minutes_to_tell", "median minutes to tell", "{:.1f}"),
+    ("resolution_rate", "anomalies resolved", "{:.1%}"),
+    ("csat_average", "CSAT (1 to 5)", "{:.2f}"),
+    ("views_per_order", "tracking page views per order", "{:.2f}"),
+    ("on_time_rate", "delivered on time", "{:.1%}"),
+    ("contacts_avoided", "contacts avoided", "{:.1f}"),
+)
+
+
+def fetch_headlines(
+    client: httpx.Client, api_keys: dict[str, str], *, timeout_s: float
+) -> dict[str, dict[str, Any]]:
+    """Each merchant's headline, read again until two reads agree: the insights
+    consumers may still be catching up with the topics (a first start replays them)."""
+    previous: dict[str, dict[str, Any]] | None = None
+    deadline = time.monotonic() + timeout_s
+    while True:
+        found = {}
+        for merchant_id, key in sorted(api_keys.items()):
+            response = client.get(
+                f"/api/v1/merchants/{merchant_id}/insights",
+                headers={"Authorization": f"Bearer {key}"},
+            )
+            if response.status_code == 200:
+                found[merchant_id] = response.json()["headline"]
+            else:
+                console.print(f"[yellow]insights for {merchant_id}: {response.status_code}")
+        if found == previous or time.monotonic() > deadline:
+            return found
+        previous = found
+        time.sleep(3)
+
+
+def show_insights(*, api_keys: dict[str, str], timeout_s: float = 90) -> None:
+    """The headline KPIs of each demo merchant from the insights API (last 30 virtual
+    days, so earlier demo runs on the same days count too), and its dashboard link."""
+    base = f"http://127.0.0.1:{DEFAULT_PORTS[ServiceName.INSIGHTS]}"
+    with httpx.Client(base_url=base, timeout=30) as client:
+        headlines = fetch_headlines(client, api_keys, timeout_s=timeout_s)
+    table = Table(title="Insights: headline KPIs (insights API, last 30 days)")
+    table.add_column("KPI")
+    for merchant_id in headlines:
+        table.add_column(merchant_id, justify="right")
+    for name, title, shape in HEADLINE:
+        table.add_row(
+            title,
+            *(
+                "—" if headline[name] is None else shape.format(headline[name])
+                for headline in headlines.values()
+            ),
+        )
+    table.add_row(
+        "money saved",
+        *(f"{h['money_saved']} {h['currency']}" for h in headlines.values()),
+    )
+    console.print(table)
+    console.print("[bold]Dashboards[/bold] (sign in with this run's API key of the merchant):")
+    for merchant_id, key in sorted(api_keys.items()):
+        console.print(f"  {base}/insights/{merchant_id}", markup=False)
+        console.print(f"    API key for this run: {key}", markup=False)
 
 
 def summarize(*, run_id: str, day: DayOfTraffic, stub: MerchantStub, mail_dir: Path) -> None:

@@ -16,6 +16,7 @@ TYPED_PACKAGES = (
     "services/notifier/src",
     "services/chat/src",
     "services/actions/src",
+    "services/insights/src",
 )
 
 

@@ -8,6 +8,7 @@ from relais_cli import (
     contracts_cmd,
     demo_cmd,
     infra_cmd,
+    insights_cmd,
     lint_cmd,
     normalize_cmd,
     run_cmd,
@@ -32,6 +33,7 @@ app.add_typer(infra_cmd.app, name="infra")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(webhook_cmd.app, name="webhook")
+app.add_typer(insights_cmd.app, name="insights")
 app.command("run")(run_cmd.run)
 app.command("up")(run_cmd.up)
 app.command("demo")(demo_cmd.demo)

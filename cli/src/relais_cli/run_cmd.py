@@ -32,6 +32,7 @@ class ServiceName(StrEnum):
     NOTIFIER = "notifier"
     CHAT = "chat"
     ACTIONS = "actions"
+    INSIGHTS = "insights"
 
 
 DEFAULT_PORTS = {
@@ -40,6 +41,7 @@ DEFAULT_PORTS = {
     ServiceName.NOTIFIER: 8003,
     ServiceName.CHAT: 8004,
     ServiceName.ACTIONS: 8005,
+    ServiceName.INSIGHTS: 8006,
 }
 
 
@@ -50,7 +52,7 @@ def run(
 
     It migrates its PostgreSQL schema, connects to Kafka, consumes its topics and
     serves /health, /ready and /metrics on its port (RELAIS_HTTP_PORT, default
-    8001 tracker ... 8005 actions). Configuration comes from RELAIS_* variables.
+    8001 tracker ... 8006 insights). Configuration comes from RELAIS_* variables.
     """
     entrypoint = importlib.import_module(f"relais_{service.value}.entrypoint")
     try:
@@ -159,7 +161,7 @@ def stop_children(children: list[Child], *, grace_s: float = 30) -> None:
 def up(
     services: Annotated[
         list[ServiceName] | None,
-        typer.Argument(help="Services to start (default: all five)."),
+        typer.Argument(help="Services to start (default: all of them)."),
     ] = None,
 ) -> None:
     """Bring up the local infrastructure and the services, supervised, until Ctrl-C.

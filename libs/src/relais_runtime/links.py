@@ -23,6 +23,8 @@ class LinkPurpose(StrEnum):
     TRACKING = "tracking"
     SURVEY = "survey"
     UNSUBSCRIBE = "unsubscribe"
+    DASHBOARD = "dashboard"
+    """A merchant's insights dashboard session (cookie), subject: the merchant id."""
 
 
 class LinkError(Exception):

@@ -147,3 +147,41 @@ CONSUMER_LAG = Gauge(
     "(refreshed every RELAIS_CONSUMER_LAG_INTERVAL_S).",
     ["group", "topic", "partition"],
 )
+
+# insights service (headline KPIs over the last RELAIS_METRICS_WINDOW_DAYS, per merchant,
+# refreshed every RELAIS_METRICS_REFRESH_S; a KPI with nothing to measure is NaN)
+INSIGHTS_FACTS = Counter(
+    "relais_insights_facts_total",
+    "Facts recorded by the insights service, by kind (anomaly_detected, notification_sent...).",
+    ["kind"],
+)
+INSIGHTS_ANOMALY_SHARE = Gauge(
+    "relais_insights_anomaly_share",
+    "Share of the merchant's parcels with at least one anomaly (0 to 1).",
+    ["merchant"],
+)
+INSIGHTS_TOLD_SHARE = Gauge(
+    "relais_insights_told_share",
+    "Share of anomalies the customer was told about by a message (0 to 1).",
+    ["merchant"],
+)
+INSIGHTS_CSAT_AVERAGE = Gauge(
+    "relais_insights_csat_average",
+    "Average post-delivery satisfaction score (1 to 5).",
+    ["merchant"],
+)
+INSIGHTS_VIEWS_PER_ORDER = Gauge(
+    "relais_insights_tracking_views_per_order",
+    "Tracking page views per order placed (where-is-my-order questions answered).",
+    ["merchant"],
+)
+INSIGHTS_CONTACTS_AVOIDED = Gauge(
+    "relais_insights_contacts_avoided",
+    "Customer-service contacts avoided, from the merchant's stated savings model.",
+    ["merchant"],
+)
+INSIGHTS_MONEY_SAVED = Gauge(
+    "relais_insights_money_saved",
+    "Money saved on customer-service contacts, in the merchant's currency (savings model).",
+    ["merchant", "currency"],
+)

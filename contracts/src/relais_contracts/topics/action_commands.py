@@ -56,20 +56,24 @@ class ExecuteAction(ShipmentEvent):
         return self.request.action
 
 
-def _topic(name: str, description: str) -> Topic:
+def _topic(
+    name: str, description: str, consumers: tuple[Service, ...] = (Service.ACTIONS,)
+) -> Topic:
     return Topic(
         name=name,
         description=description,
         key="`<merchant_id>/<shipment_id>`",
         message_types=(ExecuteAction,),
         producers=(Service.ACTIONS,),
-        consumers=(Service.ACTIONS,),
+        consumers=consumers,
         partitions=6,
         retention_ms=7 * 24 * 3600 * 1000,
     )
 
 
-TOPIC = _topic("relais.action-commands.v1", __doc__ or "")
+TOPIC = _topic(
+    "relais.action-commands.v1", __doc__ or "", consumers=(Service.ACTIONS, Service.INSIGHTS)
+)
 
 RETRY_TIERS: Final[tuple[tuple[Topic, timedelta], ...]] = (
     (

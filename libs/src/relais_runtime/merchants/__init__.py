@@ -28,6 +28,7 @@ from relais_runtime.merchants.base import Section
 from relais_runtime.merchants.branding import Branding
 from relais_runtime.merchants.chat import ChatSection
 from relais_runtime.merchants.detection import DetectionPolicy
+from relais_runtime.merchants.insights import InsightsSection
 from relais_runtime.merchants.notification import NotificationSettings
 from relais_runtime.merchants.tracking import Tracking
 
@@ -49,6 +50,7 @@ class MerchantConfig(Section):
     actions: Actions | None = None
     notification: NotificationSettings | None = None
     tracking: Tracking = Tracking()
+    insights: InsightsSection = InsightsSection()
 
     @field_validator("merchant_id")
     @classmethod

@@ -1,0 +1,1 @@
+"""Relais insights: the merchant KPIs computed from every topic of the flow."""

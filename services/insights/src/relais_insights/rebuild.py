@@ -1,0 +1,61 @@
+"""Rebuild the insights schema from the topics (`relais insights rebuild`).
+
+Rules:
+- only with the insights service stopped: its consumer groups must have no member,
+  or Kafka refuses to move their offsets (the error says so);
+- the schema is dropped (facts, shipments, processed event ids, all of it), then each
+  insights consumer group is moved to the beginning of its topic; at the next start
+  the service migrates an empty schema and replays every topic;
+- what a replay recovers is what the topics still hold: the shipment state is
+  compacted (every shipment's latest state), the other topics keep 7 to 30 days.
+"""
+
+from __future__ import annotations
+
+import asyncpg
+from aiokafka import AIOKafkaConsumer, TopicPartition
+from aiokafka.admin import AIOKafkaAdminClient
+
+from relais_insights.handlers import subscriptions
+from relais_runtime.settings import RuntimeSettings
+
+SCHEMA = "insights"
+
+
+async def rebuild(settings: RuntimeSettings, *, schema: str = SCHEMA) -> list[str]:
+    """Drop the schema and rewind the groups; returns the groups rewound."""
+    connection = await asyncpg.connect(settings.database_url)
+    try:
+        await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+    finally:
+        await connection.close()
+    groups = []
+    for subscription in subscriptions():
+        group = settings.consumer_group_prefix + subscription.group_id
+        await rewind(settings.kafka_bootstrap, group=group, topic=subscription.topic.name)
+        groups.append(group)
+    return groups
+
+
+async def rewind(bootstrap: str, *, group: str, topic: str) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        described = await admin.describe_topics([topic])
+    finally:
+        await admin.close()
+    partitions = [
+        TopicPartition(topic, entry["partition"])
+        for description in described
+        for entry in description["partitions"]
+    ]
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+    )
+    await consumer.start()
+    try:
+        consumer.assign(partitions)
+        starts = await consumer.beginning_offsets(partitions)
+        await consumer.commit(dict(starts))
+    finally:
+        await consumer.stop()

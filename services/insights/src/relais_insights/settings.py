@@ -1,0 +1,31 @@
+"""The insights service's settings: the shared runtime settings plus its own."""
+
+from __future__ import annotations
+
+from pydantic import Field, SecretStr
+
+from relais_runtime.settings import RuntimeSettings
+
+
+class InsightsSettings(RuntimeSettings):
+    service_name: str = "insights"
+    http_port: int = Field(default=8006, ge=0, le=65535)
+    link_secret: SecretStr = Field(
+        min_length=32,
+        description="RELAIS_LINK_SECRET: signs the dashboard session cookie (purpose "
+        "`dashboard`, so no customer link can open a dashboard).",
+    )
+    session_hours: float = Field(
+        default=12, gt=0, le=24 * 30, description="How long a dashboard sign-in lasts."
+    )
+    secure_cookies: bool = Field(
+        default=False,
+        description="RELAIS_SECURE_COOKIES: mark the session cookie Secure (set it behind HTTPS).",
+    )
+    metrics_refresh_s: float = Field(
+        default=60, gt=0, description="How often the headline Prometheus gauges are recomputed."
+    )
+    metrics_window_days: int = Field(
+        default=30, ge=1, le=366, description="The gauges cover the last N days."
+    )
+    clock: str = Field(default="system", description="system, or scaled:<real>|<virtual>|<factor>.")
