@@ -8,6 +8,8 @@ from datetime import date
 
 import pytest
 
+from relais_contracts.actions import ActionType
+from relais_contracts.catalogue import AnomalyType
 from relais_insights.domain import charts, ui
 from relais_insights.domain.export import HEADER, to_csv
 from relais_insights.domain.kpis import compute_report
@@ -70,6 +72,14 @@ def test_every_word_exists_in_every_language() -> None:
     keys = {language: set(words) for language, words in ui.CATALOGUE.items()}
     assert set(keys) == set(ui.LANGUAGES)
     assert keys["en"] == keys["fr"]
+
+
+@pytest.mark.parametrize("language", ui.LANGUAGES)
+def test_every_anomaly_type_and_action_has_a_label_in_every_language(language: str) -> None:
+    assert set(ui.ANOMALY_LABELS[language]) == {item.value for item in AnomalyType}
+    assert set(ui.ACTION_LABELS[language]) == {item.value for item in ActionType}
+    assert ui.anomaly_label("fr", "failed_attempt") == "Échec de livraison"
+    assert ui.anomaly_label("en", "a_newer_type") == "a_newer_type"
 
 
 def test_ui_language_falls_back_to_the_merchant_then_english() -> None:

@@ -14,6 +14,7 @@ from babel.dates import format_date
 from babel.numbers import format_currency, format_decimal, format_percent
 from jinja2 import Environment, PackageLoader, select_autoescape
 
+from relais_contracts.common import carrier_display_name
 from relais_insights.domain import charts, ui
 from relais_insights.domain.kpis import Report
 from relais_runtime.merchants import MerchantConfig
@@ -45,6 +46,7 @@ def _base(merchant: MerchantConfig, lang: str | None) -> dict[str, Any]:
         "lang": language,
         "languages": ui.LANGUAGES,
         "t": lambda key, **values: ui.say(language, key, **values),
+        "carrier_name": carrier_display_name,
         "merchant": merchant,
         "theme": {
             "primary": colors.primary,
@@ -80,15 +82,21 @@ class Formats:
         return format_date(value, "medium", locale=self.locale)
 
 
-def chart_set(report: Report, t: Any, fmt: Formats) -> dict[str, Any]:
-    anomalies = report.anomalies
+def chart_set(report: Report, t: Any, fmt: Formats, *, language: str) -> dict[str, Any]:
+    anomalies, resolutions = report.anomalies, report.resolutions
     stages = [(t(f"stage_{stage.stage}"), stage.count) for stage in report.funnel.stages]
     return {
         "by_day": charts.columns(
             t("anomalies_by_day"), [(fmt.day(row.day), row.count) for row in anomalies.by_day]
         ),
-        "by_type": charts.bars(t("anomalies_by_type"), list(anomalies.by_type.items())),
-        "by_carrier": charts.bars(t("anomalies_by_carrier"), list(anomalies.by_carrier.items())),
+        "by_type": charts.bars(
+            t("anomalies_by_type"),
+            [(ui.anomaly_label(language, code), n) for code, n in anomalies.by_type.items()],
+        ),
+        "by_carrier": charts.bars(
+            t("anomalies_by_carrier"),
+            [(carrier_display_name(code), n) for code, n in anomalies.by_carrier.items()],
+        ),
         "by_region": charts.bars(t("anomalies_by_region"), list(anomalies.by_region.items())[:12]),
         "funnel": charts.bars(t("funnel"), stages),
         "csat": charts.bars(
@@ -98,7 +106,10 @@ def chart_set(report: Report, t: Any, fmt: Formats) -> dict[str, Any]:
                 for score, count in reversed(report.csat.distribution.items())
             ],
         ),
-        "choices": charts.bars(t("resolutions"), list(report.resolutions.choices.items())),
+        "choices": charts.bars(
+            t("resolutions"),
+            [(ui.action_label(language, code), n) for code, n in resolutions.choices.items()],
+        ),
     }
 
 
@@ -112,7 +123,7 @@ def render_dashboard(
     context.update(
         report=report,
         fmt=fmt,
-        charts=chart_set(report, context["t"], fmt),
+        charts=chart_set(report, context["t"], fmt, language=context["lang"]),
         error=error,
         query=query,
         csv_url=f"/insights/{merchant.merchant_id}/export.csv?{query}",

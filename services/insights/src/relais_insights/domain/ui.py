@@ -159,6 +159,74 @@ CATALOGUE: Final[dict[str, dict[str, str]]] = {
 }
 
 
+ANOMALY_LABELS: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "preparation_delay": "Preparation delay",
+        "delivery_late": "Late delivery",
+        "stalled": "No carrier scan",
+        "lost": "Lost",
+        "failed_attempt": "Failed delivery attempt",
+        "address_problem": "Address problem",
+        "returned_to_sender": "Returned to sender",
+        "damaged": "Damaged",
+        "refused": "Refused",
+        "pickup_ready": "Waiting at a pickup point",
+        "pickup_hold_expiring": "Pickup hold expiring",
+        "delivered_to_third_party": "Left with a neighbour or safe place",
+        "held_at_customs": "Held at customs",
+    },
+    "fr": {
+        "preparation_delay": "Retard de préparation",
+        "delivery_late": "Livraison en retard",
+        "stalled": "Colis sans mouvement",
+        "lost": "Perdu",
+        "failed_attempt": "Échec de livraison",
+        "address_problem": "Problème d'adresse",
+        "returned_to_sender": "Retourné à l'expéditeur",
+        "damaged": "Endommagé",
+        "refused": "Refusé",
+        "pickup_ready": "En attente en point relais",
+        "pickup_hold_expiring": "Fin de garde en point relais",
+        "delivered_to_third_party": "Remis à un voisin ou en lieu sûr",
+        "held_at_customs": "Retenu en douane",
+    },
+}
+"""Every AnomalyType of the contracts, in every language (a unit test checks it)."""
+
+ACTION_LABELS: Final[dict[str, dict[str, str]]] = {
+    "en": {
+        "reship": "New parcel",
+        "refund": "Refund",
+        "store_credit": "Store credit",
+        "address_change": "New address",
+        "redelivery": "New delivery",
+        "pickup_point_change": "Another pickup point",
+        "return_label": "Return label",
+        "callback_ticket": "Callback",
+    },
+    "fr": {
+        "reship": "Nouvel envoi",
+        "refund": "Remboursement",
+        "store_credit": "Avoir",
+        "address_change": "Nouvelle adresse",
+        "redelivery": "Nouvelle livraison",
+        "pickup_point_change": "Autre point relais",
+        "return_label": "Étiquette de retour",
+        "callback_ticket": "Rappel",
+    },
+}
+"""Every ActionType of the contracts, in every language (a unit test checks it)."""
+
+
+def anomaly_label(language: str, code: str) -> str:
+    """An unknown code (a newer producer) shows as it is rather than failing the page."""
+    return ANOMALY_LABELS[language].get(code, code)
+
+
+def action_label(language: str, code: str) -> str:
+    return ACTION_LABELS[language].get(code, code)
+
+
 def ui_language(requested: str | None, fallback: str) -> str:
     for candidate in (requested, fallback):
         language = (candidate or "").split("-")[0]
