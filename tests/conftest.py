@@ -11,6 +11,7 @@ each other's data.
 from __future__ import annotations
 
 import os
+import socket
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -84,3 +85,11 @@ def infrastructure() -> Iterator[Infrastructure]:
         ),
         origin="local",
     )
+
+
+def free_port() -> int:
+    """A TCP port nobody listens on at this instant, on the loopback interface."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+    return port

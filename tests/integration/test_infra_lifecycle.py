@@ -7,7 +7,6 @@ The SMTP catcher stands for every component `up` runs as one background process:
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -16,12 +15,7 @@ import pytest
 from relais_cli.infra import smtp
 from relais_cli.infra.base import Action, SilentReporter
 from relais_cli.infra.settings import InfraSettings
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
+from tests.conftest import free_port
 
 
 @pytest.fixture

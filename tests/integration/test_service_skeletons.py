@@ -6,7 +6,6 @@ import asyncio
 import os
 import secrets
 import signal
-import socket
 import sys
 from dataclasses import replace
 from datetime import timedelta
@@ -20,17 +19,10 @@ from relais_runtime.kafka import make_producer, publish_events
 from relais_runtime.service import RunningService
 from relais_tracker.entrypoint import build_spec
 from relais_tracker.settings import TrackerSettings
-from tests.conftest import REPO_ROOT, Infrastructure
+from tests.conftest import REPO_ROOT, Infrastructure, free_port
 from tests.integration.conftest import eventually
 
 SERVICES = ("tracker", "detector", "notifier", "chat", "actions")
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def example_order(*, order_id: str) -> orders.OrderPlaced:

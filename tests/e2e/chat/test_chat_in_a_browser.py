@@ -8,7 +8,6 @@ go to artifacts/screenshots/chat/.
 
 from __future__ import annotations
 
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -16,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
+from playwright.async_api import Browser, Page, ViewportSize
 
 from relais_contracts.actions import ActionType
 from relais_contracts.catalogue import AnomalyType
@@ -33,45 +33,18 @@ from tests.integration.chat.support import (
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = next(
-    (p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).exists()),
-    None,
-)
-if CHROMIUM is None:
-    pytest.skip(
-        "no chromium binary (install Debian's `chromium` package to run the browser tests)",
-        allow_module_level=True,
-    )
-
-from playwright.async_api import Browser, Page, ViewportSize, async_playwright  # noqa: E402
 
 SHOTS = Path(REPO_ROOT) / "artifacts" / "screenshots" / "chat"
 VIEWPORTS: dict[str, ViewportSize] = {
     "desktop": {"width": 1280, "height": 860},
     "mobile": {"width": 390, "height": 844},
 }
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
 async def chat(infrastructure: Infrastructure) -> AsyncIterator[RunningChat]:
     async with running_chat(infrastructure, unique=uuid.uuid4().hex[:10]) as running:
         yield running
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 @pytest.fixture

@@ -8,13 +8,13 @@ Needs Debian's `chromium` package (Playwright's own browser download is never us
 from __future__ import annotations
 
 import asyncio
-import shutil
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 from aiokafka import AIOKafkaProducer
+from playwright.async_api import Browser
 
 from relais_contracts.envelope import Event
 from relais_runtime.kafka import publish_events
@@ -34,26 +34,9 @@ from tests.integration.insights.support import (
 
 pytestmark = pytest.mark.integration
 
-CHROMIUM = next(
-    (p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).exists()),
-    None,
-)
-if CHROMIUM is None:
-    pytest.skip(
-        "no chromium binary (install Debian's `chromium` package to run the browser tests)",
-        allow_module_level=True,
-    )
-
-from playwright.async_api import Browser, async_playwright  # noqa: E402
 
 SCREENSHOT = Path(REPO_ROOT) / "docs" / "screenshots" / "insights-dashboard.png"
 SHOTS = Path(REPO_ROOT) / "artifacts" / "screenshots" / "insights"
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--no-first-run",
-]
 PARCELS = 24
 
 
@@ -91,14 +74,6 @@ async def dashboard(
             yield running, merchant
     finally:
         await delete_topics(infrastructure, topics)
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield browser
-        await browser.close()
 
 
 async def test_a_merchant_signs_in_and_reads_its_dashboard(

@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import shutil
 import tempfile
 import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
-from playwright.async_api import Browser, async_playwright
 
 from relais_cli.infra import smtp
 from relais_cli.infra.base import SilentReporter
@@ -17,19 +15,6 @@ from relais_cli.infra.settings import InfraSettings
 from tests.conftest import Infrastructure
 from tests.e2e.journey.merchant import MerchantSystems, running_merchant_systems
 from tests.e2e.journey.stack import Stack, running_stack
-
-CHROMIUM = next(
-    (p for p in ("/usr/bin/chromium", shutil.which("chromium") or "") if p and Path(p).exists()),
-    None,
-)
-CHROMIUM_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 
 
 @pytest.fixture(scope="module")
@@ -56,13 +41,3 @@ async def stack(
             merchant_systems=merchant_systems,
         ) as running:
             yield running
-
-
-@pytest.fixture(scope="module")
-async def browser() -> AsyncIterator[Browser]:
-    if CHROMIUM is None:
-        pytest.skip("no chromium binary (install Debian's `chromium` package)")
-    async with async_playwright() as playwright:
-        launched = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
-        yield launched
-        await launched.close()

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import socket
 import time
 from collections import defaultdict
 from collections.abc import AsyncIterator
@@ -20,6 +19,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 from starlette.types import ASGIApp
+
+from tests.conftest import free_port
 
 
 @dataclass(frozen=True)
@@ -74,13 +75,6 @@ class MerchantServer:
             reference = f"ref-{request.headers.get('idempotency-key')}"
             return JSONResponse({"status": "completed", "reference": reference}, answer.status)
         return JSONResponse({"error": "scripted failure"}, answer.status)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @contextlib.asynccontextmanager

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -29,7 +28,7 @@ from relais_contracts.tracking import Substatus, TrackingStatus
 from relais_runtime.kafka import publish_events
 from relais_runtime.links import LinkPurpose
 from relais_runtime.service import RunningService
-from tests.conftest import REPO_ROOT, Infrastructure
+from tests.conftest import REPO_ROOT, Infrastructure, free_port
 from tests.integration.conftest import eventually, read_topic
 
 LINK_SECRET = "test-only-chat-link-secret-0123456789"
@@ -38,13 +37,6 @@ EXAMPLES = shipment_state.TOPIC.examples_dir()
 
 
 E = TypeVar("E", bound=Event)
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @dataclass(frozen=True)

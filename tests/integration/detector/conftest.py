@@ -4,7 +4,6 @@ with throw-away topics, and a second sweeper on its own pool (another instance).
 from __future__ import annotations
 
 import asyncio
-import socket
 from collections.abc import AsyncIterator, Callable, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -29,17 +28,10 @@ from relais_runtime.clock import ManualClock
 from relais_runtime.db import create_pool
 from relais_runtime.kafka import make_producer, publish_events
 from relais_runtime.service import RunningService
-from tests.conftest import REPO_ROOT, Infrastructure
+from tests.conftest import REPO_ROOT, Infrastructure, free_port
 from tests.integration.conftest import eventually, read_topic
 
 MERCHANTS_DIR = Path(REPO_ROOT) / "deploy" / "merchants"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @dataclass

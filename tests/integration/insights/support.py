@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import socket
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, replace
@@ -34,17 +33,10 @@ from relais_insights.entrypoint import build_spec
 from relais_insights.handlers import FACT_TOPICS, wire
 from relais_insights.settings import InsightsSettings
 from relais_runtime.service import RunningService
-from tests.conftest import REPO_ROOT, Infrastructure
+from tests.conftest import REPO_ROOT, Infrastructure, free_port
 
 LINK_SECRET = "test-only-insights-link-secret-0123456789"
 SOURCE = Path(REPO_ROOT) / "deploy" / "merchants" / "maison-lumiere.yaml"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 @dataclass(frozen=True)

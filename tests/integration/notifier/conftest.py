@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import socket
 from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -49,19 +48,12 @@ from relais_runtime.consumer import MessageContext, claim_event
 from relais_runtime.db import create_pool
 from relais_runtime.http import EmbeddedServer, build_http_app, make_server
 from relais_runtime.migrations import migrate
-from tests.conftest import REPO_ROOT, Infrastructure
+from tests.conftest import REPO_ROOT, Infrastructure, free_port
 
 MERCHANTS_DIR = Path(REPO_ROOT) / "deploy" / "merchants"
 TWILIO_SID = "AC" + "0" * 31 + "1"
 TWILIO_TOKEN = "test-only-token"
 INVALID_NUMBER = "+15005550001"
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 async def serve(server: EmbeddedServer) -> asyncio.Task[None]:
