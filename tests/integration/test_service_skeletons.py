@@ -14,6 +14,7 @@ from uuid import uuid4
 import httpx
 import pytest
 
+from relais_cli.run_cmd import ServiceName
 from relais_contracts.topics import orders
 from relais_runtime.kafka import make_producer, publish_events
 from relais_runtime.service import RunningService
@@ -22,7 +23,7 @@ from relais_tracker.settings import TrackerSettings
 from tests.conftest import REPO_ROOT, Infrastructure, free_port
 from tests.integration.conftest import eventually
 
-SERVICES = ("tracker", "detector", "notifier", "chat", "actions")
+SERVICES = tuple(service.value for service in ServiceName)
 
 
 def example_order(*, order_id: str) -> orders.OrderPlaced:
