@@ -28,7 +28,7 @@ import signal
 import subprocess
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -124,7 +124,7 @@ def demo(
             children=children,
         )
         summarize(run_id=run_id, day=day, stub=stub, mail_dir=paths.mail_dir)
-        show_insights(api_keys=api_keys)
+        show_insights(api_keys=api_keys, period=(virtual_start.date(), clock.now().date()))
         console.print(
             f"The clock keeps running {speed:.0f}x: customer links expire after the merchants' "
             f"chat.link_max_age_days (21 virtual days = {21 * 86400 / speed / 60:.0f} real "
@@ -317,7 +317,7 @@ HEADLINE = (
 
 
 def fetch_headlines(
-    client: httpx.Client, api_keys: dict[str, str], *, timeout_s: float
+    client: httpx.Client, api_keys: dict[str, str], *, period: tuple[date, date], timeout_s: float
 ) -> dict[str, dict[str, Any]]:
     """Each merchant's headline, read again until two reads agree: the insights
     consumers may still be catching up with the topics (a first start replays them)."""
@@ -328,6 +328,7 @@ def fetch_headlines(
         for merchant_id, key in sorted(api_keys.items()):
             response = client.get(
                 f"/api/v1/merchants/{merchant_id}/insights",
+                params={"from": period[0].isoformat(), "to": period[1].isoformat()},
                 headers={"Authorization": f"Bearer {key}"},
             )
             if response.status_code == 200:
@@ -340,13 +341,16 @@ def fetch_headlines(
         time.sleep(3)
 
 
-def show_insights(*, api_keys: dict[str, str], timeout_s: float = 90) -> None:
-    """The headline KPIs of each demo merchant from the insights API (last 30 virtual
-    days, so earlier demo runs on the same days count too), and its dashboard link."""
+def show_insights(
+    *, api_keys: dict[str, str], period: tuple[date, date], timeout_s: float = 90
+) -> None:
+    """The headline KPIs of each demo merchant from the insights API over the demo's
+    virtual days (an earlier demo run on the same days counts too), and its dashboard
+    link."""
     base = f"http://127.0.0.1:{DEFAULT_PORTS[ServiceName.INSIGHTS]}"
     with httpx.Client(base_url=base, timeout=30) as client:
-        headlines = fetch_headlines(client, api_keys, timeout_s=timeout_s)
-    table = Table(title="Insights: headline KPIs (insights API, last 30 days)")
+        headlines = fetch_headlines(client, api_keys, period=period, timeout_s=timeout_s)
+    table = Table(title=f"Insights: headline KPIs (insights API, {period[0]} to {period[1]})")
     table.add_column("KPI")
     for merchant_id in headlines:
         table.add_column(merchant_id, justify="right")
