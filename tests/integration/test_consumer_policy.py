@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Callable
-from contextlib import AbstractAsyncContextManager
+from collections.abc import AsyncIterator, Callable, Sequence
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +16,7 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from relais_contracts.envelope import Event
 from relais_contracts.topics import dead_letters
+from relais_runtime.batch_consumer import BatchConsumer, BatchSubscription, Prepared
 from relais_runtime.consumer import (
     Handler,
     MessageContext,
@@ -23,10 +24,19 @@ from relais_runtime.consumer import (
     Subscription,
     TransientError,
 )
+from relais_runtime.db import DbConnection, create_pool
+from relais_runtime.kafka import make_producer
+from relais_runtime.migrations import migrate
 from relais_runtime.settings import RuntimeSettings
 from tests.conftest import Infrastructure
 from tests.integration.conftest import eventually, read_topic
-from tests.integration.harness import ParcelPinged, make_topic, ping, running_consumer
+from tests.integration.harness import (
+    MIGRATIONS,
+    ParcelPinged,
+    make_topic,
+    ping,
+    running_consumer,
+)
 
 FAST_RETRY = RetryPolicy(max_attempts=4, backoff_initial_s=0.05, backoff_max_s=0.2)
 
@@ -237,3 +247,112 @@ async def test_a_tombstone_reaches_the_erasure_hook_and_is_never_dead_lettered(
             await producer.send_and_wait(bench.topic_name, value=encoded, key=key)
         assert await eventually(lambda: _has_notes(pool, ["after"]))
     assert erased == [b"shp-7"]
+
+
+# -- batch mode (relais_runtime.batch_consumer) ----------------------------------------
+
+
+async def record_batch(batch: Sequence[Prepared], connection: DbConnection) -> None:
+    rows = []
+    for item in batch:
+        assert isinstance(item.event, ParcelPinged)
+        if item.event.note == "poison":
+            raise ValueError("this one can never be handled")
+        rows.append((item.event.event_id, item.event.note))
+    await connection.executemany(
+        "INSERT INTO handled (event_id, note, attempt) VALUES ($1, $2, 1)", rows
+    )
+
+
+@asynccontextmanager
+async def batch_consumer(
+    infrastructure: Infrastructure, schema: str, topic_name: str, group: str
+) -> AsyncIterator[tuple[BatchConsumer, asyncpg.Pool]]:
+    settings = RuntimeSettings(
+        kafka_bootstrap=infrastructure.kafka_bootstrap, database_url=infrastructure.database_url
+    )
+    await migrate(database_url=settings.database_url, schema=schema, versions_dir=MIGRATIONS)
+    pool = await create_pool(database_url=settings.database_url, schema=schema)
+    producer = make_producer(settings, client_id="test-batch-dlq")
+    await producer.start()
+    consumer = BatchConsumer(
+        subscription=BatchSubscription(
+            topic=make_topic(topic_name), group_id=group, handler=record_batch, max_records=100
+        ),
+        pool=pool,
+        producer=producer,
+        retry=FAST_RETRY,
+        bootstrap=settings.kafka_bootstrap,
+    )
+    try:
+        yield consumer, pool
+    finally:
+        await producer.stop()
+        await pool.close()
+
+
+async def test_batch_mode_dead_letters_bad_messages_of_a_batch_and_handles_the_rest(
+    infrastructure: Infrastructure, schema: str, bench: PolicyBench, producer: Any
+) -> None:
+    name = bench.topic_name
+    values = [
+        ping("before").model_dump_json().encode(),
+        b"{not json at all",
+        ping("poison").model_dump_json().encode(),
+        ping("after").model_dump_json().encode(),
+    ]
+    for value in values:
+        await producer.send(name, value=value, key=b"shp-1")
+    await producer.flush()
+
+    async with batch_consumer(infrastructure, schema, name, bench.group) as (consumer, pool):
+        stop = asyncio.Event()
+        running = asyncio.create_task(consumer.run(stop))
+        try:
+            assert await eventually(lambda: _has_notes(pool, ["after", "before"]))
+            letters = await dead_letters_from(infrastructure, name, count=2)
+        finally:
+            stop.set()
+            await running
+
+    kinds = {letter.reason.kind: letter for letter in letters}
+    assert set(kinds) == {"undecodable", "handler_failed"}
+    assert kinds["undecodable"].source_offset == 1
+    assert kinds["handler_failed"].source_offset == 2
+    assert "can never be handled" in kinds["handler_failed"].reason.message
+    assert all(letter.consumer_group == bench.group for letter in letters)
+    committed = await _committed(infrastructure, bench.group, name)
+    assert committed == len(values), "the whole batch is committed once handled"
+
+
+async def test_batch_mode_a_redelivered_batch_has_no_second_effect(
+    infrastructure: Infrastructure, schema: str, bench: PolicyBench, producer: Any
+) -> None:
+    name = bench.topic_name
+    first, second = ping("first"), ping("second")
+    for event in (first, second, first):
+        await producer.send(name, value=event.model_dump_json().encode(), key=b"shp-1")
+    await producer.flush()
+    records = await read_topic(
+        infrastructure.kafka_bootstrap, name, until=lambda got: len(got) >= 3
+    )
+
+    async with batch_consumer(infrastructure, schema, name, bench.group) as (consumer, pool):
+        delivered = await consumer.process(records)
+        redelivered = await consumer.process(records)
+        notes = await handled_notes(pool)
+
+    assert delivered == {"processed": 2, "duplicate": 1, "dead_lettered": 0}
+    assert redelivered == {"duplicate": 3, "dead_lettered": 0}
+    assert notes == ["first", "second"]
+
+
+async def _committed(infrastructure: Infrastructure, group: str, topic: str) -> int | None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=infrastructure.kafka_bootstrap)
+    await admin.start()
+    try:
+        offsets = await admin.list_consumer_group_offsets(group)
+    finally:
+        await admin.close()
+    found = offsets.get(TopicPartition(topic, 0))
+    return None if found is None else found.offset

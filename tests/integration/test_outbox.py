@@ -6,6 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from relais_runtime.db import create_pool
 from relais_runtime.kafka import make_producer
@@ -84,3 +85,45 @@ async def test_enqueue_refuses_an_event_of_another_topic(
                 await enqueue(connection, topic=dead_letters.TOPIC, events=[ping("wrong")])
     finally:
         await pool.close()
+
+
+async def test_relay_batches_keep_each_key_in_order_on_its_default_partition(
+    infrastructure: Infrastructure, schema: str, new_topic: Callable[..., Any], unique: str
+) -> None:
+    settings = RuntimeSettings(
+        kafka_bootstrap=infrastructure.kafka_bootstrap, database_url=infrastructure.database_url
+    )
+    topic = make_topic(await new_topic(f"relais.test-outbox-order-{unique}.v1", partitions=3))
+    await migrate(database_url=settings.database_url, schema=schema, versions_dir=MIGRATIONS)
+    pool = await create_pool(database_url=settings.database_url, schema=schema)
+    events = [ping(f"n-{n}", shipment_id=f"shp-{n % 7}") for n in range(600)]
+    async with pool.acquire() as connection, connection.transaction():
+        await enqueue(connection, topic=topic, events=events)
+    producer = make_producer(settings, client_id="test-outbox-order")
+    await producer.start()
+    relay = OutboxRelay(pool=pool, producer=producer, schema=schema, batch_size=250)
+    try:
+        published = [await relay.publish_pending() for _ in range(4)]
+    finally:
+        await producer.stop()
+        await pool.close()
+
+    records = await read_topic(
+        infrastructure.kafka_bootstrap, topic.name, until=lambda got: len(got) >= 600
+    )
+    assert published == [250, 250, 100, 0]
+    assert len(records) == 600, "each row published exactly once"
+    for record in records:
+        assert record.key is not None
+        assert record.partition == DefaultPartitioner()(record.key, [0, 1, 2], [0, 1, 2]), (
+            "partitioned as every other Kafka client would"
+        )
+    by_key: dict[bytes, list[str]] = {}
+    for record in sorted(records, key=lambda r: (r.partition, r.offset)):
+        assert record.key is not None
+        by_key.setdefault(record.key, []).append(
+            ParcelPinged.model_validate_json(record.value or b"").note
+        )
+    for key, notes in by_key.items():
+        expected = [e.note for e in events if e.partition_key() == key]
+        assert notes == expected, f"{key!r} published in its outbox order"

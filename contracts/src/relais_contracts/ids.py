@@ -31,10 +31,20 @@ def _instant(moment: datetime) -> str:
 def tracking_event_id(
     carrier: str, tracking_number: str, carrier_code: str, occurred_at: datetime
 ) -> UUID:
-    """A carrier re-sending the same event (same code, same instant) yields the same id."""
+    """One carrier event, whoever follows it: a carrier re-sending the same event (same
+    code, same instant) yields the same id. Not the id it is published under: see
+    `recorded_tracking_event_id`."""
     return derived_id(
         "tracking-event", carrier, tracking_number.upper(), carrier_code, _instant(occurred_at)
     )
+
+
+def recorded_tracking_event_id(merchant_id: str, carrier_event_id: UUID) -> UUID:
+    """The id of a carrier event as recorded for one merchant (TrackingEventRecorded):
+    two merchants sharing a tracking number get distinct ids (consumers are idempotent
+    on event ids, a shared one would drop the second merchant's event); a re-send of
+    the carrier event keeps its id."""
+    return derived_id("tracking-event-recorded", merchant_id, str(carrier_event_id))
 
 
 def anomaly_id(merchant_id: str, shipment_id: str, anomaly_type: str, occurrence: int = 1) -> UUID:

@@ -4,10 +4,10 @@ Rules:
 - a service never publishes a domain event directly: it inserts it into its
   schema's `outbox` table in the same transaction as the state change
   (`enqueue`); a rolled-back transaction publishes nothing;
-- the relay publishes committed rows in id order and marks them published only
-  after Kafka acknowledged them. A crash between publish and mark republishes
-  those rows: delivery is at-least-once and every consumer is idempotent on
-  event_id;
+- the relay publishes committed rows in id order (per partition: in batches, in
+  order) and marks them published only after Kafka acknowledged them. A crash
+  between publish and mark republishes those rows: delivery is at-least-once and
+  every consumer is idempotent on event_id;
 - one relay at a time per schema (transaction-scoped advisory lock), so rows of
   one shipment leave in the order they were written.
 """
@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+from collections import Counter
 from collections.abc import Sequence
 
 import asyncpg
@@ -25,7 +26,7 @@ from aiokafka import AIOKafkaProducer
 from relais_contracts.envelope import Event
 from relais_contracts.registry import Topic
 from relais_runtime.db import DbConnection
-from relais_runtime.kafka import encode_event, event_headers
+from relais_runtime.kafka import encode_event, event_headers, send_batched
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
 
@@ -92,23 +93,19 @@ class OutboxRelay:
             if not rows:
                 OUTBOX_BACKLOG.labels(schema=self._schema).set(0)
                 return 0
-            futures = []
-            for row in rows:
-                headers = [
-                    (name, value.encode()) for name, value in json.loads(row["headers"]).items()
-                ]
-                futures.append(
-                    await self._producer.send(
-                        row["topic"], value=row["value"], key=row["key"], headers=headers
-                    )
-                )
+            # Every row is handed to the producer, in record batches per partition,
+            # before any acknowledgement is awaited; rows are marked once all are acked.
+            futures = await send_batched(
+                self._producer,
+                ((row["topic"], row["key"], row["value"], _headers(row)) for row in rows),
+            )
             await asyncio.gather(*futures)
             await connection.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
                 [row["id"] for row in rows],
             )
-        for row in rows:
-            OUTBOX_PUBLISHED.labels(schema=self._schema, topic=row["topic"]).inc()
+        for topic, count in Counter(row["topic"] for row in rows).items():
+            OUTBOX_PUBLISHED.labels(schema=self._schema, topic=topic).inc(count)
         OUTBOX_BACKLOG.labels(schema=self._schema).set(
             len(rows) if len(rows) == self._batch_size else 0
         )
@@ -149,6 +146,10 @@ class OutboxRelay:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(notify_channel(self._schema), self._on_notify)
             await self._pool.release(listener)
+
+
+def _headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
+    return [(name, value.encode()) for name, value in json.loads(row["headers"]).items()]
 
 
 async def _first_of(*events: asyncio.Event) -> None:

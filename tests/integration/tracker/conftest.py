@@ -12,6 +12,7 @@ import hmac
 import json
 import secrets
 import socket
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
@@ -26,6 +27,7 @@ import yaml
 from aiokafka import ConsumerRecord
 
 from relais_contracts.topics import carrier_updates, orders, shipment_state, tracking_events
+from relais_contracts.webhooks import signature_header
 from relais_runtime.merchants.base import SecretRef
 from relais_runtime.merchants.tracking import CarrierWebhookAuth, WebhookScheme
 from relais_runtime.service import RunningService
@@ -55,8 +57,14 @@ class Tracker:
     webhook_secret: bytes
     service: RunningService
     client: httpx.AsyncClient
+    timestamped: bool = False
+    """The generic carrier signs `t=<unix>,v1=<hmac of t.body>` (replay-protected)."""
 
-    def sign(self, body: bytes) -> dict[str, str]:
+    def sign(self, body: bytes, *, timestamp: int | None = None) -> dict[str, str]:
+        if self.timestamped:
+            stamp = int(time.time()) if timestamp is None else timestamp
+            value = signature_header([self.webhook_secret], stamp, body)
+            return {SIGNATURE_HEADER: value, "content-type": "application/json"}
         digest = hmac.new(self.webhook_secret, body, hashlib.sha256).hexdigest()
         return {SIGNATURE_HEADER: f"sha256={digest}", "content-type": "application/json"}
 
@@ -122,7 +130,7 @@ async def start_tracker(
 ) -> AsyncIterator[StartTracker]:
     started: list[Tracker] = []
 
-    async def start(**overrides: Any) -> Tracker:
+    async def start(*, timestamped: bool = False, **overrides: Any) -> Tracker:
         topics = {
             topic.name: await new_topic(f"test.{unique}.{topic.name}")
             for topic in (
@@ -145,6 +153,12 @@ async def start_tracker(
             topic_overrides=topics,
             carrier_webhooks={
                 "generic": CarrierWebhookAuth(
+                    scheme=WebhookScheme.TIMESTAMPED_HMAC_SHA256,
+                    header=SIGNATURE_HEADER,
+                    secret=SecretRef(env=secret_env),
+                )
+                if timestamped
+                else CarrierWebhookAuth(
                     scheme=WebhookScheme.HMAC_SHA256,
                     header=SIGNATURE_HEADER,
                     prefix="sha256=",
@@ -165,6 +179,7 @@ async def start_tracker(
             webhook_secret=secret.encode(),
             service=service,
             client=httpx.AsyncClient(base_url=f"http://127.0.0.1:{settings.http_port}"),
+            timestamped=timestamped,
         )
         started.append(tracker)
         return tracker

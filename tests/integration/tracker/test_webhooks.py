@@ -3,6 +3,8 @@ an accepted payload is on the carrier-updates topic, raw, before the 202."""
 
 from __future__ import annotations
 
+import time
+
 from relais_contracts.topics import carrier_updates
 from relais_contracts.topics.carrier_updates import CarrierUpdateReceived, UpdateSource
 from tests.integration.tracker.conftest import StartTracker, generic_payload
@@ -80,3 +82,33 @@ async def test_bad_webhook_calls_are_refused_and_only_the_good_one_is_published(
     metrics = (await client.get("/metrics")).text
     for outcome in ("unauthorized", "too_large", "malformed", "accepted"):
         assert f'carrier="generic",outcome="{outcome}"' in metrics
+
+
+async def test_a_timestamped_signature_older_than_the_tolerance_is_refused(
+    start_tracker: StartTracker,
+) -> None:
+    tracker = await start_tracker(timestamped=True, webhook_signature_tolerance_s=300)
+    body = generic_payload(
+        "RL000333444", ("2026-03-02T10:00:00+01:00", "accepted_by_carrier", "PU")
+    )
+    now = int(time.time())
+
+    replayed = await tracker.client.post(
+        "/webhooks/carriers/generic", content=body, headers=tracker.sign(body, timestamp=now - 301)
+    )
+    assert replayed.status_code == 401
+    from_the_future = await tracker.client.post(
+        "/webhooks/carriers/generic", content=body, headers=tracker.sign(body, timestamp=now + 301)
+    )
+    assert from_the_future.status_code == 401
+    fresh = await tracker.client.post(
+        "/webhooks/carriers/generic", content=body, headers=tracker.sign(body, timestamp=now - 60)
+    )
+    assert fresh.status_code == 202
+
+    records = await tracker.read(
+        carrier_updates.TOPIC.name, until=lambda got: len(got) > 1, timeout_s=3
+    )
+    assert len(records) == 1, "the refused calls published nothing"
+    accepted = carrier_updates.TOPIC.decode(records[0].value or b"")
+    assert str(accepted.event_id) == fresh.json()["accepted"]

@@ -3,9 +3,10 @@
 Rules:
 - published by the tracker once the event is matched to a shipment (events that
   arrive before their order are held, then published when reconciled);
-- `event_id` is `ids.tracking_event_id(carrier, tracking_number, carrier_code,
-  occurred_at)`: a carrier re-sending an event produces the same id, and consumers
-  drop it as a duplicate;
+- `event_id` is `ids.recorded_tracking_event_id(merchant_id, ids.tracking_event_id(
+  carrier, tracking_number, carrier_code, occurred_at))`: a carrier re-sending an event
+  produces the same id, and consumers drop it as a duplicate; two merchants following
+  the same tracking number get distinct ids;
 - `occurred_at` is the carrier's event time with its offset (a carrier time without
   a zone is read in the carrier's documented zone);
 - events may arrive out of order: consumers order a shipment's events by

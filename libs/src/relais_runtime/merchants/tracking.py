@@ -9,7 +9,8 @@ Rules:
 - a carrier webhook credential names its secret by reference (SecretRef), never by
   value; it is checked the way that carrier signs its calls: a shared secret in a
   header, or an HMAC-SHA256 of the raw body in a header (hex or base64, with an
-  optional prefix such as `sha256=`);
+  optional prefix such as `sha256=`), or a timestamped HMAC that is refused once older
+  than the tracker's tolerance (replay protection);
 - carrier credentials can also be set once for the platform (tracker settings):
   a call that matches a merchant's credential is attributed to that merchant, one
   that matches the platform's is of unknown merchant until its tracking number is
@@ -30,6 +31,10 @@ class WebhookScheme(StrEnum):
     """The header carries the secret itself (e.g. UPS Track Alert's `credential`)."""
     HMAC_SHA256 = "hmac_sha256"
     """The header carries HMAC-SHA256(secret, raw body) (e.g. FedEx's `fdx-signature`)."""
+    TIMESTAMPED_HMAC_SHA256 = "timestamped_hmac_sha256"
+    """The header carries `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`
+    (relais_contracts.webhooks, as Relais signs its own webhooks); a timestamp older than
+    the receiver's tolerance is refused (replay protection)."""
 
 
 class SignatureEncoding(StrEnum):

@@ -20,6 +20,13 @@ class TrackerSettings(RuntimeSettings):
         "(RELAIS_CARRIER_WEBHOOKS as JSON); merchants may add their own in their "
         "`tracking` section.",
     )
+    webhook_signature_tolerance_s: int = Field(
+        default=300,
+        ge=1,
+        le=3600,
+        description="A carrier webhook whose signature carries a timestamp further than "
+        "this from the tracker's clock is refused with 401 (replay protection).",
+    )
     webhook_max_body_bytes: int = Field(
         default=256 * 1024,
         ge=1024,

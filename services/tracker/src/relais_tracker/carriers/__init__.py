@@ -65,14 +65,13 @@ def parse(carrier: str, payload: bytes) -> list[NormalizedEvent]:
 def record_unknown_codes(events: Iterable[NormalizedEvent], *, carrier: str) -> int:
     """Count (metric labelled by carrier only) and log (with the code) every event whose
     carrier code no table knows; returns how many there were."""
-    log = get_logger(__name__)
     unknown = 0
     for event in events:
         if event.code_recognized:
             continue
         unknown += 1
         TRACKER_UNKNOWN_CARRIER_CODES.labels(carrier=carrier).inc()
-        log.warning(
+        get_logger(__name__).warning(
             "unknown carrier code",
             carrier=carrier,
             carrier_code=event.carrier_code,

@@ -69,18 +69,26 @@ class GenericAdapter:
     default_zone = ZoneInfo("UTC")
 
     def parse(self, payload: bytes) -> list[NormalizedEvent]:
-        raw: Any = load_json(payload, carrier=self.carrier)
         try:
-            document = _Document.model_validate(raw)
-        except ValidationError as error:
-            first = error.errors()[0]
-            where = ".".join(str(part) for part in first["loc"]) or "payload"
-            raise PayloadError(f"{where}: {first['msg']}") from None
+            document = _Document.model_validate_json(payload)
+        except ValidationError:
+            document = self._explain(payload)
         events = [
             self._event(event, tracking_number=document.tracking_number, index=index)
             for index, event in enumerate(document.events)
         ]
         return sorted(events, key=lambda event: event.occurred_at)
+
+    def _explain(self, payload: bytes) -> _Document:
+        """Raise the PayloadError that says why `payload` is not a valid document (the
+        fast path above validates the JSON bytes directly, without this detail)."""
+        raw: Any = load_json(payload, carrier=self.carrier)
+        try:
+            return _Document.model_validate(raw)
+        except ValidationError as error:
+            first = error.errors()[0]
+            where = ".".join(str(part) for part in first["loc"]) or "payload"
+            raise PayloadError(f"{where}: {first['msg']}") from None
 
     def _event(self, event: _Event, *, tracking_number: str, index: int) -> NormalizedEvent:
         mapping = _mapping(event, where=f"events.{index}")

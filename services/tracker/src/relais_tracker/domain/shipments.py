@@ -3,7 +3,10 @@
 Rules:
 - one shipment per parcel of an order, identified by (merchant_id, shipment_id);
 - a carrier event's id is `ids.tracking_event_id(...)`: a carrier re-sending the same
-  event yields the same id, and the tracker records it once;
+  event yields the same id, and the tracker holds and records it once; the event as
+  recorded for one merchant's shipment has `ids.recorded_tracking_event_id(merchant,
+  carrier event id)`, so two merchants following the same tracking number never publish
+  the same event id (consumers are idempotent on it);
 - the carrier side of the state (`Progress`) is the fold of the shipment's events in
   event-time order: the latest event by `occurred_at` gives the status; events that
   arrive in order advance the stored fold, an event older than the latest one makes
@@ -224,14 +227,14 @@ def _fold(progress: Progress, ordered: Sequence[CarrierEvent]) -> Progress:
             failed_attempts += 1
         estimate = event.estimated_delivery or estimate
     last = ordered[-1]
-    # Built without validation: every value comes from events already validated as
-    # TrackingEventRecorded (recorded or read back).
-    return Progress.model_construct(
+    # Validated: pydantic-core checks these few fields faster than model_construct
+    # copies them in Python.
+    return Progress(
         status=last.status,
         substatus=last.substatus,
         incident=last.incident,
         status_since=status_since,
-        last_event=LastTrackingEvent.model_construct(
+        last_event=LastTrackingEvent(
             event_id=last.event_id,
             occurred_at=last.occurred_at,
             status=last.status,
@@ -363,7 +366,7 @@ def tracking_event_recorded(
     event: CarrierEvent, *, merchant_id: str, shipment_id: str, order_id: str, produced_at: datetime
 ) -> TrackingEventRecorded:
     return TrackingEventRecorded(
-        event_id=event.event_id,
+        event_id=ids.recorded_tracking_event_id(merchant_id, event.event_id),
         occurred_at=event.occurred_at,
         produced_at=produced_at,
         merchant_id=merchant_id,

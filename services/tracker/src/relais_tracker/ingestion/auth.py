@@ -8,6 +8,9 @@ Rules:
   verifies (shared secret or HMAC-SHA256 of the raw body, compared in constant
   time); a merchant's credential attributes the call to that merchant, the
   platform's leaves the merchant unknown;
+- a scheme whose signature carries a timestamp (timestamped_hmac_sha256) is refused
+  when that timestamp is further than the tolerance from the injected clock's now
+  (default 5 minutes): a captured call cannot be replayed later;
 - secrets are resolved once at start-up: a missing one stops start-up with
   ConfigurationError naming where it was expected.
 """
@@ -19,8 +22,10 @@ import hashlib
 import hmac
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import datetime
 
 from relais_contracts.envelope import UNKNOWN_MERCHANT
+from relais_contracts.webhooks import SignatureError, verify_signature
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.merchants.tracking import CarrierWebhookAuth, SignatureEncoding, WebhookScheme
 from relais_runtime.settings import ConfigurationError
@@ -62,13 +67,24 @@ class WebhookCredential:
     encoding: SignatureEncoding
     prefix: str
 
-    def verifies(self, *, headers: Mapping[str, str], body: bytes) -> bool:
+    def verifies(
+        self, *, headers: Mapping[str, str], body: bytes, now: datetime | None, tolerance_s: int
+    ) -> bool:
+        """Constant-time; a timestamped signature without `now` is refused."""
         presented = headers.get(self.header.lower())
         if presented is None or not presented.startswith(self.prefix):
             return False
         presented = presented[len(self.prefix) :].strip()
         if self.scheme is WebhookScheme.SHARED_SECRET:
             return hmac.compare_digest(presented.encode(), self.secret)
+        if self.scheme is WebhookScheme.TIMESTAMPED_HMAC_SHA256:
+            if now is None:
+                return False
+            try:
+                verify_signature(self.secret, presented, body, now, tolerance_s)
+            except SignatureError:
+                return False
+            return True
         return hmac.compare_digest(presented.encode(), self.signature(body).encode())
 
     def signature(self, body: bytes) -> str:
@@ -93,10 +109,15 @@ def _credential(merchant_id: str, auth: CarrierWebhookAuth, *, where: str) -> We
     )
 
 
+DEFAULT_TOLERANCE_S = 300
+
+
 @dataclass(frozen=True)
 class WebhookAuthenticator:
     credentials: Mapping[str, tuple[WebhookCredential, ...]]
     """By carrier code."""
+    tolerance_s: int = DEFAULT_TOLERANCE_S
+    """How old a timestamped signature may be (either way: clocks drift)."""
 
     @classmethod
     def of(
@@ -104,6 +125,7 @@ class WebhookAuthenticator:
         *,
         platform: Mapping[str, CarrierWebhookAuth],
         merchants: Mapping[str, MerchantConfig],
+        tolerance_s: int = DEFAULT_TOLERANCE_S,
     ) -> WebhookAuthenticator:
         credentials: dict[str, list[WebhookCredential]] = {}
         for merchant_id, config in merchants.items():
@@ -117,12 +139,25 @@ class WebhookAuthenticator:
             credentials.setdefault(carrier, []).append(
                 _credential(UNKNOWN_MERCHANT, auth, where=where)
             )
-        return cls(credentials={carrier: tuple(found) for carrier, found in credentials.items()})
+        return cls(
+            credentials={carrier: tuple(found) for carrier, found in credentials.items()},
+            tolerance_s=tolerance_s,
+        )
 
-    def authenticate(self, *, carrier: str, headers: Mapping[str, str], body: bytes) -> str | None:
+    def authenticate(
+        self,
+        *,
+        carrier: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        now: datetime | None = None,
+    ) -> str | None:
         """The merchant the call is from (UNKNOWN_MERCHANT for platform credentials), or
-        None when no credential of that carrier verifies."""
+        None when no credential of that carrier verifies at `now` (without `now`, no
+        timestamped signature verifies)."""
         for credential in self.credentials.get(carrier, ()):
-            if credential.verifies(headers=headers, body=body):
+            if credential.verifies(
+                headers=headers, body=body, now=now, tolerance_s=self.tolerance_s
+            ):
                 return credential.merchant_id
         return None

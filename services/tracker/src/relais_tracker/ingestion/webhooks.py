@@ -4,7 +4,8 @@ Rules, checked in this order, nothing published unless all pass:
 - a carrier without an adapter: 404;
 - a body larger than the limit: 413, from Content-Length before reading, or as soon
   as the streamed body passes the limit;
-- no configured credential of that carrier verifies the call: 401;
+- no configured credential of that carrier verifies the call, or its signature's
+  timestamp is outside the tolerance (replay): 401;
 - the carrier's adapter cannot parse the body: 400 with the adapter's reason;
 - otherwise the body is published raw to the carrier-updates topic and Kafka's
   acknowledgement is awaited before answering 202: an accepted payload is never lost.
@@ -99,7 +100,7 @@ def webhooks_router(
                 carrier, "too_large", 413, f"body larger than {max_body_bytes} bytes"
             ) from None
         merchant_id = authenticator.authenticate(
-            carrier=carrier, headers=request.headers, body=body
+            carrier=carrier, headers=request.headers, body=body, now=now()
         )
         if merchant_id is None:
             raise _refuse(carrier, "unauthorized", 401, "missing or invalid carrier credential")

@@ -1,4 +1,4 @@
-"""The consumer policy of relais_runtime.consumer, applied to batches of messages.
+"""The batch mode of the consumer policy (relais_runtime.consumer), for high-volume topics.
 
 Same guarantees as `ReliableConsumer`, fewer round trips:
 1. a batch is up to `max_records` messages; each is decoded and validated, then
@@ -45,7 +45,13 @@ from tenacity import (
 from relais_contracts.envelope import Event
 from relais_contracts.registry import Topic
 from relais_contracts.topics import dead_letters
-from relais_runtime.consumer import RetryPolicy, build_dead_letter, is_transient
+from relais_runtime.consumer import (
+    RetryPolicy,
+    _decode_error_kind,
+    _short,
+    build_dead_letter,
+    is_transient,
+)
 from relais_runtime.db import DbConnection
 from relais_runtime.kafka import publish_events
 from relais_runtime.logging import get_logger
@@ -206,7 +212,9 @@ class BatchConsumer:
             try:
                 event = self.subscription.topic.decode(record.value or b"")
             except ValidationError as error:
-                await self._dead_letter(record, kind=_decode_kind(error), message=_reason(error))
+                await self._dead_letter(
+                    record, kind=_decode_error_kind(error), message=_short(error)
+                )
                 dead += 1
                 continue
             try:
@@ -215,7 +223,7 @@ class BatchConsumer:
                 await self._dead_letter(
                     record,
                     kind="handler_failed",
-                    message=f"{type(error).__name__}: {_reason(error)}",
+                    message=f"{type(error).__name__}: {_short(error)}",
                     event=event,
                 )
                 dead += 1
@@ -267,7 +275,7 @@ class BatchConsumer:
             await self._dead_letter(
                 item.record,
                 kind=kind,
-                message=f"{type(error).__name__}: {_reason(error)}",
+                message=f"{type(error).__name__}: {_short(error)}",
                 attempts=self._retry.max_attempts if is_transient(error) else 1,
                 event=item.event,
             )
@@ -348,18 +356,3 @@ async def _commit(consumer: AIOKafkaConsumer, fetched: Fetched) -> None:
 def _add(outcomes: dict[str, int], outcome: str, count: int = 1) -> None:
     if count:
         outcomes[outcome] = outcomes.get(outcome, 0) + count
-
-
-def _decode_kind(error: ValidationError) -> str:
-    types = {problem["type"] for problem in error.errors()}
-    return "undecodable" if types & {"json_invalid", "json_type"} else "invalid"
-
-
-def _reason(error: BaseException) -> str:
-    """The reason without input values (they may hold personal data)."""
-    if isinstance(error, ValidationError):
-        return "; ".join(
-            f"{'.'.join(str(part) for part in problem['loc']) or '(root)'}: {problem['msg']}"
-            for problem in error.errors(include_url=False, include_input=False)
-        )[:4000]
-    return str(error)[:500]
