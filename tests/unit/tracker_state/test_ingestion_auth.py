@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 
 from relais_contracts.envelope import UNKNOWN_MERCHANT
+from relais_runtime.api_keys import ApiKeyRing, api_key_sha256
 from relais_runtime.merchants import MerchantConfig, MerchantConfigError, parse_merchant
 from relais_runtime.merchants.base import SecretRef
 from relais_runtime.merchants.tracking import CarrierWebhookAuth, SignatureEncoding, WebhookScheme
 from relais_runtime.settings import ConfigurationError
-from relais_tracker.ingestion.auth import ApiKeyRing, WebhookAuthenticator, api_key_sha256
+from relais_tracker.ingestion.auth import WebhookAuthenticator
 
 
 def merchant(merchant_id: str, tracking: dict[str, Any]) -> MerchantConfig:

@@ -29,6 +29,7 @@ from relais_contracts.topics import tracking_events as tracking_events_topic
 from relais_contracts.topics.carrier_updates import CarrierUpdateReceived, PayloadEncoding
 from relais_contracts.topics.shipment_state import ShipmentStateChanged, StateChangeCause
 from relais_contracts.topics.tracking_events import TrackingEventRecorded
+from relais_runtime.api_keys import ApiKeyRing
 from relais_runtime.batch_consumer import BatchConsumer, BatchSubscription, Prepared
 from relais_runtime.clock import Clock, clock_from_spec
 from relais_runtime.consumer import MessageContext, PermanentError, Subscription
@@ -55,7 +56,7 @@ from relais_tracker.domain.shipments import (
     shipment_state,
     tracking_event_recorded,
 )
-from relais_tracker.ingestion.auth import ApiKeyRing, WebhookAuthenticator
+from relais_tracker.ingestion.auth import WebhookAuthenticator
 from relais_tracker.ingestion.orders_api import orders_router
 from relais_tracker.ingestion.polling import HttpCarrierPoller, PollingLoop, PollRetry
 from relais_tracker.ingestion.webhooks import webhooks_router

@@ -1,9 +1,7 @@
-"""Who is calling: merchants by order API key, carriers by their webhook credential.
+"""Who is calling: carriers by their webhook credential (merchants' order API keys are
+the runtime's `relais_runtime.api_keys`).
 
 Rules:
-- an API key is looked up by its SHA-256 (the configuration holds only hashes); keys
-  are high-entropy random strings, so a fast hash suffices and the lookup by hash
-  leaks nothing usable about other keys;
 - a carrier webhook is accepted only if one configured credential of that carrier
   verifies (shared secret or HMAC-SHA256 of the raw body, compared in constant
   time); a merchant's credential attributes the call to that merchant, the
@@ -29,33 +27,6 @@ from relais_contracts.webhooks import SignatureError, verify_signature
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.merchants.tracking import CarrierWebhookAuth, SignatureEncoding, WebhookScheme
 from relais_runtime.settings import ConfigurationError
-
-
-def api_key_sha256(key: str) -> str:
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-@dataclass(frozen=True)
-class ApiKeyRing:
-    """SHA-256 of each key -> the merchant it belongs to."""
-
-    merchants_by_hash: Mapping[str, str]
-
-    @classmethod
-    def of(cls, merchants: Mapping[str, MerchantConfig]) -> ApiKeyRing:
-        owners: dict[str, str] = {}
-        for merchant_id, config in merchants.items():
-            for key in config.tracking.api_keys:
-                if key.sha256 in owners:
-                    raise ConfigurationError(
-                        f"merchants {owners[key.sha256]} and {merchant_id}: tracking.api_keys: "
-                        f"key {key.id!r} is configured twice"
-                    )
-                owners[key.sha256] = merchant_id
-        return cls(merchants_by_hash=owners)
-
-    def merchant_of(self, key: str) -> str | None:
-        return self.merchants_by_hash.get(api_key_sha256(key)) if key else None
 
 
 @dataclass(frozen=True)

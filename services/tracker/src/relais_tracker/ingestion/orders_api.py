@@ -38,10 +38,10 @@ from relais_contracts import ids
 from relais_contracts.envelope import Event
 from relais_contracts.registry import Topic
 from relais_contracts.topics.orders import OrderCancelled, OrderPlaced, OrderUpdated
+from relais_runtime.api_keys import ApiKeyRing
 from relais_runtime.kafka import publish_events
 from relais_runtime.metrics import ORDER_API_REQUESTS
 from relais_tracker import repository
-from relais_tracker.ingestion.auth import ApiKeyRing
 
 ENVELOPE_FIELDS = frozenset(
     {"event_id", "event_type", "schema_version", "occurred_at", "produced_at", "merchant_id"}
@@ -89,8 +89,7 @@ def orders_router(
     router = APIRouter(prefix="/v1/orders", tags=["orders"])
 
     def merchant(authorization: Annotated[str | None, Header()] = None) -> str:
-        scheme, _, key = (authorization or "").partition(" ")
-        owner = keys.merchant_of(key.strip()) if scheme.lower() == "bearer" else None
+        owner = keys.merchant_of_header(authorization)
         if owner is None:
             ORDER_API_REQUESTS.labels(operation="any", outcome="unauthorized").inc()
             raise HTTPException(
