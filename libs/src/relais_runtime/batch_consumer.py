@@ -44,20 +44,17 @@ from tenacity import (
 
 from relais_contracts.envelope import Event
 from relais_contracts.registry import Topic
-from relais_contracts.topics import dead_letters
 from relais_runtime.consumer import (
     RetryPolicy,
     _decode_error_kind,
     _short,
-    build_dead_letter,
     is_transient,
+    send_dead_letter,
 )
 from relais_runtime.db import DbConnection
-from relais_runtime.kafka import publish_events
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import (
     CONSUMER_BATCH_SIZE,
-    DEAD_LETTERS,
     HANDLER_RETRIES,
     HANDLER_SECONDS,
     MESSAGES_CONSUMED,
@@ -212,16 +209,22 @@ class BatchConsumer:
             try:
                 event = self.subscription.topic.decode(record.value or b"")
             except ValidationError as error:
-                await self._dead_letter(
-                    record, kind=_decode_error_kind(error), message=_short(error)
+                await send_dead_letter(
+                    self._producer,
+                    record,
+                    group=self.group,
+                    kind=_decode_error_kind(error),
+                    message=_short(error),
                 )
                 dead += 1
                 continue
             try:
                 ready.append(Prepared(record, event, self.subscription.prepare(event)))
             except Exception as error:
-                await self._dead_letter(
+                await send_dead_letter(
+                    self._producer,
                     record,
+                    group=self.group,
                     kind="handler_failed",
                     message=f"{type(error).__name__}: {_short(error)}",
                     event=event,
@@ -272,8 +275,10 @@ class BatchConsumer:
         except Exception as error:
             kind = "retries_exhausted" if is_transient(error) else "handler_failed"
             log.error("message dead-lettered", kind=kind, error=type(error).__name__)
-            await self._dead_letter(
+            await send_dead_letter(
+                self._producer,
                 item.record,
+                group=self.group,
                 kind=kind,
                 message=f"{type(error).__name__}: {_short(error)}",
                 attempts=self._retry.max_attempts if is_transient(error) else 1,
@@ -312,21 +317,6 @@ class BatchConsumer:
             if fresh:
                 await self.subscription.handler(fresh, connection)
         return len(fresh)
-
-    async def _dead_letter(
-        self,
-        record: Record,
-        *,
-        kind: str,
-        message: str,
-        attempts: int = 1,
-        event: Event | None = None,
-    ) -> None:
-        letter = build_dead_letter(
-            record, group=self.group, kind=kind, message=message, attempts=attempts, event=event
-        )
-        await publish_events(self._producer, topic=dead_letters.TOPIC.name, events=[letter])
-        DEAD_LETTERS.labels(group=self.group, topic=record.topic, kind=kind).inc()
 
 
 async def claim_events(

@@ -166,7 +166,13 @@ class ReliableConsumer:
         try:
             event = topic.decode(record.value)
         except ValidationError as error:
-            await self._dead_letter(record, kind=_decode_error_kind(error), message=_short(error))
+            await send_dead_letter(
+                self._producer,
+                record,
+                group=self.group,
+                kind=_decode_error_kind(error),
+                message=_short(error),
+            )
             return self._count(record, "dead_lettered")
         structlog.contextvars.bind_contextvars(
             correlation_id=event.correlation_id,
@@ -225,8 +231,10 @@ class ReliableConsumer:
         except Exception as error:
             kind = "retries_exhausted" if is_transient(error) else "handler_failed"
             log.error("message dead-lettered", kind=kind, error=type(error).__name__)
-            await self._dead_letter(
+            await send_dead_letter(
+                self._producer,
                 record,
+                group=self.group,
                 kind=kind,
                 message=f"{type(error).__name__}: {_short(error)}",
                 attempts=max(attempt, 1),
@@ -268,21 +276,6 @@ class ReliableConsumer:
             attempt=state.attempt_number,
             error=type(error).__name__ if error else None,
         )
-
-    async def _dead_letter(
-        self,
-        record: ConsumerRecord[Any, Any],
-        *,
-        kind: str,
-        message: str,
-        attempts: int = 1,
-        event: Event | None = None,
-    ) -> None:
-        letter = build_dead_letter(
-            record, group=self.group, kind=kind, message=message, attempts=attempts, event=event
-        )
-        await publish_events(self._producer, topic=dead_letters.TOPIC.name, events=[letter])
-        DEAD_LETTERS.labels(group=self.group, topic=record.topic, kind=kind).inc()
 
     def _count(self, record: ConsumerRecord[Any, Any], outcome: str) -> str:
         MESSAGES_CONSUMED.labels(group=self.group, topic=record.topic, outcome=outcome).inc()
@@ -354,6 +347,25 @@ async def claim_event(connection: DbConnection, *, consumer_group: str, event_id
         event_id,
     )
     return bool(claimed)
+
+
+async def send_dead_letter(
+    producer: AIOKafkaProducer,
+    record: ConsumerRecord[Any, Any],
+    *,
+    group: str,
+    kind: str,
+    message: str,
+    attempts: int = 1,
+    event: Event | None = None,
+) -> None:
+    """Publish the dead letter of `record` (acks=all) and count it; the caller commits
+    the record's offset only after this returns."""
+    letter = build_dead_letter(
+        record, group=group, kind=kind, message=message, attempts=attempts, event=event
+    )
+    await publish_events(producer, topic=dead_letters.TOPIC.name, events=[letter])
+    DEAD_LETTERS.labels(group=group, topic=record.topic, kind=kind).inc()
 
 
 def build_dead_letter(

@@ -47,20 +47,37 @@ async def _start_groups_now(*, bootstrap: str, groups: list[tuple[str, str]]) ->
         for group, topic in groups:
             if await admin.list_consumer_group_offsets(group):
                 continue
-            described = await admin.describe_topics([topic])
-            partitions = [
-                TopicPartition(topic, entry["partition"])
-                for description in described
-                for entry in description["partitions"]
-            ]
-            await _commit_end_offsets(bootstrap=bootstrap, group=group, partitions=partitions)
+            partitions = await _partitions(admin, topic)
+            await _commit_offsets(bootstrap=bootstrap, group=group, partitions=partitions, end=True)
     finally:
         await admin.close()
 
 
-async def _commit_end_offsets(
-    *, bootstrap: str, group: str, partitions: list[TopicPartition]
+async def rewind_group(*, bootstrap: str, group: str, topic: str) -> None:
+    """Move `group` to the beginning of `topic`: its next consumer replays everything
+    the topic still holds. Kafka refuses while the group has a live member."""
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        partitions = await _partitions(admin, topic)
+    finally:
+        await admin.close()
+    await _commit_offsets(bootstrap=bootstrap, group=group, partitions=partitions, end=False)
+
+
+async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
+    described = await admin.describe_topics([topic])
+    return [
+        TopicPartition(topic, entry["partition"])
+        for description in described
+        for entry in description["partitions"]
+    ]
+
+
+async def _commit_offsets(
+    *, bootstrap: str, group: str, partitions: list[TopicPartition], end: bool
 ) -> None:
+    """Commit each partition's end (or beginning) offset for `group`."""
     if not partitions:
         return
     consumer = AIOKafkaConsumer(
@@ -69,7 +86,9 @@ async def _commit_end_offsets(
     await consumer.start()
     try:
         consumer.assign(partitions)
-        ends = await consumer.end_offsets(partitions)
-        await consumer.commit(dict(ends))
+        offsets = await (
+            consumer.end_offsets(partitions) if end else consumer.beginning_offsets(partitions)
+        )
+        await consumer.commit(dict(offsets))
     finally:
         await consumer.stop()

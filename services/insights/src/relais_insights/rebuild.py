@@ -13,10 +13,9 @@ Rules:
 from __future__ import annotations
 
 import asyncpg
-from aiokafka import AIOKafkaConsumer, TopicPartition
-from aiokafka.admin import AIOKafkaAdminClient
 
 from relais_insights.handlers import subscriptions
+from relais_runtime.offsets import rewind_group
 from relais_runtime.settings import RuntimeSettings
 
 SCHEMA = "insights"
@@ -32,30 +31,8 @@ async def rebuild(settings: RuntimeSettings, *, schema: str = SCHEMA) -> list[st
     groups = []
     for subscription in subscriptions():
         group = settings.consumer_group_prefix + subscription.group_id
-        await rewind(settings.kafka_bootstrap, group=group, topic=subscription.topic.name)
+        await rewind_group(
+            bootstrap=settings.kafka_bootstrap, group=group, topic=subscription.topic.name
+        )
         groups.append(group)
     return groups
-
-
-async def rewind(bootstrap: str, *, group: str, topic: str) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
-    await admin.start()
-    try:
-        described = await admin.describe_topics([topic])
-    finally:
-        await admin.close()
-    partitions = [
-        TopicPartition(topic, entry["partition"])
-        for description in described
-        for entry in description["partitions"]
-    ]
-    consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
-    )
-    await consumer.start()
-    try:
-        consumer.assign(partitions)
-        starts = await consumer.beginning_offsets(partitions)
-        await consumer.commit(dict(starts))
-    finally:
-        await consumer.stop()
