@@ -474,3 +474,9 @@ async def test_milestones_and_action_confirmation(harness: Harness, smtp: SmtpSe
     assert [(e.trigger.name, e.reason) for e in disabled] == [
         ("out_for_delivery", SuppressionReason.TRIGGER_DISABLED)
     ]
+    recorded = await harness.pool.fetch(
+        "SELECT trigger_name, outcome_reason FROM notifications"
+        " WHERE shipment_id = $1 AND status = 'suppressed'",
+        shipment_id,
+    )
+    assert [tuple(row) for row in recorded] == [("out_for_delivery", "trigger_disabled")]

@@ -43,7 +43,7 @@ from relais_contracts.topics.shipment_state import ShipmentStateChanged
 from relais_notifier import repository
 from relais_notifier.channels.email import SmtpConfig, SmtpSender
 from relais_notifier.channels.sms import SmsSender, TwilioSms
-from relais_notifier.delivery import Dispatcher, DispatchPolicy, publish, record_outcome
+from relais_notifier.delivery import Dispatcher, DispatchPolicy, record_outcome
 from relais_notifier.domain.outcomes import Notification, plan, suppressed_event
 from relais_notifier.domain.policy import Contact
 from relais_notifier.domain.triggers import (
@@ -163,16 +163,16 @@ class Notifier:
             if not await repository.create_notification(connection, notification=row):
                 continue
             if row.status == "suppressed":
-                await publish(
+                await record_outcome(
                     connection,
-                    events=[
-                        suppressed_event(
-                            row,
-                            now=now,
-                            reason=SuppressionReason.TRIGGER_DISABLED,
-                            detail=f"{row.trigger_name} is not bound to a message",
-                        )
-                    ],
+                    row,
+                    event=suppressed_event(
+                        row,
+                        now=now,
+                        reason=SuppressionReason.TRIGGER_DISABLED,
+                        detail=f"{row.trigger_name} is not bound to a message",
+                    ),
+                    outcome_reason=SuppressionReason.TRIGGER_DISABLED.value,
                 )
             elif not woken:
                 await repository.wake_dispatcher(connection)
