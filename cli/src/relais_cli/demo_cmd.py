@@ -124,7 +124,8 @@ def demo(
             children=children,
         )
         summarize(run_id=run_id, day=day, stub=stub, mail_dir=paths.mail_dir)
-        show_insights(api_keys=api_keys, period=(virtual_start.date(), clock.now().date()))
+        first_order = min(datetime.fromisoformat(call.body["placed_at"]) for call in day.orders)
+        show_insights(api_keys=api_keys, period=(first_order.date(), clock.now().date()))
         console.print(
             f"The clock keeps running {speed:.0f}x: customer links expire after the merchants' "
             f"chat.link_max_age_days (21 virtual days = {21 * 86400 / speed / 60:.0f} real "
@@ -345,8 +346,9 @@ def show_insights(
     *, api_keys: dict[str, str], period: tuple[date, date], timeout_s: float = 90
 ) -> None:
     """The headline KPIs of each demo merchant from the insights API over the demo's
-    virtual days (an earlier demo run on the same days counts too), and its dashboard
-    link."""
+    virtual days, from its first order's placement (parcels count by the day their
+    order was placed; an earlier demo run on the same days counts too), and its
+    dashboard link."""
     base = f"http://127.0.0.1:{DEFAULT_PORTS[ServiceName.INSIGHTS]}"
     with httpx.Client(base_url=base, timeout=30) as client:
         headlines = fetch_headlines(client, api_keys, period=period, timeout_s=timeout_s)

@@ -151,6 +151,9 @@ def scenario_scans(
                 city,
                 estimated_day=(promised_by + 48 * h).date(),
             ),
+            # Delivered a day after the promise: late, but delivered (carrier on-time rate).
+            _scan(promised_by + 26 * h, "out_for_delivery_unspecified", city),
+            _scan(promised_by + 30 * h, "delivered_unspecified", city),
         ],
         "stalled": [],
         "failed_attempt": [arrive, out, _scan(shipped + 30 * h, "recipient_absent", city)],
