@@ -61,11 +61,12 @@ def build_router(*, pool: asyncpg.Pool, configuration: InsightsConfiguration) ->
             raise HTTPException(status_code=404, detail=f"no merchant {merchant_id!r}")
         return merchant
 
-    def period_of(merchant: MerchantConfig, start: str | None, end: str | None) -> Period:
+    def requested_period(merchant: MerchantConfig, request: Request) -> Period:
+        """The period of the request's `from` and `to` (default: the last 30 days)."""
         try:
             return parse_period(
-                start=start,
-                end=end,
+                start=request.query_params.get("from"),
+                end=request.query_params.get("to"),
                 today=today_for(merchant, configuration),
                 time_zone=merchant.time_zone,
             )
@@ -102,9 +103,7 @@ def build_router(*, pool: asyncpg.Pool, configuration: InsightsConfiguration) ->
         merchant_id: str, request: Request, authorization: Authorization = None
     ) -> JSONResponse:
         merchant = authorized(merchant_id, authorization)
-        period = period_of(
-            merchant, request.query_params.get("from"), request.query_params.get("to")
-        )
+        period = requested_period(merchant, request)
         found = await report(merchant, period)
         return JSONResponse(found.model_dump(mode="json"))
 
@@ -113,9 +112,7 @@ def build_router(*, pool: asyncpg.Pool, configuration: InsightsConfiguration) ->
         merchant_id: str, request: Request, authorization: Authorization = None
     ) -> Response:
         merchant = authorized(merchant_id, authorization)
-        period = period_of(
-            merchant, request.query_params.get("from"), request.query_params.get("to")
-        )
+        period = requested_period(merchant, request)
         return csv_response(await report(merchant, period))
 
     @router.get("/static/insights/insights.css", include_in_schema=False)
@@ -214,9 +211,7 @@ def build_router(*, pool: asyncpg.Pool, configuration: InsightsConfiguration) ->
         merchant = session_merchant(request, merchant_id)
         if merchant is None:
             raise HTTPException(status_code=401, detail="sign in to the dashboard first")
-        period = period_of(
-            merchant, request.query_params.get("from"), request.query_params.get("to")
-        )
+        period = requested_period(merchant, request)
         return csv_response(await report(merchant, period))
 
     return router
