@@ -7,12 +7,11 @@ import uuid
 from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
-import asyncpg
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from tests.conftest import Infrastructure
+from tests.conftest import Infrastructure, drop_schemas
 
 pytestmark = pytest.mark.integration
 
@@ -33,11 +32,7 @@ async def schema(infrastructure: Infrastructure, unique: str) -> AsyncIterator[s
     """A fresh PostgreSQL schema for one test, dropped afterwards."""
     name = f"test_{unique}"
     yield name
-    connection = await asyncpg.connect(infrastructure.database_url)
-    try:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await connection.close()
+    await drop_schemas(infrastructure.database_url, [name])
 
 
 @pytest.fixture

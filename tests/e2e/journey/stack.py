@@ -75,7 +75,7 @@ from relais_runtime.service import RunningService, ServiceSpec
 from relais_runtime.settings import RuntimeSettings
 from relais_tracker.entrypoint import build_spec as tracker_spec
 from relais_tracker.settings import TrackerSettings
-from tests.conftest import REPO_ROOT, Infrastructure
+from tests.conftest import REPO_ROOT, Infrastructure, drop_schemas
 from tests.e2e.journey.merchant import MerchantSystems, free_port
 
 DEMO_MERCHANTS = Path(REPO_ROOT) / "deploy" / "merchants"
@@ -469,15 +469,6 @@ async def delete_topics(bootstrap: str, names: Iterable[str]) -> None:
         await admin.delete_topics(list(names))
     finally:
         await admin.close()
-
-
-async def drop_schemas(database_url: str, schemas: Iterable[str]) -> None:
-    connection = await asyncpg.connect(database_url)
-    try:
-        for schema in schemas:
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-    finally:
-        await connection.close()
 
 
 def later(clock: ScaledClock, **delta: float) -> str:

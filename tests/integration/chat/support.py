@@ -28,7 +28,7 @@ from relais_contracts.tracking import Substatus, TrackingStatus
 from relais_runtime.kafka import publish_events
 from relais_runtime.links import LinkPurpose
 from relais_runtime.service import RunningService
-from tests.conftest import REPO_ROOT, Infrastructure, free_port
+from tests.conftest import REPO_ROOT, Infrastructure, drop_schemas, free_port
 from tests.integration.conftest import eventually, read_topic
 
 LINK_SECRET = "test-only-chat-link-secret-0123456789"
@@ -237,11 +237,7 @@ async def running_chat(
         yield RunningChat(f"http://127.0.0.1:{settings.http_port}", settings, schema)
     finally:
         await service.stop()
-        connection = await asyncpg.connect(infrastructure.database_url)
-        try:
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await connection.close()
+        await drop_schemas(infrastructure.database_url, [schema])
 
 
 async def conversation_events(

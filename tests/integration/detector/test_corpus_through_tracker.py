@@ -17,7 +17,6 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from dataclasses import replace
 from typing import Any
 
-import asyncpg
 import pytest
 
 from relais_contracts.envelope import Event
@@ -29,7 +28,7 @@ from relais_runtime.kafka import publish_events
 from relais_runtime.service import RunningService
 from relais_tracker.entrypoint import build_spec as tracker_spec
 from relais_tracker.settings import TrackerSettings
-from tests.conftest import Infrastructure
+from tests.conftest import Infrastructure, drop_schemas
 from tests.corpus.stories import load_stories
 from tests.integration.conftest import eventually
 from tests.integration.detector.conftest import MERCHANTS_DIR, DetectorHarness, free_port
@@ -40,11 +39,7 @@ from tests.integration.detector.corpus_replay import replay, score_decisions
 async def tracker_schema(infrastructure: Infrastructure, unique: str) -> AsyncIterator[str]:
     name = f"test_{unique}_tracker"
     yield name
-    connection = await asyncpg.connect(infrastructure.database_url)
-    try:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{name}" CASCADE')
-    finally:
-        await connection.close()
+    await drop_schemas(infrastructure.database_url, [name])
 
 
 async def test_tracker_and_detector_decide_the_whole_corpus(

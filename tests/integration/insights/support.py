@@ -33,7 +33,7 @@ from relais_insights.entrypoint import build_spec
 from relais_insights.handlers import FACT_TOPICS, wire
 from relais_insights.settings import InsightsSettings
 from relais_runtime.service import RunningService
-from tests.conftest import REPO_ROOT, Infrastructure, free_port
+from tests.conftest import REPO_ROOT, Infrastructure, drop_schemas, free_port
 
 LINK_SECRET = "test-only-insights-link-secret-0123456789"
 SOURCE = Path(REPO_ROOT) / "deploy" / "merchants" / "maison-lumiere.yaml"
@@ -284,11 +284,7 @@ async def running_insights(
         yield RunningInsights(f"http://127.0.0.1:{settings.http_port}", settings, schema)
     finally:
         await service.stop()
-        connection = await asyncpg.connect(infrastructure.database_url)
-        try:
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await connection.close()
+        await drop_schemas(infrastructure.database_url, [schema])
 
 
 def now_utc() -> datetime:

@@ -48,7 +48,7 @@ from relais_runtime.consumer import MessageContext, claim_event
 from relais_runtime.db import create_pool
 from relais_runtime.http import EmbeddedServer, build_http_app, make_server
 from relais_runtime.migrations import migrate
-from tests.conftest import REPO_ROOT, Infrastructure, free_port
+from tests.conftest import REPO_ROOT, Infrastructure, drop_schemas, free_port
 
 MERCHANTS_DIR = Path(REPO_ROOT) / "deploy" / "merchants"
 TWILIO_SID = "AC" + "0" * 31 + "1"
@@ -283,8 +283,4 @@ async def harness(
         await task
         await client.aclose()
         await pool.close()
-        connection = await asyncpg.connect(settings.database_url)
-        try:
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await connection.close()
+        await drop_schemas(settings.database_url, [schema])
