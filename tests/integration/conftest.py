@@ -8,7 +8,7 @@ from collections.abc import AsyncIterator, Callable, Sequence
 from typing import Any
 
 import pytest
-from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from tests.conftest import Infrastructure, drop_schemas
@@ -89,6 +89,45 @@ async def read_topic(
     finally:
         await consumer.stop()
     return records
+
+
+async def read_to_end(
+    bootstrap: str, topic: str, *, timeout_s: float = 30.0
+) -> list[ConsumerRecord[bytes, bytes]]:
+    """Every record of a topic up to the end offsets it had when called."""
+    consumer = AIOKafkaConsumer(
+        bootstrap_servers=bootstrap, group_id=None, enable_auto_commit=False
+    )
+    await consumer.start()
+    records: list[ConsumerRecord[bytes, bytes]] = []
+    try:
+        partitions = [
+            TopicPartition(topic, number)
+            for number in sorted(consumer.partitions_for_topic(topic) or ())
+        ] or [
+            TopicPartition(topic, number) for number in sorted(await _partitions(consumer, topic))
+        ]
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        ends = await consumer.end_offsets(partitions)
+        deadline = asyncio.get_running_loop().time() + timeout_s
+        while [tp for tp, end in ends.items() if await consumer.position(tp) < end]:
+            if asyncio.get_running_loop().time() > deadline:
+                raise TimeoutError(f"{topic} not read to its end in {timeout_s} s")
+            for batch in (await consumer.getmany(timeout_ms=500)).values():
+                records.extend(
+                    record
+                    for record in batch
+                    if record.offset < ends[TopicPartition(record.topic, record.partition)]
+                )
+    finally:
+        await consumer.stop()
+    return records
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> set[int]:
+    await consumer._client.force_metadata_update()
+    return consumer.partitions_for_topic(topic) or set()
 
 
 async def eventually(

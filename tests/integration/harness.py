@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime
@@ -14,12 +15,13 @@ from pydantic import Field
 
 from relais_contracts.envelope import Event
 from relais_contracts.registry import Service, Topic
-from relais_runtime.consumer import ReliableConsumer, RetryPolicy, Subscription
+from relais_runtime.consumer import AnySubscription, RetryPolicy
 from relais_runtime.db import create_pool
 from relais_runtime.kafka import make_producer
 from relais_runtime.migrations import migrate
-from relais_runtime.service import make_broker
+from relais_runtime.pipeline import Consumer
 from relais_runtime.settings import RuntimeSettings
+from relais_runtime.supervisor import Loop, Supervisor
 
 MIGRATIONS = Path(__file__).parent / "migrations"
 
@@ -58,22 +60,36 @@ async def running_consumer(
     *,
     settings: RuntimeSettings,
     schema: str,
-    subscription: Subscription,
+    subscription: AnySubscription,
     retry: RetryPolicy,
+    supervisor: Supervisor | None = None,
+    pool: asyncpg.Pool | None = None,
 ) -> AsyncIterator[asyncpg.Pool]:
-    """Migrate the schema, start a broker with one ReliableConsumer; yield the pool."""
+    """Migrate the schema, run one pipeline consumer under a supervisor; yield the pool.
+    Leaving the block stops the consumer the way a service stops it (stop event)."""
     await migrate(database_url=settings.database_url, schema=schema, versions_dir=MIGRATIONS)
-    pool = await create_pool(database_url=settings.database_url, schema=schema)
+    own_pool = pool is None
+    pool = pool or await create_pool(database_url=settings.database_url, schema=schema)
     producer: AIOKafkaProducer = make_producer(settings, client_id="test-dlq")
-    broker = make_broker(settings, client_id="test-consumer")
-    ReliableConsumer(subscription=subscription, pool=pool, producer=producer, retry=retry).register(
-        broker
+    supervisor = supervisor or Supervisor(service="test")
+    consumer = Consumer(
+        subscription=subscription,
+        pool=pool,
+        producer=producer,
+        retry=retry,
+        bootstrap=settings.kafka_bootstrap,
+        supervisor=supervisor,
     )
+    stop = asyncio.Event()
     try:
         await producer.start()
-        await broker.start()
-        yield pool
+        task = supervisor.start(Loop(consumer.name, consumer.run), stop)
+        try:
+            yield pool
+        finally:
+            stop.set()
+            await task
     finally:
-        await broker.stop()
         await producer.stop()
-        await pool.close()
+        if own_pool:
+            await pool.close()

@@ -9,11 +9,11 @@ from typing import Any
 from prometheus_client import REGISTRY
 
 from relais_contracts.envelope import Event
-from relais_runtime.consumer import MessageContext, ReliableConsumer, RetryPolicy, Subscription
+from relais_runtime.consumer import MessageContext, RetryPolicy, Subscription
 from relais_runtime.db import create_pool
 from relais_runtime.kafka import make_producer, publish_events
 from relais_runtime.migrations import migrate
-from relais_runtime.service import make_broker
+from relais_runtime.pipeline import Consumer
 from relais_runtime.settings import RuntimeSettings
 from tests.conftest import Infrastructure
 from tests.integration.conftest import eventually
@@ -44,16 +44,16 @@ async def test_lag_counts_the_backlog_then_drops_to_zero_and_is_forgotten_on_sto
     await migrate(database_url=settings.database_url, schema=schema, versions_dir=MIGRATIONS)
     pool = await create_pool(database_url=settings.database_url, schema=schema)
     producer = make_producer(settings, client_id=f"test-lag-{unique}")
-    broker = make_broker(settings, client_id=f"test-lag-{unique}")
-    consumer = ReliableConsumer(
+    consumer = Consumer(
         subscription=Subscription(topic=topic, group_id=group, handler=stuck_until_released),
         pool=pool,
         producer=producer,
         retry=RetryPolicy(),
+        bootstrap=settings.kafka_bootstrap,
     )
-    consumer.register(broker)
+    stop = asyncio.Event()
     await producer.start()
-    await broker.start()
+    running = asyncio.create_task(consumer.run(stop))
     try:
         await publish_events(
             producer,
@@ -78,7 +78,8 @@ async def test_lag_counts_the_backlog_then_drops_to_zero_and_is_forgotten_on_sto
         assert await eventually(caught_up, timeout_s=20)
     finally:
         release.set()
-        await broker.stop()
+        stop.set()
+        await running
         await producer.stop()
         await pool.close()
 

@@ -16,10 +16,12 @@ from aiokafka.admin import AIOKafkaAdminClient
 
 from relais_contracts.envelope import Event
 from relais_contracts.topics import dead_letters
-from relais_runtime.batch_consumer import BatchConsumer, BatchSubscription, Prepared
 from relais_runtime.consumer import (
+    BatchSubscription,
     Handler,
     MessageContext,
+    NotYetError,
+    Prepared,
     RetryPolicy,
     Subscription,
     TransientError,
@@ -27,9 +29,11 @@ from relais_runtime.consumer import (
 from relais_runtime.db import DbConnection, create_pool
 from relais_runtime.kafka import make_producer
 from relais_runtime.migrations import migrate
+from relais_runtime.pipeline import Consumer
 from relais_runtime.settings import RuntimeSettings
+from relais_runtime.supervisor import Supervisor
 from tests.conftest import Infrastructure
-from tests.integration.conftest import eventually, read_topic
+from tests.integration.conftest import eventually, read_to_end, read_topic
 from tests.integration.harness import (
     MIGRATIONS,
     ParcelPinged,
@@ -47,6 +51,7 @@ class PolicyBench:
 
     topic_name: str
     group: str
+    schema: str
     start: Callable[[Handler], AbstractAsyncContextManager[asyncpg.Pool]]
 
 
@@ -66,7 +71,7 @@ async def bench(
             settings=settings, schema=schema, subscription=subscription, retry=FAST_RETRY
         )
 
-    return PolicyBench(topic_name=name, group=group, start=start)
+    return PolicyBench(topic_name=name, group=group, schema=schema, start=start)
 
 
 async def record_event(event: Event, context: MessageContext) -> None:
@@ -169,24 +174,94 @@ async def test_transient_failures_are_retried_and_the_effect_happens_once(
     assert calls == [1, 2, 3, 1]
 
 
-async def test_exhausted_retries_go_to_the_dead_letter_topic(
+async def test_a_dependency_outage_pauses_the_consumer_and_never_dead_letters(
+    infrastructure: Infrastructure, bench: PolicyBench, producer: Any
+) -> None:
+    name = bench.topic_name
+    outage_ends = asyncio.get_running_loop().time() + 2.0
+    supervisor = Supervisor(service="test")
+    seen_waiting: list[dict[str, str]] = []
+
+    async def down_for_two_seconds(event: Event, context: MessageContext) -> None:
+        if asyncio.get_running_loop().time() < outage_ends:
+            raise TransientError("the merchant database is down")
+        await record_event(event, context)
+
+    settings = RuntimeSettings(
+        kafka_bootstrap=infrastructure.kafka_bootstrap, database_url=infrastructure.database_url
+    )
+    subscription = Subscription(
+        topic=make_topic(name), group_id=bench.group, handler=down_for_two_seconds
+    )
+    async with running_consumer(
+        settings=settings,
+        schema=bench.schema,
+        subscription=subscription,
+        retry=FAST_RETRY,
+        supervisor=supervisor,
+    ) as pool:
+        for note in ("one", "two"):
+            await producer.send_and_wait(name, value=ping(note).model_dump_json().encode())
+
+        async def waiting() -> bool:
+            seen_waiting.append(supervisor.problems())
+            return any("waiting" in problem for problem in seen_waiting[-1].values())
+
+        assert await eventually(waiting, timeout_s=20, interval_s=0.05)
+        assert await eventually(lambda: _has_notes(pool, ["one", "two"]), timeout_s=30)
+        assert supervisor.problems() == {}, "ready again once the dependency is back"
+    assert await _committed(infrastructure, bench.group, name) == 2
+    assert await _letters_for(infrastructure, name) == [], "an outage dead-letters nothing"
+
+
+async def test_a_message_waiting_for_another_is_dead_lettered_after_its_attempts(
     infrastructure: Infrastructure, bench: PolicyBench, producer: Any
 ) -> None:
     name = bench.topic_name
 
-    async def always_down(event: Event, context: MessageContext) -> None:
-        raise TransientError("still down")
+    async def snapshot_never_arrives(event: Event, context: MessageContext) -> None:
+        assert isinstance(event, ParcelPinged)
+        if event.note == "orphan":
+            raise NotYetError("the shipment's snapshot has not arrived")
+        await record_event(event, context)
 
-    async with bench.start(always_down):
-        await producer.send_and_wait(
-            name, value=ping("doomed").model_dump_json().encode(), key=b"k"
-        )
+    async with bench.start(snapshot_never_arrives) as pool:
+        for note in ("orphan", "after"):
+            await producer.send_and_wait(name, value=ping(note).model_dump_json().encode())
         letters = await dead_letters_from(infrastructure, name, count=1)
+        assert await eventually(lambda: _has_notes(pool, ["after"]))
 
     assert len(letters) == 1
-    assert letters[0].reason.kind == "retries_exhausted"
+    assert letters[0].reason.kind == "dependency_missing"
     assert letters[0].reason.attempts == FAST_RETRY.max_attempts
-    assert "TransientError" in letters[0].reason.message
+    assert "snapshot has not arrived" in letters[0].reason.message
+
+
+async def test_a_replay_reaches_only_the_group_it_is_for(
+    infrastructure: Infrastructure, bench: PolicyBench, producer: Any
+) -> None:
+    name = bench.topic_name
+    async with bench.start(record_event) as pool:
+        for note, group in (("other", "someone-else"), ("mine", bench.group)):
+            await producer.send_and_wait(
+                name,
+                value=ping(note).model_dump_json().encode(),
+                headers=[("relais-replay-for", group.encode())],
+            )
+        await producer.send_and_wait(name, value=ping("plain").model_dump_json().encode())
+        assert await eventually(lambda: _has_notes(pool, ["mine", "plain"]))
+    assert await _committed(infrastructure, bench.group, name) == 3
+
+
+async def _letters_for(infrastructure: Infrastructure, source_topic: str) -> list[Any]:
+    records = await read_to_end(infrastructure.kafka_bootstrap, dead_letters.TOPIC.name)
+    letters = [dead_letters.TOPIC.decode(record.value) for record in records]
+    return [
+        letter
+        for letter in letters
+        if isinstance(letter, dead_letters.MessageDeadLettered)
+        and letter.source_topic == source_topic
+    ]
 
 
 async def test_stopping_finishes_the_message_in_hand_and_commits_its_offset(
@@ -249,7 +324,7 @@ async def test_a_tombstone_reaches_the_erasure_hook_and_is_never_dead_lettered(
     assert erased == [b"shp-7"]
 
 
-# -- batch mode (relais_runtime.batch_consumer) ----------------------------------------
+# -- batch subscriptions ----------------------------------------------------------------
 
 
 async def record_batch(batch: Sequence[Prepared], connection: DbConnection) -> None:
@@ -267,7 +342,7 @@ async def record_batch(batch: Sequence[Prepared], connection: DbConnection) -> N
 @asynccontextmanager
 async def batch_consumer(
     infrastructure: Infrastructure, schema: str, topic_name: str, group: str
-) -> AsyncIterator[tuple[BatchConsumer, asyncpg.Pool]]:
+) -> AsyncIterator[tuple[Consumer, asyncpg.Pool]]:
     settings = RuntimeSettings(
         kafka_bootstrap=infrastructure.kafka_bootstrap, database_url=infrastructure.database_url
     )
@@ -275,7 +350,7 @@ async def batch_consumer(
     pool = await create_pool(database_url=settings.database_url, schema=schema)
     producer = make_producer(settings, client_id="test-batch-dlq")
     await producer.start()
-    consumer = BatchConsumer(
+    consumer = Consumer(
         subscription=BatchSubscription(
             topic=make_topic(topic_name), group_id=group, handler=record_batch, max_records=100
         ),
@@ -342,8 +417,8 @@ async def test_batch_mode_a_redelivered_batch_has_no_second_effect(
         redelivered = await consumer.process(records)
         notes = await handled_notes(pool)
 
-    assert delivered == {"processed": 2, "duplicate": 1, "dead_lettered": 0}
-    assert redelivered == {"duplicate": 3, "dead_lettered": 0}
+    assert delivered == {"processed": 2, "duplicate": 1}
+    assert redelivered == {"duplicate": 3}
     assert notes == ["first", "second"]
 
 

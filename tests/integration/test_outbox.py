@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid4
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
@@ -14,7 +16,7 @@ from relais_runtime.migrations import migrate
 from relais_runtime.outbox import OutboxRelay, enqueue
 from relais_runtime.settings import RuntimeSettings
 from tests.conftest import Infrastructure
-from tests.integration.conftest import read_topic
+from tests.integration.conftest import eventually, read_topic
 from tests.integration.harness import MIGRATIONS, ParcelPinged, make_topic, ping
 
 
@@ -127,3 +129,60 @@ async def test_relay_batches_keep_each_key_in_order_on_its_default_partition(
     for key, notes in by_key.items():
         expected = [e.note for e in events if e.partition_key() == key]
         assert notes == expected, f"{key!r} published in its outbox order"
+
+
+async def test_a_row_too_large_for_kafka_is_set_aside_and_the_others_still_leave(
+    infrastructure: Infrastructure, schema: str, new_topic: Callable[..., Any], unique: str
+) -> None:
+    settings = RuntimeSettings(
+        kafka_bootstrap=infrastructure.kafka_bootstrap, database_url=infrastructure.database_url
+    )
+    topic = make_topic(await new_topic(f"relais.test-outbox-bad-{unique}.v1"))
+    await migrate(database_url=settings.database_url, schema=schema, versions_dir=MIGRATIONS)
+    pool = await create_pool(database_url=settings.database_url, schema=schema)
+    before, after, other = ping("before"), ping("after"), ping("other", shipment_id="shp-2")
+    async with pool.acquire() as connection, connection.transaction():
+        await enqueue(connection, topic=topic, events=[before])
+        # A row no Kafka broker accepts (over its default 1 MiB message.max.bytes).
+        huge_id = await connection.fetchval(
+            "INSERT INTO outbox (event_id, topic, key, value) VALUES ($1, $2, $3, $4) RETURNING id",
+            uuid4(),
+            topic.name,
+            b"acme/shp-1",
+            b"x" * (3 * 1024 * 1024),
+        )
+        await enqueue(connection, topic=topic, events=[after, other])
+    producer = make_producer(settings, client_id="test-outbox-bad")
+    await producer.start()
+    relay = OutboxRelay(pool=pool, producer=producer, schema=schema, poll_interval_s=0.05)
+    stop = asyncio.Event()
+    try:
+        published = [await relay.publish_pending(), await relay.publish_pending()]
+        assert set(relay.set_aside) == {huge_id}
+        # The running relay skips it too and goes on with new rows.
+        task = asyncio.create_task(relay.run(stop))
+        later = ping("later", shipment_id="shp-2")
+        async with pool.acquire() as connection, connection.transaction():
+            await enqueue(connection, topic=topic, events=[later])
+
+        async def drained() -> bool:
+            left = await pool.fetchval("SELECT count(*) FROM outbox WHERE published_at IS NULL")
+            return bool(left == 1)
+
+        assert await eventually(drained, timeout_s=10, interval_s=0.05)
+        assert not task.done(), "the relay keeps running"
+        stop.set()
+        await asyncio.wait_for(task, timeout=10)
+        unpublished = await pool.fetch("SELECT id FROM outbox WHERE published_at IS NULL")
+    finally:
+        stop.set()
+        await producer.stop()
+        await pool.close()
+
+    records = await read_topic(
+        infrastructure.kafka_bootstrap, topic.name, until=lambda got: len(got) >= 4, timeout_s=8
+    )
+    received = {ParcelPinged.model_validate_json(record.value).note for record in records}
+    assert published == [3, 0]
+    assert [row["id"] for row in unpublished] == [huge_id], "kept, never discarded"
+    assert received == {"before", "after", "other", "later"}

@@ -57,7 +57,7 @@ async def test_tracker_consumes_an_order_published_by_the_real_producer(
             assert (await client.get("/health")).json()["status"] == "ok"
             ready = await client.get("/ready")
             assert ready.status_code == 200
-            assert ready.json()["checks"] == {"kafka": "ok", "postgresql": "ok"}
+            assert ready.json()["checks"] == {"kafka": "ok", "postgresql": "ok", "loops": "ok"}
 
             producer = make_producer(settings, client_id="test-merchant")
             await producer.start()

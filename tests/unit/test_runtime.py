@@ -12,7 +12,9 @@ from pydantic import Field
 
 from relais_contracts.envelope import Event
 from relais_contracts.registry import Service, Topic
-from relais_runtime.consumer import _decode_error_kind, build_dead_letter, is_transient
+from relais_runtime import dead_letters as letters
+from relais_runtime.dead_letters import build_dead_letter
+from relais_runtime.failures import is_transient
 from relais_runtime.logging import REDACTED, redact_personal_data
 from relais_runtime.migrations import to_sqlalchemy_url
 from relais_runtime.settings import ConfigurationError, RuntimeSettings, load_settings
@@ -54,7 +56,7 @@ def record(value: bytes, *, key: bytes | None = b"shp-9") -> ConsumerRecord[Any,
 def decode_error_kind(raw: bytes) -> str:
     with pytest.raises(Exception) as caught:  # noqa: PT011
         TOPIC.decode(raw)
-    return _decode_error_kind(caught.value)  # type: ignore[arg-type]
+    return letters.decode_error_kind(caught.value)  # type: ignore[arg-type]
 
 
 def valid() -> dict[str, Any]:

@@ -6,7 +6,9 @@ import typer
 
 from relais_cli import (
     contracts_cmd,
+    dead_letters_cmd,
     demo_cmd,
+    fuzz_cmd,
     infra_cmd,
     insights_cmd,
     lint_cmd,
@@ -33,10 +35,12 @@ app.add_typer(infra_cmd.app, name="infra")
 app.add_typer(topics_cmd.app, name="topics")
 app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(webhook_cmd.app, name="webhook")
+app.add_typer(dead_letters_cmd.app, name="dead-letters")
 app.add_typer(insights_cmd.app, name="insights")
 app.command("run")(run_cmd.run)
 app.command("up")(run_cmd.up)
 app.command("demo")(demo_cmd.demo)
+app.command("fuzz")(fuzz_cmd.fuzz)
 app.command("lint")(lint_cmd.lint)
 app.command("normalize")(normalize_cmd.normalize)
 app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(

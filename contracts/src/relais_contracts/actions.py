@@ -16,11 +16,12 @@ from datetime import date
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from relais_contracts.common import Money, PhoneE164, PickupPoint, PostalAddress, TimeSlot
 from relais_contracts.envelope import Contract
 from relais_contracts.privacy import PERSONAL
+from relais_contracts.text import SINGLE_LINE, OptionalMultiLine
 
 
 class ActionType(StrEnum):
@@ -34,7 +35,7 @@ class ActionType(StrEnum):
     CALLBACK_TICKET = "callback_ticket"
 
 
-Sku = Annotated[str, Field(min_length=1, max_length=64)]
+Sku = Annotated[str, StringConstraints(min_length=1, max_length=64), SINGLE_LINE]
 
 
 class ReshipRequest(Contract):
@@ -82,7 +83,7 @@ class ReturnLabelRequest(Contract):
     """Send the customer a prepaid return label (refused or unwanted parcel)."""
 
     action: Literal[ActionType.RETURN_LABEL] = ActionType.RETURN_LABEL
-    reason: str | None = Field(default=None, max_length=500, json_schema_extra=PERSONAL)
+    reason: OptionalMultiLine = Field(default=None, max_length=500, json_schema_extra=PERSONAL)
 
 
 class CallbackTicketRequest(Contract):
@@ -91,7 +92,7 @@ class CallbackTicketRequest(Contract):
     action: Literal[ActionType.CALLBACK_TICKET] = ActionType.CALLBACK_TICKET
     phone: PhoneE164 = Field(json_schema_extra=PERSONAL)
     slot: TimeSlot
-    note: str | None = Field(default=None, max_length=1000, json_schema_extra=PERSONAL)
+    note: OptionalMultiLine = Field(default=None, max_length=1000, json_schema_extra=PERSONAL)
 
 
 ActionRequest = Annotated[

@@ -5,7 +5,8 @@ Rules:
 - countries are ISO 3166-1 alpha-2, languages BCP 47 (`fr-FR`, `en`), time zones IANA;
 - phone numbers are E.164 (`+33612345678`): the producer normalizes them;
 - email addresses are checked by shape only (no deliverability check);
-- personal data is marked (see relais_contracts.privacy).
+- personal data is marked (see relais_contracts.privacy);
+- free text refuses control characters (see relais_contracts.text).
 """
 
 from __future__ import annotations
@@ -27,6 +28,12 @@ from pydantic import (
 
 from relais_contracts.envelope import Contract
 from relais_contracts.privacy import PERSONAL
+from relais_contracts.text import (
+    SINGLE_LINE,
+    OptionalMultiLine,
+    OptionalSingleLine,
+    SingleLine,
+)
 
 CountryCode = Annotated[str, StringConstraints(pattern=r"^[A-Z]{2}$")]
 """ISO 3166-1 alpha-2, upper case (`FR`, `GB`)."""
@@ -38,9 +45,12 @@ Locale = Annotated[str, StringConstraints(pattern=r"^[a-z]{2,3}(-[A-Z]{2})?$")]
 """BCP 47 language, optionally with a region: `fr`, `fr-FR`, `en-GB`."""
 
 Email = Annotated[
-    str, StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+    str,
+    StringConstraints(max_length=254, pattern=r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$"),
+    SINGLE_LINE,
 ]
-"""An email address, checked by shape only."""
+"""An email address, checked by shape only (and free of control characters: it is a
+mail header)."""
 
 PhoneE164 = Annotated[str, StringConstraints(pattern=r"^\+[1-9][0-9]{6,14}$")]
 """A phone number in E.164 form."""
@@ -127,20 +137,20 @@ class Money(Contract):
 class PostalAddress(Contract):
     """A postal address; the fields of a person's address are personal data."""
 
-    name: str | None = Field(
+    name: OptionalSingleLine = Field(
         default=None, max_length=200, description="Recipient.", json_schema_extra=PERSONAL
     )
-    company: str | None = Field(default=None, max_length=200, json_schema_extra=PERSONAL)
-    line1: str = Field(min_length=1, max_length=200, json_schema_extra=PERSONAL)
-    line2: str | None = Field(default=None, max_length=200, json_schema_extra=PERSONAL)
-    postal_code: str = Field(min_length=1, max_length=20, json_schema_extra=PERSONAL)
-    city: str = Field(min_length=1, max_length=120, json_schema_extra=PERSONAL)
-    region: str | None = Field(default=None, max_length=120)
+    company: OptionalSingleLine = Field(default=None, max_length=200, json_schema_extra=PERSONAL)
+    line1: SingleLine = Field(min_length=1, max_length=200, json_schema_extra=PERSONAL)
+    line2: OptionalSingleLine = Field(default=None, max_length=200, json_schema_extra=PERSONAL)
+    postal_code: SingleLine = Field(min_length=1, max_length=20, json_schema_extra=PERSONAL)
+    city: SingleLine = Field(min_length=1, max_length=120, json_schema_extra=PERSONAL)
+    region: OptionalSingleLine = Field(default=None, max_length=120)
     country: CountryCode
-    instructions: str | None = Field(
+    instructions: OptionalMultiLine = Field(
         default=None,
         max_length=500,
-        description="Delivery instructions (door code, floor...).",
+        description="Delivery instructions (door code, floor...); may span lines.",
         json_schema_extra=PERSONAL,
     )
 
@@ -158,13 +168,15 @@ class PickupPointKind(StrEnum):
 class PickupPoint(Contract):
     """A place where the customer collects the parcel; a business address, not personal."""
 
-    point_id: str = Field(min_length=1, max_length=64, description="The network's id of the point.")
+    point_id: SingleLine = Field(
+        min_length=1, max_length=64, description="The network's id of the point."
+    )
     network: CarrierCode = Field(description="The carrier or network running the point.")
     kind: PickupPointKind
-    name: str = Field(min_length=1, max_length=200)
+    name: SingleLine = Field(min_length=1, max_length=200)
     address: PostalAddress
-    opening_hours: str | None = Field(
-        default=None, max_length=500, description="As the network publishes them."
+    opening_hours: OptionalMultiLine = Field(
+        default=None, max_length=500, description="As the network publishes them; may span lines."
     )
     hold_days: int | None = Field(
         default=None,
@@ -210,11 +222,11 @@ class CustomerContact(Contract):
     or suppresses the message with reason `no_contact`.
     """
 
-    customer_id: str | None = Field(
+    customer_id: OptionalSingleLine = Field(
         default=None, max_length=128, description="The merchant's customer reference."
     )
-    first_name: str | None = Field(default=None, max_length=100, json_schema_extra=PERSONAL)
-    last_name: str | None = Field(default=None, max_length=100, json_schema_extra=PERSONAL)
+    first_name: OptionalSingleLine = Field(default=None, max_length=100, json_schema_extra=PERSONAL)
+    last_name: OptionalSingleLine = Field(default=None, max_length=100, json_schema_extra=PERSONAL)
     email: Email | None = Field(default=None, json_schema_extra=PERSONAL)
     phone: PhoneE164 | None = Field(default=None, json_schema_extra=PERSONAL)
     locale: Locale = Field(description="Language of every message and page shown to them.")

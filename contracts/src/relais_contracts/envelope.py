@@ -34,6 +34,8 @@ from pydantic import (
     model_validator,
 )
 
+from relais_contracts.text import SingleLine
+
 MerchantId = Annotated[
     str, StringConstraints(pattern=r"^[a-z0-9][a-z0-9_-]{1,62}$", strip_whitespace=True)
 ]
@@ -104,7 +106,7 @@ class Event(Contract):
         description="The tenant; every consumer scopes its reads and writes by it "
         "(`unknown` only where the producer cannot know it, see UNKNOWN_MERCHANT)."
     )
-    correlation_id: str = Field(
+    correlation_id: SingleLine = Field(
         min_length=1,
         max_length=128,
         description="Follows one story through every service: the shipment id for "

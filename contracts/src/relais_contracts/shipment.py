@@ -14,6 +14,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from relais_contracts.common import CarrierCode, DeliveryMode, Money, PickupPoint, TrackingNumber
 from relais_contracts.envelope import Contract, OrderId
+from relais_contracts.text import SingleLine
 from relais_contracts.tracking import (
     DeliveryEstimate,
     Substatus,
@@ -24,7 +25,7 @@ from relais_contracts.tracking import (
 
 class ShipmentContext(Contract):
     order_id: OrderId
-    order_number: str = Field(
+    order_number: SingleLine = Field(
         min_length=1, max_length=64, description="The order number the customer knows."
     )
     carrier: CarrierCode | None = None

@@ -26,6 +26,7 @@ from pydantic import AwareDatetime, Field, model_validator
 
 from relais_contracts.common import CountryCode
 from relais_contracts.envelope import Contract
+from relais_contracts.text import OptionalSingleLine
 
 
 class TrackingStatus(StrEnum):
@@ -494,10 +495,10 @@ class Incident(Contract):
 class Location(Contract):
     """Where a carrier event happened; every part is optional."""
 
-    city: str | None = Field(default=None, max_length=120)
-    postal_code: str | None = Field(default=None, max_length=20)
+    city: OptionalSingleLine = Field(default=None, max_length=120)
+    postal_code: OptionalSingleLine = Field(default=None, max_length=20)
     country: CountryCode | None = None
-    facility: str | None = Field(
+    facility: OptionalSingleLine = Field(
         default=None, max_length=200, description="Hub, depot or pickup point name."
     )
 

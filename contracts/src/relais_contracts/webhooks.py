@@ -30,6 +30,7 @@ from relais_contracts.catalogue import AnomalyType
 from relais_contracts.common import CarrierCode, Money, TrackingNumber
 from relais_contracts.envelope import Contract, MerchantId, OrderId, ShipmentId
 from relais_contracts.privacy import PERSONAL
+from relais_contracts.text import OptionalNeutralizedLine, SingleLine
 
 SIGNATURE_HEADER: Final = "Relais-Signature"
 IDEMPOTENCY_HEADER: Final = "Idempotency-Key"
@@ -49,7 +50,7 @@ class ActionWebhookRequest(Contract):
     automatic: bool
     action: ActionRequest
     order_id: OrderId
-    order_number: str = Field(min_length=1, max_length=64)
+    order_number: SingleLine = Field(min_length=1, max_length=64)
     shipment_id: ShipmentId
     carrier: CarrierCode | None = None
     tracking_number: TrackingNumber | None = None
@@ -64,13 +65,17 @@ class WebhookStatus(StrEnum):
 
 
 class ActionWebhookResponse(Contract):
-    """What the merchant answers (2xx); unknown fields are ignored."""
+    """What the merchant answers (2xx); unknown fields are ignored, and control
+    characters in its texts are neutralized (relais_contracts.text), not refused: the
+    action is done, and its answer must not be lost over a stray line break."""
 
     status: WebhookStatus
-    reference: str | None = Field(default=None, max_length=128)
+    reference: OptionalNeutralizedLine = Field(default=None, max_length=128)
     amount: Money | None = None
-    voucher_code: str | None = Field(default=None, max_length=64, json_schema_extra=PERSONAL)
-    message: str | None = Field(default=None, max_length=500)
+    voucher_code: OptionalNeutralizedLine = Field(
+        default=None, max_length=64, json_schema_extra=PERSONAL
+    )
+    message: OptionalNeutralizedLine = Field(default=None, max_length=500)
 
 
 class SignatureError(ValueError):

@@ -3,7 +3,9 @@
 - /health answers 200 while the process runs (liveness: restart me if not);
 - /ready answers 200 only when every readiness check passes (Kafka and
   PostgreSQL reachable), 503 otherwise with the failing checks named;
-- /metrics is the Prometheus exposition of `relais_runtime.metrics`.
+- /metrics is the Prometheus exposition of `relais_runtime.metrics`;
+- every request body is limited to `max_body_bytes` before anything parses it: 413
+  beyond (relais_runtime.body_limit).
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from fastapi import APIRouter, FastAPI
 from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from relais_runtime.body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
 
@@ -24,9 +28,12 @@ def build_http_app(
     *,
     service: str,
     readiness: Mapping[str, ReadinessCheck],
+    problems: Callable[[], Mapping[str, str]] | None = None,
     routers: Sequence[APIRouter] = (),
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
     app = FastAPI(title=f"Relais {service}", docs_url="/docs", redoc_url=None)
+    app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
@@ -40,9 +47,13 @@ def build_http_app(
             name: "ok" if passed else "failing" for name, passed in zip(names, results, strict=True)
         }
         status = 200 if all(results) else 503
-        return JSONResponse(
-            {"status": "ok" if status == 200 else "not ready", "checks": checks}, status
-        )
+        body: dict[str, object] = {
+            "status": "ok" if status == 200 else "not ready",
+            "checks": checks,
+        }
+        if problems is not None and (found := problems()):
+            body["problems"] = dict(found)
+        return JSONResponse(body, status)
 
     @app.get("/metrics", tags=["operations"])
     async def metrics() -> Response:

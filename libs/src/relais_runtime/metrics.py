@@ -185,3 +185,20 @@ INSIGHTS_MONEY_SAVED = Gauge(
     "Money saved on customer-service contacts, in the merchant's currency (savings model).",
     ["merchant", "currency"],
 )
+
+# supervision (relais_runtime.supervisor) and pauses on outages (relais_runtime.pipeline)
+LOOP_RESTARTS = Counter(
+    "relais_loop_restarts_total",
+    "Background loops restarted by the supervisor after a crash or an early return.",
+    ["service", "loop"],
+)
+LOOP_UP = Gauge(
+    "relais_loop_up",
+    "1 while a supervised background loop runs, 0 while it waits for its restart.",
+    ["service", "loop"],
+)
+CONSUMER_PAUSED_SECONDS = Counter(
+    "relais_consumer_paused_seconds_total",
+    "Time a consumer spent paused because the infrastructure failed (never the message).",
+    ["group", "topic"],
+)

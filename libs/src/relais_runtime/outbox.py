@@ -9,7 +9,19 @@ Rules:
   between publish and mark republishes those rows: delivery is at-least-once and
   every consumer is idempotent on event_id;
 - one relay at a time per schema (transaction-scoped advisory lock), so rows of
-  one shipment leave in the order they were written.
+  one shipment leave in the order they were written;
+- the relay is a supervised loop (relais_runtime.supervisor, relais_runtime.passes):
+  each pass beats; a pass that fails transiently (`failures.is_transient`: Kafka or
+  PostgreSQL unavailable) marks nothing, is logged and retried after a capped backoff
+  (its rows are published again: at-least-once); anything else raised goes to the
+  supervisor, which logs it and restarts the relay;
+- one bad row never blocks the others: a row Kafka can never accept (a record larger
+  than one record batch, `MAX_BATCH_BYTES`) is found before anything is sent (a
+  broker's refusal would leave the idempotent producer out of sequence for the rows
+  after it) and set aside: logged as an error with its outbox id, event id, topic and
+  size, left unpublished in the table (never discarded, never purged) and skipped by
+  this relay, which goes on with the next rows. The rows after it, of its shipment
+  too, still leave. A new process looks at the set-aside rows once more.
 """
 
 from __future__ import annotations
@@ -26,9 +38,12 @@ from aiokafka import AIOKafkaProducer
 from relais_contracts.envelope import Event
 from relais_contracts.registry import Topic
 from relais_runtime.db import DbConnection
-from relais_runtime.kafka import encode_event, event_headers, send_batched
+from relais_runtime.failures import is_transient
+from relais_runtime.kafka import MAX_BATCH_BYTES, encode_event, event_headers, send_batched
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
+from relais_runtime.passes import PassBackoff
+from relais_runtime.supervisor import beat
 
 log = get_logger(__name__)
 
@@ -77,39 +92,67 @@ class OutboxRelay:
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
         self._wakeup = asyncio.Event()
+        self.set_aside: dict[int, int] = {}
+        """Outbox ids of the rows too large for Kafka, with their size in bytes."""
 
     async def publish_pending(self) -> int:
         """Publish one batch; returns how many rows were published."""
+        _, published = await self._relay_batch()
+        return published
+
+    async def _relay_batch(self) -> tuple[int, int]:
+        """Publish one batch; returns (rows taken, rows published). The difference is
+        the rows set aside (see the module's rules)."""
         async with self._pool.acquire() as connection, connection.transaction():
             if not await connection.fetchval(
                 "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"relais-outbox-{self._schema}"
             ):
-                return 0
+                return 0, 0
             rows = await connection.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox"
-                " WHERE published_at IS NULL ORDER BY id LIMIT $1",
+                "SELECT id, event_id, topic, key, value, headers FROM outbox"
+                " WHERE published_at IS NULL AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1",
                 self._batch_size,
+                list(self.set_aside),
             )
             if not rows:
                 OUTBOX_BACKLOG.labels(schema=self._schema).set(0)
-                return 0
+                return 0, 0
+            published = [row for row in rows if self._fits(row)]
             # Every row is handed to the producer, in record batches per partition,
             # before any acknowledgement is awaited; rows are marked once all are acked.
             futures = await send_batched(
                 self._producer,
-                ((row["topic"], row["key"], row["value"], _headers(row)) for row in rows),
+                ((row["topic"], row["key"], row["value"], _headers(row)) for row in published),
             )
             await asyncio.gather(*futures)
             await connection.execute(
                 "UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])",
-                [row["id"] for row in rows],
+                [row["id"] for row in published],
             )
-        for topic, count in Counter(row["topic"] for row in rows).items():
+        for topic, count in Counter(row["topic"] for row in published).items():
             OUTBOX_PUBLISHED.labels(schema=self._schema, topic=topic).inc(count)
         OUTBOX_BACKLOG.labels(schema=self._schema).set(
             len(rows) if len(rows) == self._batch_size else 0
         )
-        return len(rows)
+        return len(rows), len(published)
+
+    def _fits(self, row: asyncpg.Record) -> bool:
+        """Whether Kafka can take this row; sets it aside (logged) when it cannot."""
+        headers = sum(len(name) + len(value) for name, value in _headers(row))
+        size = len(row["key"] or b"") + len(row["value"]) + headers
+        if size <= MAX_BATCH_BYTES:
+            return True
+        self.set_aside[row["id"]] = size
+        log.error(
+            "outbox row too large for Kafka, set aside",
+            schema=self._schema,
+            outbox_id=row["id"],
+            event_id=str(row["event_id"]),
+            topic=row["topic"],
+            size=size,
+            limit=MAX_BATCH_BYTES,
+        )
+        return False
 
     async def purge_published(self, *, older_than_s: float = 24 * 3600) -> int:
         async with self._pool.acquire() as connection:
@@ -123,25 +166,36 @@ class OutboxRelay:
         self._wakeup.set()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Relay until `stop` is set, then publish what is left once more."""
+        """Relay until `stop` is set, then publish what is left once more (unless the
+        infrastructure is down: the rows wait for the next start)."""
+        backoff = PassBackoff(loop="outbox-relay")
         listener = await self._pool.acquire()
         try:
             await listener.add_listener(notify_channel(self._schema), self._on_notify)
             while not stop.is_set():
+                beat()
                 try:
-                    published = await self.publish_pending()
-                except (OSError, asyncpg.PostgresError) as error:
-                    log.warning("outbox relay pass failed", error=type(error).__name__)
-                    published = 0
-                if published == self._batch_size:
+                    taken, _ = await self._relay_batch()
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    await backoff.wait_after(error, stop)
+                    continue
+                backoff.succeeded()
+                if taken == self._batch_size:
                     continue
                 self._wakeup.clear()
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(
                         _first_of(self._wakeup, stop), timeout=self._poll_interval_s
                     )
-            while await self.publish_pending():
-                pass
+            try:
+                while (await self._relay_batch())[0]:
+                    pass
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                log.warning("outbox left for the next start", error=type(error).__name__)
         finally:
             with contextlib.suppress(Exception):
                 await listener.remove_listener(notify_channel(self._schema), self._on_notify)

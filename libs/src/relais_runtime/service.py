@@ -12,19 +12,18 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import logging
 import signal
-from collections.abc import Callable, Coroutine, Sequence
+from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeAlias
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
-from faststream.kafka import KafkaBroker
 
-from relais_runtime.consumer import ReliableConsumer, RetryPolicy, Subscription, watch_lag
+from relais_runtime.clock import Clock
+from relais_runtime.consumer import AnySubscription, RetryPolicy
 from relais_runtime.db import create_pool, database_is_ready
 from relais_runtime.http import build_http_app, make_server
 from relais_runtime.kafka import kafka_is_ready, make_producer
@@ -32,7 +31,9 @@ from relais_runtime.logging import configure_logging, get_logger
 from relais_runtime.migrations import migrate
 from relais_runtime.offsets import start_new_groups_now
 from relais_runtime.outbox import OutboxRelay
+from relais_runtime.pipeline import Consumer, watch_lag
 from relais_runtime.settings import RuntimeSettings
+from relais_runtime.supervisor import Loop, Supervisor
 from relais_runtime.tracing import configure_tracing, instrument_http
 
 log = get_logger(__name__)
@@ -47,11 +48,26 @@ class Dependencies:
     producer: AIOKafkaProducer
 
 
+Background: TypeAlias = Loop | Callable[[asyncio.Event], Coroutine[Any, Any, None]]
+"""A supervised loop (named, with a heartbeat) or a bare loop function named after itself."""
+
+
 @dataclass(frozen=True)
 class Wiring:
-    subscriptions: Sequence[Subscription] = ()
+    subscriptions: Sequence[AnySubscription] = ()
     routers: Sequence[APIRouter] = ()
-    background: Sequence[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = ()
+    background: Sequence[Background] = ()
+    clock: Clock | None = None
+    """The clock due times are read on (subscriptions with `due_at`)."""
+    closers: Sequence[Callable[[], Awaitable[None]]] = ()
+    """Called once at stop, after every loop ended (clients the loops share)."""
+
+
+def as_loop(job: Background) -> Loop:
+    if isinstance(job, Loop):
+        return job
+    name = getattr(job, "__qualname__", None) or getattr(job, "__name__", None) or repr(job)
+    return Loop(name=name.replace(".<locals>", ""), body=job)
 
 
 @dataclass(frozen=True)
@@ -70,20 +86,6 @@ def retry_policy(settings: RuntimeSettings) -> RetryPolicy:
     )
 
 
-def make_broker(settings: RuntimeSettings, *, client_id: str) -> KafkaBroker:
-    return KafkaBroker(
-        settings.kafka_bootstrap,
-        client_id=client_id,
-        enable_idempotence=True,
-        acks="all",
-        linger_ms=settings.kafka_linger_ms,
-        graceful_timeout=settings.shutdown_grace_s,
-        apply_types=True,
-        logger=get_logger("faststream"),
-        log_level=logging.DEBUG,
-    )
-
-
 class RunningService:
     """A started service; `stop()` shuts it down in the documented order."""
 
@@ -91,10 +93,14 @@ class RunningService:
         self.spec = spec
         self.settings = settings
         self.stopping = asyncio.Event()
+        self._relay_stopping = asyncio.Event()
+        self._relay_task: asyncio.Task[None] | None = None
+        self._closers: Sequence[Callable[[], Awaitable[None]]] = ()
+        self.supervisor = Supervisor(service=spec.name)
+        self.consumers: list[Consumer] = []
         self._tasks: list[asyncio.Task[None]] = []
         self._pool: asyncpg.Pool | None = None
         self._producer: AIOKafkaProducer | None = None
-        self._broker: KafkaBroker | None = None
         self._server_task: asyncio.Task[None] | None = None
         self._server: object | None = None
 
@@ -109,55 +115,89 @@ class RunningService:
             min_size=settings.database_pool_min,
             max_size=settings.database_pool_max,
         )
-        client_id = f"relais-{spec.name}"
-        self._producer = producer = make_producer(settings, client_id=client_id)
+        self._producer = producer = make_producer(settings, client_id=f"relais-{spec.name}")
         await producer.start()
         wiring = spec.wire(Dependencies(settings=settings, pool=pool, producer=producer))
-        relay = OutboxRelay(
-            pool=pool,
-            producer=producer,
-            schema=spec.schema,
-            batch_size=settings.outbox_batch_size,
-            poll_interval_s=settings.outbox_poll_interval_s,
+        self.consumers = self._consumers(wiring, pool, producer)
+        self._closers = wiring.closers
+        if settings.consumer_new_groups_start == "now":
+            await start_new_groups_now(
+                bootstrap=settings.kafka_bootstrap,
+                groups=[(consumer.group, consumer.topic) for consumer in self.consumers],
+            )
+        self._relay_task = self.supervisor.start(self._relay(pool, producer), self._relay_stopping)
+        for loop in self._loops(wiring):
+            self._tasks.append(self.supervisor.start(loop, self.stopping))
+        await self._serve_http(wiring, pool, producer)
+        log.info(
+            "service started",
+            http=f"{settings.http_host}:{settings.http_port}",
+            subscriptions=[consumer.topic for consumer in self.consumers],
         )
-        self._tasks.append(asyncio.create_task(relay.run(self.stopping), name="outbox-relay"))
-        for job in wiring.background:
-            self._tasks.append(asyncio.create_task(job(self.stopping)))
-        self._broker = broker = make_broker(settings, client_id=client_id)
-        consumers = [
-            ReliableConsumer(
+
+    def _consumers(
+        self, wiring: Wiring, pool: asyncpg.Pool, producer: AIOKafkaProducer
+    ) -> list[Consumer]:
+        """One pipeline consumer per subscription; group prefixes are added here, once."""
+        settings = self.settings
+        return [
+            Consumer(
                 subscription=replace(
                     subscription, group_id=settings.consumer_group_prefix + subscription.group_id
                 ),
                 pool=pool,
                 producer=producer,
                 retry=retry_policy(settings),
+                bootstrap=settings.kafka_bootstrap,
+                clock=wiring.clock,
+                supervisor=self.supervisor,
             )
             for subscription in wiring.subscriptions
         ]
-        if settings.consumer_new_groups_start == "now":
-            await start_new_groups_now(
-                bootstrap=settings.kafka_bootstrap,
-                groups=[(c.group, c.subscription.topic.name) for c in consumers],
-            )
-        for consumer in consumers:
-            consumer.register(broker)
-        await broker.start()
-        self._tasks.append(
-            asyncio.create_task(
-                watch_lag(
-                    consumers, stop=self.stopping, interval_s=settings.consumer_lag_interval_s
+
+    def _relay(self, pool: asyncpg.Pool, producer: AIOKafkaProducer) -> Loop:
+        """The outbox relay stops last: it publishes what the consumers committed."""
+        settings = self.settings
+        relay = OutboxRelay(
+            pool=pool,
+            producer=producer,
+            schema=self.spec.schema,
+            batch_size=settings.outbox_batch_size,
+            poll_interval_s=settings.outbox_poll_interval_s,
+        )
+        return Loop("outbox-relay", relay.run, heartbeat_s=settings.loop_heartbeat_s)
+
+    def _loops(self, wiring: Wiring) -> list[Loop]:
+        settings = self.settings
+        heartbeat = settings.loop_heartbeat_s
+        loops = [
+            Loop(consumer.name, consumer.run, heartbeat_s=heartbeat) for consumer in self.consumers
+        ]
+        loops += [as_loop(job) for job in wiring.background]
+        loops.append(
+            Loop(
+                "consumer-lag",
+                lambda stop: watch_lag(
+                    self.consumers, stop=stop, interval_s=settings.consumer_lag_interval_s
                 ),
-                name="consumer-lag",
             )
         )
+        return loops
+
+    async def _serve_http(
+        self, wiring: Wiring, pool: asyncpg.Pool, producer: AIOKafkaProducer
+    ) -> None:
+        settings = self.settings
         app = build_http_app(
-            service=spec.name,
+            service=self.spec.name,
             readiness={
                 "kafka": lambda: kafka_is_ready(producer),
                 "postgresql": lambda: database_is_ready(pool),
+                "loops": self.supervisor.is_ready,
             },
+            problems=self.supervisor.problems,
             routers=wiring.routers,
+            max_body_bytes=settings.http_max_body_bytes,
         )
         instrument_http(app)
         server = make_server(app, host=settings.http_host, port=settings.http_port)
@@ -168,11 +208,6 @@ class RunningService:
                 self._server_task.result()
                 raise RuntimeError("HTTP server stopped during start-up")
             await asyncio.sleep(0.02)
-        log.info(
-            "service started",
-            http=f"{settings.http_host}:{settings.http_port}",
-            subscriptions=[s.topic.name for s in wiring.subscriptions],
-        )
 
     async def stop(self) -> None:
         self.stopping.set()
@@ -180,10 +215,14 @@ class RunningService:
             self._server.should_exit = True  # type: ignore[attr-defined]
             with contextlib.suppress(Exception):
                 await self._server_task
-        if self._broker is not None:
-            await self._broker.stop()
         if self._tasks:
             await asyncio.gather(*self._tasks, return_exceptions=True)
+        self._relay_stopping.set()
+        if self._relay_task is not None:
+            await asyncio.gather(self._relay_task, return_exceptions=True)
+        for close in self._closers:
+            with contextlib.suppress(Exception):
+                await close()
         if self._producer is not None:
             await self._producer.stop()
         if self._pool is not None:

@@ -49,6 +49,12 @@ class RuntimeSettings(KafkaSettings):
     database_pool_max: int = Field(default=10, ge=1)
     http_host: str = "127.0.0.1"
     http_port: int = Field(default=8000, ge=0, le=65535)
+    http_max_body_bytes: int = Field(
+        default=1024 * 1024,
+        ge=1024,
+        description="Larger request bodies are refused with 413 before they are parsed "
+        "(relais_runtime.body_limit).",
+    )
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     merchants_dir: Path | None = None
@@ -61,13 +67,25 @@ class RuntimeSettings(KafkaSettings):
         description="Where a consumer group with no committed offsets starts "
         "(relais_runtime.offsets).",
     )
-    consumer_max_attempts: int = Field(default=5, ge=1, le=100)
+    consumer_max_attempts: int = Field(
+        default=5,
+        ge=1,
+        le=100,
+        description="Attempts at a message waiting for another (NotYetError) before it is "
+        "dead-lettered; infrastructure failures are retried without limit.",
+    )
     consumer_backoff_initial_s: float = Field(default=0.2, gt=0)
     consumer_backoff_max_s: float = Field(default=10.0, gt=0)
     consumer_lag_interval_s: float = Field(
         default=10.0, gt=0, description="How often relais_consumer_lag is refreshed."
     )
     shutdown_grace_s: float = Field(default=20.0, gt=0)
+    loop_heartbeat_s: float = Field(
+        default=120.0,
+        gt=0,
+        description="A consumer or outbox relay that shows no progress for longer makes "
+        "/ready answer 503 (relais_runtime.supervisor).",
+    )
 
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)

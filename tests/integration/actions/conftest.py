@@ -156,7 +156,6 @@ async def actions(
             outbox_poll_interval_s=0.1,
             merchants_dir=directory,
             retry_delays_s=RETRY_DELAYS_S,
-            retry_poll_max_s=0.2,
         )
         async with httpx.AsyncClient() as http:
             spec = build_spec(settings=settings, http=http, environ=environ)

@@ -12,15 +12,16 @@ from uuid import UUID, uuid4
 
 from relais_actions.domain.policy import Execute, decide, source_of_resolution
 from relais_actions.entrypoint import MIGRATIONS_DIR
-from relais_actions.tiers import DueTimeConsumer
+from relais_actions.handlers import due_time
 from relais_contracts.envelope import Event
 from relais_contracts.topics import action_commands
 from relais_contracts.topics.action_commands import ExecuteAction
 from relais_runtime.clock import SystemClock
-from relais_runtime.consumer import MessageContext, ReliableConsumer, RetryPolicy, Subscription
+from relais_runtime.consumer import MessageContext, RetryPolicy, Subscription
 from relais_runtime.db import create_pool
 from relais_runtime.kafka import make_producer
 from relais_runtime.migrations import migrate
+from relais_runtime.pipeline import Consumer
 from relais_runtime.settings import RuntimeSettings
 from tests.conftest import Infrastructure
 from tests.integration.conftest import eventually
@@ -69,16 +70,16 @@ async def test_a_partition_not_due_is_paused_while_the_others_flow(
     later = command(not_before=now + timedelta(seconds=5))
     behind_it = command(not_before=now - timedelta(seconds=1))
     due = command(not_before=now)
-    tier = DueTimeConsumer(
-        consumer=ReliableConsumer(
-            subscription=Subscription(topic, f"test-{unique}.tier", handler),
-            pool=pool,
-            producer=producer,
-            retry=RetryPolicy(),
+    tier = Consumer(
+        subscription=Subscription(
+            topic, f"test-{unique}.tier", handler, max_records=1, due_at=due_time
         ),
+        pool=pool,
+        producer=producer,
+        retry=RetryPolicy(),
         bootstrap=infrastructure.kafka_bootstrap,
         clock=SystemClock(),
-        poll_max_s=0.2,
+        fetch_timeout_ms=200,
     )
     stop = asyncio.Event()
     running = asyncio.create_task(tier.run(stop))

@@ -235,9 +235,12 @@ async def create_topics(infrastructure: Infrastructure, unique: str) -> list[str
     await admin.start()
     try:
         copies = [test_topic(t, unique) for t in (shipment_state.TOPIC, *FACT_TOPICS)]
-        await admin.create_topics(
-            [NewTopic(t.name, t.partitions, 1, topic_configs=t.kafka_config()) for t in copies]
-        )
+        existing = set(await admin.list_topics())
+        missing = [t for t in copies if t.name not in existing]
+        if missing:
+            await admin.create_topics(
+                [NewTopic(t.name, t.partitions, 1, topic_configs=t.kafka_config()) for t in missing]
+            )
         names = [t.name for t in copies]
     finally:
         await admin.close()
@@ -260,6 +263,7 @@ async def running_insights(
     """A fresh schema and fresh consumer groups: the service replays the topics from
     their start (what `relais insights rebuild` does for a deployment)."""
     schema = f"test_insights_{unique}_{generation}"
+    await create_topics(infrastructure, unique)  # the runtime creates no topic: topics apply does
     settings = InsightsSettings(
         kafka_bootstrap=infrastructure.kafka_bootstrap,
         database_url=infrastructure.database_url,

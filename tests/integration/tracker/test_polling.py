@@ -28,18 +28,20 @@ from tests.integration.tracker.conftest import (
     order_body,
 )
 
-DELIVERED_TN, UNKNOWN_TN, FLAKY_TN, DOWN_TN = (
+DELIVERED_TN, UNKNOWN_TN, FLAKY_TN, DOWN_TN, UNTYPED_TN = (
     "RLPOLL00001",
     "RLPOLL00002",
     "RLPOLL00003",
     "RLDOWN00004",
+    "RLPOLL00005",
 )
 
 
 @dataclass
 class CarrierApi:
     """GET /track/<carrier>/<number>: 503 on the first call for FLAKY_TN and always for
-    DOWN_TN, 404 for UNKNOWN_TN, else a delivered generic payload."""
+    DOWN_TN, 404 for UNKNOWN_TN, an empty Content-Type for UNTYPED_TN (no valid
+    CarrierUpdateReceived can carry it), else a delivered generic payload."""
 
     base_url: str = ""
     calls: list[tuple[str, float]] = field(default_factory=list)
@@ -54,6 +56,8 @@ class CarrierApi:
             return Response(status_code=503)
         if number == UNKNOWN_TN:
             return Response(status_code=404)
+        if number == UNTYPED_TN:
+            return Response(b"{}", headers={"content-type": ""})
         body = generic_payload(
             number,
             ("2026-03-02T10:00:00+01:00", "accepted_by_carrier", "PU"),
@@ -159,3 +163,38 @@ async def test_only_shipments_that_are_not_final_are_polled(
     assert {(u.source, u.merchant_id, u.tracking_number) for u in updates} == {  # type: ignore[attr-defined]
         (UpdateSource.POLL, "shop-a", FLAKY_TN)
     }
+
+
+async def test_a_shipment_whose_poll_cannot_be_handled_never_blocks_the_others(
+    start_tracker: StartTracker, carrier_api: CarrierApi
+) -> None:
+    tracker = await start_tracker(
+        poll_base_url=carrier_api.base_url,
+        poll_carriers=("generic",),
+        poll_interval_s=0.5,
+        poll_backoff_initial_s=0.05,
+        poll_rate_per_s=50.0,
+        poll_batch=1,
+    )
+    body = order_body(parcels=[("P-1", UNTYPED_TN), ("P-2", DELIVERED_TN)])
+    placed = await tracker.client.post("/v1/orders", json=body, headers=tracker.auth("shop-a"))
+    assert placed.status_code == 202
+
+    async def delivered() -> Any:
+        rows = await tracker.query(
+            "SELECT final FROM shipments WHERE shipment_id = 'P-2' AND status = 'delivered'"
+        )
+        return rows or None
+
+    assert await eventually(delivered, timeout_s=20)
+
+    async def polled_again() -> bool:
+        return carrier_api.count(UNTYPED_TN) >= 2
+
+    assert await eventually(polled_again, timeout_s=10), "tried again at the next interval"
+    [bad] = await tracker.query("SELECT polled_at, final FROM shipments WHERE shipment_id = 'P-1'")
+    assert bad["polled_at"] is not None
+    assert not bad["final"]
+    records = await tracker.read(carrier_updates.TOPIC.name, until=lambda got: len(got) >= 1)
+    updates = [carrier_updates.TOPIC.decode(r.value or b"") for r in records]
+    assert {u.tracking_number for u in updates} == {DELIVERED_TN}  # type: ignore[attr-defined]

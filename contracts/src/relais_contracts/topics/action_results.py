@@ -23,13 +23,14 @@ from relais_contracts.common import Money
 from relais_contracts.envelope import OrderId, ShipmentEvent
 from relais_contracts.privacy import PERSONAL
 from relais_contracts.registry import Service, Topic
+from relais_contracts.text import OptionalNeutralizedLine, OptionalSingleLine, SingleLine
 
 
 class _ActionResult(ShipmentEvent):
     action_id: UUID
     action: ActionType
     order_id: OrderId
-    order_number: str = Field(min_length=1, max_length=64)
+    order_number: SingleLine = Field(min_length=1, max_length=64)
     automatic: bool
     anomaly_id: UUID | None = None
     anomaly_type: AnomalyType | None = None
@@ -42,11 +43,11 @@ class ActionCompleted(_ActionResult):
 
     event_type: Literal["ActionCompleted"] = "ActionCompleted"
     schema_version: Literal[1] = 1
-    merchant_reference: str | None = Field(
+    merchant_reference: OptionalSingleLine = Field(
         default=None, max_length=128, description="The merchant's id (refund, ticket, parcel)."
     )
     amount: Money | None = Field(default=None, description="Refunded or credited amount.")
-    voucher_code: str | None = Field(
+    voucher_code: OptionalSingleLine = Field(
         default=None,
         max_length=64,
         description="Store credit code to give the customer.",
@@ -72,7 +73,7 @@ class ActionFailed(_ActionResult):
     schema_version: Literal[1] = 1
     reason: ActionFailureReason
     http_status: int | None = Field(default=None, ge=100, le=599)
-    detail: str | None = Field(
+    detail: OptionalNeutralizedLine = Field(
         default=None, max_length=500, description="Never contains personal data."
     )
     escalated: bool = Field(description="Handed to a human (callback ticket, back office).")

@@ -25,6 +25,7 @@ from relais_contracts.common import CarrierCode, TrackingNumber
 from relais_contracts.envelope import UNKNOWN_MERCHANT, Event, MerchantId
 from relais_contracts.privacy import PERSONAL
 from relais_contracts.registry import Cleanup, Service, Topic
+from relais_contracts.text import NeutralizedLine, OptionalSingleLine
 
 MAX_PAYLOAD_CHARS = 500_000
 """Keeps the message under Kafka's default 1 MB limit with the envelope around it; the
@@ -53,11 +54,15 @@ class CarrierUpdateReceived(Event):
     carrier: CarrierCode
     source: UpdateSource
     received_at: AwareDatetime
-    content_type: str = Field(min_length=1, max_length=200, description="As received.")
+    content_type: NeutralizedLine = Field(
+        min_length=1, max_length=200, description="As received (control characters neutralized)."
+    )
     encoding: PayloadEncoding = PayloadEncoding.TEXT
     payload: str = Field(
         max_length=MAX_PAYLOAD_CHARS,
-        description="The body exactly as received (decoded as UTF-8, or base64).",
+        description="The body exactly as received (decoded as UTF-8, or base64); raw, so "
+        "not checked for control characters: the adapters neutralize them in the text "
+        "they take from it.",
         json_schema_extra=PERSONAL,
     )
     tracking_number: TrackingNumber | None = Field(
@@ -65,7 +70,7 @@ class CarrierUpdateReceived(Event):
         description="The single tracking number the payload is about, when the receiver "
         "knows it (polls always do); None for a batch.",
     )
-    endpoint: str | None = Field(
+    endpoint: OptionalSingleLine = Field(
         default=None,
         max_length=200,
         description="Which webhook endpoint or poller received it (for diagnosis).",

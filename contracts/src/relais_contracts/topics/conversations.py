@@ -9,6 +9,7 @@ Rules:
   (`ids.resolution_id`), one CallbackRequested (`ids.callback_id`); producers use
   these ids as `event_id` too;
 - free text, addresses and phone numbers typed by the customer are personal data;
+  free text keeps its line breaks (LF) and nothing else (relais_contracts.text);
 - ResolutionChosen and CallbackRequested are requests: the actions service decides
   (merchant policy) and reports on the action-results topic.
 """
@@ -28,6 +29,7 @@ from relais_contracts.common import Locale, PhoneE164, PostalAddress, TimeSlot, 
 from relais_contracts.envelope import Contract, OrderId, ShipmentEvent
 from relais_contracts.privacy import PERSONAL
 from relais_contracts.registry import Service, Topic
+from relais_contracts.text import OptionalMultiLine, OptionalSingleLine, SingleLine
 from relais_contracts.tracking import Substatus, TrackingStatus
 
 
@@ -56,8 +58,8 @@ class ConversationStarted(_ConversationEvent):
     anomaly_id: UUID | None = Field(default=None, description="For purpose anomaly.")
     anomaly_type: AnomalyType | None = None
     milestone_id: UUID | None = Field(default=None, description="For purpose survey.")
-    scenario_id: str = Field(min_length=1, max_length=128)
-    scenario_version: str | None = Field(default=None, max_length=64)
+    scenario_id: SingleLine = Field(min_length=1, max_length=128)
+    scenario_version: OptionalSingleLine = Field(default=None, max_length=64)
     locale: Locale
     entry: EntryPoint
     notification_id: UUID | None = Field(
@@ -98,8 +100,8 @@ class Answer(Contract):
     """One answer: exactly the field of its kind is set."""
 
     kind: AnswerKind
-    choice_id: str | None = Field(default=None, max_length=128)
-    text: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
+    choice_id: OptionalSingleLine = Field(default=None, max_length=128)
+    text: OptionalMultiLine = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
     address: PostalAddress | None = Field(default=None, json_schema_extra=PERSONAL)
     phone: PhoneE164 | None = Field(default=None, json_schema_extra=PERSONAL)
     day: date | None = None
@@ -120,7 +122,7 @@ class AnswerRecorded(_ConversationEvent):
     event_type: Literal["AnswerRecorded"] = "AnswerRecorded"
     schema_version: Literal[1] = 1
     answer_id: UUID
-    node_id: str = Field(min_length=1, max_length=128)
+    node_id: SingleLine = Field(min_length=1, max_length=128)
     answer: Answer
 
 
@@ -167,7 +169,7 @@ class CallbackRequested(_ConversationEvent):
     slot: TimeSlot
     time_zone: TimeZoneName
     locale: Locale
-    note: str | None = Field(default=None, max_length=1000, json_schema_extra=PERSONAL)
+    note: OptionalMultiLine = Field(default=None, max_length=1000, json_schema_extra=PERSONAL)
 
 
 class SurveyAnswered(_ConversationEvent):
@@ -177,7 +179,7 @@ class SurveyAnswered(_ConversationEvent):
     schema_version: Literal[1] = 1
     milestone_id: UUID | None = None
     csat: int = Field(ge=1, le=5, description="1 (very unhappy) to 5 (very happy).")
-    comment: str | None = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
+    comment: OptionalMultiLine = Field(default=None, max_length=2000, json_schema_extra=PERSONAL)
     locale: Locale
 
 
@@ -194,7 +196,7 @@ class ConversationAbandoned(_ConversationEvent):
     event_type: Literal["ConversationAbandoned"] = "ConversationAbandoned"
     schema_version: Literal[1] = 1
     reason: AbandonReason
-    last_node_id: str | None = Field(default=None, max_length=128)
+    last_node_id: OptionalSingleLine = Field(default=None, max_length=128)
     last_activity_at: AwareDatetime
 
 

@@ -23,8 +23,16 @@ from relais_contracts.registry import Service, Topic
 
 class DeadLetterReason(Contract):
     kind: Literal[
-        "undecodable", "invalid", "unknown_event_type", "handler_failed", "retries_exhausted"
-    ]
+        "undecodable",
+        "invalid",
+        "unknown_event_type",
+        "handler_failed",
+        "dependency_missing",
+        "retries_exhausted",
+    ] = Field(
+        description="The message's own fault. `retries_exhausted` is only in letters written "
+        "before outages paused consumers instead; an outage never dead-letters a message."
+    )
     message: str = Field(max_length=4000, description="Why; never contains personal data.")
     attempts: int = Field(default=1, ge=1)
 

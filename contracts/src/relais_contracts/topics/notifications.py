@@ -24,6 +24,7 @@ from pydantic import AwareDatetime, Field
 from relais_contracts.common import Locale
 from relais_contracts.envelope import Contract, ShipmentEvent
 from relais_contracts.registry import Service, Topic
+from relais_contracts.text import OptionalNeutralizedLine, OptionalSingleLine, SingleLine
 
 
 class Channel(StrEnum):
@@ -43,7 +44,7 @@ class NotificationTrigger(Contract):
 
     kind: TriggerKind
     ref_id: UUID = Field(description="The anomaly, milestone or action id.")
-    name: str = Field(
+    name: SingleLine = Field(
         min_length=1,
         max_length=64,
         description='The anomaly type, milestone or action type ("delivery_late").',
@@ -59,10 +60,10 @@ class LinkKind(StrEnum):
 
 class _NotificationOutcome(ShipmentEvent):
     notification_id: UUID
-    idempotency_key: str = Field(min_length=1, max_length=200)
+    idempotency_key: SingleLine = Field(min_length=1, max_length=200)
     channel: Channel
     trigger: NotificationTrigger
-    template: str | None = Field(
+    template: OptionalSingleLine = Field(
         default=None, max_length=128, description="The merchant's message template id."
     )
     locale: Locale | None = None
@@ -74,8 +75,10 @@ class NotificationSent(_NotificationOutcome):
 
     event_type: Literal["NotificationSent"] = "NotificationSent"
     schema_version: Literal[1] = 1
-    provider: str = Field(min_length=1, max_length=64, description='"smtp", an SMS provider...')
-    provider_message_id: str | None = Field(
+    provider: SingleLine = Field(
+        min_length=1, max_length=64, description='"smtp", an SMS provider...'
+    )
+    provider_message_id: OptionalNeutralizedLine = Field(
         default=None, max_length=256, description="Message-ID header or the provider's id."
     )
     link_kind: LinkKind | None = None
@@ -101,7 +104,7 @@ class NotificationDeferred(_NotificationOutcome):
     schema_version: Literal[1] = 1
     reason: DeferralReason
     deliver_after: AwareDatetime
-    detail: str | None = Field(default=None, max_length=500)
+    detail: OptionalNeutralizedLine = Field(default=None, max_length=500)
 
 
 class SuppressionReason(StrEnum):
@@ -124,7 +127,7 @@ class NotificationSuppressed(_NotificationOutcome):
     event_type: Literal["NotificationSuppressed"] = "NotificationSuppressed"
     schema_version: Literal[1] = 1
     reason: SuppressionReason
-    detail: str | None = Field(default=None, max_length=500)
+    detail: OptionalNeutralizedLine = Field(default=None, max_length=500)
 
 
 class FailureReason(StrEnum):
@@ -142,10 +145,10 @@ class NotificationFailed(_NotificationOutcome):
     event_type: Literal["NotificationFailed"] = "NotificationFailed"
     schema_version: Literal[1] = 1
     reason: FailureReason
-    provider_status: str | None = Field(
+    provider_status: OptionalNeutralizedLine = Field(
         default=None, max_length=200, description="SMTP reply or provider error code."
     )
-    detail: str | None = Field(default=None, max_length=500)
+    detail: OptionalNeutralizedLine = Field(default=None, max_length=500)
 
 
 NotificationEvent = (

@@ -34,11 +34,12 @@ from relais_contracts.common import (
 from relais_contracts.envelope import Contract, MerchantEvent, OrderId, ShipmentId
 from relais_contracts.privacy import PERSONAL
 from relais_contracts.registry import Service, Topic
+from relais_contracts.text import OptionalSingleLine, SingleLine
 
 
 class LineItem(Contract):
-    sku: str = Field(min_length=1, max_length=64)
-    name: str = Field(min_length=1, max_length=300)
+    sku: SingleLine = Field(min_length=1, max_length=64)
+    name: SingleLine = Field(min_length=1, max_length=300)
     quantity: int = Field(ge=1, le=10_000)
     unit_price: Money | None = None
 
@@ -52,7 +53,7 @@ class Parcel(Contract):
     shipped_at: AwareDatetime | None = Field(
         default=None, description="When the merchant handed it to the carrier, if known."
     )
-    service: str | None = Field(
+    service: OptionalSingleLine = Field(
         default=None, max_length=100, description='The carrier\'s product ("Colissimo Expert").'
     )
     items: tuple[LineItem, ...] = Field(default=(), description="What this parcel contains.")
@@ -68,7 +69,7 @@ class _OrderSnapshot(MerchantEvent):
     """The whole order as the merchant knows it now."""
 
     order_id: OrderId
-    order_number: str = Field(
+    order_number: SingleLine = Field(
         min_length=1, max_length=64, description='The number the customer sees ("#10452").'
     )
     placed_at: AwareDatetime

@@ -37,6 +37,7 @@ from relais_contracts.envelope import Contract, OrderId, ShipmentEvent
 from relais_contracts.privacy import PERSONAL
 from relais_contracts.registry import Cleanup, Service, Topic
 from relais_contracts.shipment import ShipmentContext
+from relais_contracts.text import SingleLine
 from relais_contracts.tracking import (
     DeliveryEstimate,
     Incident,
@@ -63,8 +64,8 @@ class LastTrackingEvent(Contract):
     occurred_at: AwareDatetime
     status: TrackingStatus
     substatus: Substatus
-    carrier_code: str = Field(min_length=1, max_length=64)
-    description: str = Field(max_length=500)
+    carrier_code: SingleLine = Field(min_length=1, max_length=64)
+    description: SingleLine = Field(max_length=500)
     location: Location | None = None
 
 
@@ -79,7 +80,7 @@ class ShipmentStateChanged(ShipmentEvent):
     cause_event_id: UUID = Field(description="The order or tracking event that caused it.")
 
     order_id: OrderId
-    order_number: str = Field(min_length=1, max_length=64)
+    order_number: SingleLine = Field(min_length=1, max_length=64)
     parcel_index: int = Field(default=1, ge=1)
     parcel_count: int = Field(default=1, ge=1)
     placed_at: AwareDatetime

@@ -24,6 +24,7 @@ from pydantic import Field, model_validator
 from relais_contracts.common import CarrierCode, TrackingNumber
 from relais_contracts.envelope import OrderId, ShipmentEvent
 from relais_contracts.registry import Service, Topic
+from relais_contracts.text import OptionalSingleLine, SingleLine
 from relais_contracts.topics.carrier_updates import UpdateSource
 from relais_contracts.tracking import (
     DeliveryEstimate,
@@ -46,12 +47,16 @@ class TrackingEventRecorded(ShipmentEvent):
     status: TrackingStatus
     substatus: Substatus
     incident: Incident | None = Field(default=None, description="Set for problems only.")
-    description: str = Field(max_length=500, description="The carrier's own wording of the event.")
+    description: SingleLine = Field(
+        max_length=500,
+        description="The carrier's own wording of the event (its control characters "
+        "neutralized by the adapter).",
+    )
     location: Location | None = None
-    carrier_code: str = Field(
+    carrier_code: SingleLine = Field(
         min_length=1, max_length=64, description="The carrier's own event code."
     )
-    carrier_reason_code: str | None = Field(
+    carrier_reason_code: OptionalSingleLine = Field(
         default=None, max_length=64, description="The carrier's reason code, if separate."
     )
     code_recognized: bool = Field(

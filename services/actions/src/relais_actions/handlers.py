@@ -8,12 +8,14 @@ Subscriptions (consumer groups under the runtime's prefix):
 - actions.executor: the command topic, attempt 1. It never sleeps: a slow merchant
   costs at most its webhook timeout, then its command moves to a retry tier (and an
   open circuit moves it without calling);
-- actions.retry-*: one due-time consumer per retry tier (relais_actions.tiers).
+- actions.retry-*: one per retry tier, each command handled once its `not_before` has
+  passed on the service's clock (the runtime pauses a tier's partition until then).
 
 Rules: a command or a decision for a merchant this deployment does not configure is
 dead-lettered (PermanentError); a choice whose shipment snapshot has not arrived yet
-from the anomalies topic is retried (TransientError), since both topics are read
-concurrently.
+from the anomalies topic is tried again a few times (NotYetError), since both topics
+are read concurrently, then dead-lettered as `dependency_missing` (replayable). Commands
+are handled one per transaction: a webhook call is never rolled back with others.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from __future__ import annotations
 import random
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from datetime import datetime
 
 import httpx
 
@@ -30,7 +33,6 @@ from relais_actions.domain.breaker import BreakerBoard
 from relais_actions.domain.policy import Decision, Execute, Source
 from relais_actions.executor import Executor
 from relais_actions.settings import ActionsSettings
-from relais_actions.tiers import DueTimeConsumer
 from relais_actions.webhook import Endpoint
 from relais_contracts.envelope import Event
 from relais_contracts.shipment import ShipmentContext
@@ -47,17 +49,16 @@ from relais_runtime.clock import Clock, SystemClock
 from relais_runtime.consumer import (
     Handler,
     MessageContext,
+    NotYetError,
     PermanentError,
-    ReliableConsumer,
     Subscription,
-    TransientError,
 )
 from relais_runtime.db import DbConnection
 from relais_runtime.logging import get_logger
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.metrics import ACTIONS_DECIDED
 from relais_runtime.outbox import enqueue
-from relais_runtime.service import Dependencies, Wiring, retry_policy
+from relais_runtime.service import Dependencies, Wiring
 
 log = get_logger(__name__)
 
@@ -141,7 +142,7 @@ class PolicyHandlers:
     async def _snapshot(
         self, connection: DbConnection, event: ResolutionChosen | CallbackRequested
     ) -> ShipmentContext:
-        """The anomaly's snapshot, else the shipment's latest; TransientError if none yet."""
+        """The anomaly's snapshot, else the shipment's latest; NotYetError if none yet."""
         self.merchant(event.merchant_id)
         if event.anomaly_id is not None:
             row = await repository.get_anomaly(
@@ -153,7 +154,7 @@ class PolicyHandlers:
             connection, merchant_id=event.merchant_id, shipment_id=event.shipment_id
         )
         if shipment is None:
-            raise TransientError("the shipment's snapshot has not arrived from the anomalies topic")
+            raise NotYetError("the shipment's snapshot has not arrived from the anomalies topic")
         return shipment
 
     async def _decide(self, connection: DbConnection, source: Source) -> None:
@@ -208,26 +209,17 @@ def wire_with(runtime: ActionsRuntime, dependencies: Dependencies) -> Wiring:
         retry_delays=settings.retry_delays(),
         retry_jitter=settings.retry_jitter,
     )
-    tiers = []
-    for topic in action_commands.RETRY_TOPICS:
-        group = settings.consumer_group_prefix + "actions." + topic.name.split(".")[2]
-        consumer = ReliableConsumer(
-            subscription=Subscription(
-                topic=topic, group_id=group, handler=executor_handler(executor, group=group)
-            ),
-            pool=dependencies.pool,
-            producer=dependencies.producer,
-            retry=retry_policy(settings),
+    tiers = [
+        Subscription(
+            topic=topic,
+            group_id=group,
+            handler=executor_handler(executor, group=settings.consumer_group_prefix + group),
+            max_records=1,
+            due_at=due_time,
         )
-        tiers.append(
-            DueTimeConsumer(
-                consumer=consumer,
-                bootstrap=settings.kafka_bootstrap,
-                clock=runtime.clock,
-                poll_max_s=settings.retry_poll_max_s,
-                start_new_group_now=settings.consumer_new_groups_start == "now",
-            ).run
-        )
+        for topic in action_commands.RETRY_TOPICS
+        for group in ["actions." + topic.name.split(".")[2]]
+    ]
     main_group = settings.consumer_group_prefix + EXECUTOR_GROUP
     return Wiring(
         subscriptions=(
@@ -237,7 +229,14 @@ def wire_with(runtime: ActionsRuntime, dependencies: Dependencies) -> Wiring:
                 action_commands.TOPIC,
                 EXECUTOR_GROUP,
                 executor_handler(executor, group=main_group),
+                max_records=1,
             ),
+            *tiers,
         ),
-        background=tuple(tiers),
+        clock=runtime.clock,
     )
+
+
+def due_time(event: Event) -> datetime | None:
+    """A retry tier's command is due at its `not_before`; anything else is due now."""
+    return event.not_before if isinstance(event, ExecuteAction) else None

@@ -22,9 +22,6 @@ class ActionsSettings(RuntimeSettings):
         description="Base delay before the second, third, and fourth-and-later attempts.",
     )
     retry_jitter: float = Field(default=0.2, ge=0, le=1)
-    retry_poll_max_s: float = Field(
-        default=1.0, gt=0, le=30, description="Longest wait of a retry tier between checks."
-    )
 
     @field_validator("clock")
     @classmethod

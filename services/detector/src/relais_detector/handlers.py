@@ -34,6 +34,7 @@ from relais_runtime.merchants.detection import DetectionPolicy
 from relais_runtime.metrics import ANOMALY_DECISIONS
 from relais_runtime.outbox import enqueue
 from relais_runtime.service import Dependencies, Wiring
+from relais_runtime.supervisor import Loop
 
 log = get_logger(__name__)
 
@@ -202,5 +203,11 @@ def wire(
     )
     return Wiring(
         subscriptions=detector.subscriptions(),
-        background=[sweeper.runner(interval_s=settings.sweep_interval_s)],
+        background=[
+            Loop(
+                "detector-sweeper",
+                sweeper.runner(interval_s=settings.sweep_interval_s),
+                heartbeat_s=max(120.0, 4 * settings.sweep_interval_s),
+            )
+        ],
     )

@@ -10,14 +10,21 @@ Rules:
   whose timer set no longer holds the fired timers, in the same transaction as the
   outbox rows: a timer fires once, even with several instances, and a crash before
   the commit leaves it due for the next sweep (after a restart too);
-- a shipment whose evaluation fails is rolled back to its savepoint and its due
-  timers are postponed by `retry_s`, so one bad shipment never blocks the others.
+- a shipment whose evaluation fails for its own reason (bad facts, a bug: anything
+  `failures.is_transient` does not call the infrastructure's) is rolled back to its
+  savepoint, logged with the exception type, counted (`outcome="failed"`) and its due
+  timers are postponed by `retry_s`: one bad shipment never blocks the others;
+- a transient failure (database unreachable, serialization conflict...) ends the
+  sweep: its transaction is rolled back, so every timer it claimed stays due as it
+  was (nothing is postponed, nothing lost); the background job logs it and backs off
+  (capped, relais_runtime.passes) before the next sweep;
+- the background job beats once per sweep (relais_runtime.supervisor); anything else
+  it raises (not one shipment's fault) goes to the supervisor, which restarts it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Callable, Coroutine
 from datetime import timedelta
@@ -29,8 +36,11 @@ from relais_detector import domain, repository
 from relais_detector.handlers import Detector, apply_decision
 from relais_detector.repository import DueTimer, Lock
 from relais_runtime.db import DbConnection
+from relais_runtime.failures import is_transient
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import TIMER_SWEEP_SECONDS, TIMERS_FIRED
+from relais_runtime.passes import PassBackoff, pause
+from relais_runtime.supervisor import beat
 
 log = get_logger(__name__)
 
@@ -102,7 +112,15 @@ class Sweeper:
         except (asyncpg.DeadlockDetectedError, asyncpg.LockNotAvailableError):
             return "busy"
         except Exception as error:
-            log.error("timer evaluation failed, postponed", error=type(error).__name__)
+            if is_transient(error):
+                raise
+            log.error(
+                "timer evaluation failed, postponed",
+                merchant_id=merchant_id,
+                shipment_id=shipment_id,
+                error=type(error).__name__,
+                retry_s=self._retry.total_seconds(),
+            )
             await repository.update_timer_due(
                 connection,
                 merchant_id=merchant_id,
@@ -113,18 +131,23 @@ class Sweeper:
         return "evaluated"
 
     def runner(self, *, interval_s: float) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
-        """The background job: sweep, then wait `interval_s` (real seconds) or stop."""
+        """The background job: sweep, then wait `interval_s` (real seconds) or stop; after
+        a transient failure, a capped backoff instead (see the module's rules)."""
 
         async def run(stop: asyncio.Event) -> None:
+            backoff = PassBackoff(loop="detector-sweeper")
             while not stop.is_set():
+                beat()
                 try:
                     claimed = await self.sweep_once()
-                except (OSError, asyncpg.PostgresError) as error:
-                    log.warning("timer sweep failed", error=type(error).__name__)
-                    claimed = 0
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    await backoff.wait_after(error, stop)
+                    continue
+                backoff.succeeded()
                 if claimed >= self._batch_size:
                     continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(stop.wait(), timeout=interval_s)
+                await pause(stop, interval_s)
 
         return run

@@ -14,7 +14,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import math
 from collections.abc import Callable, Coroutine
 from typing import Any, cast
@@ -43,8 +42,12 @@ from relais_insights.reports import build_report
 from relais_insights.settings import InsightsSettings
 from relais_runtime import metrics
 from relais_runtime.consumer import MessageContext, Subscription
+from relais_runtime.failures import is_transient
 from relais_runtime.logging import get_logger
+from relais_runtime.merchants import MerchantConfig
+from relais_runtime.passes import PassBackoff, pause
 from relais_runtime.service import Dependencies, Wiring
+from relais_runtime.supervisor import Loop, beat
 
 log = get_logger(__name__)
 
@@ -124,31 +127,50 @@ def publish_headline(report: Report) -> None:
 def metrics_refresher(
     *, pool: asyncpg.Pool, configuration: InsightsConfiguration, settings: InsightsSettings
 ) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
-    """Recompute every merchant's headline gauges now and then; a failure is logged and
-    retried at the next round, never fatal."""
+    """Recompute every merchant's headline gauges every `metrics_refresh_s`.
+
+    A supervised loop (relais_runtime.supervisor, relais_runtime.passes): each round
+    beats; a merchant whose report fails for its own reason is logged (merchant and
+    exception type) and skipped until the next round, the others are refreshed; a
+    transient failure (database unavailable) ends the round, which is tried again
+    after a capped backoff (at most one refresh interval); anything else goes to the
+    supervisor."""
 
     async def refresh(stopping: asyncio.Event) -> None:
+        backoff = PassBackoff(loop="insights-metrics-refresh", max_s=settings.metrics_refresh_s)
         while not stopping.is_set():
-            for merchant in configuration.merchants.values():
-                try:
-                    period = parse_period(
-                        start=None,
-                        end=None,
-                        today=today_for(merchant, configuration),
-                        time_zone=merchant.time_zone,
-                        default_days=settings.metrics_window_days,
-                    )
-                    async with pool.acquire() as connection:
-                        report = await build_report(connection, merchant=merchant, period=period)
-                    publish_headline(report)
-                except (OSError, asyncpg.PostgresError) as error:
-                    log.warning(
-                        "insights gauges not refreshed",
-                        merchant=merchant.merchant_id,
-                        error=str(error),
-                    )
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(stopping.wait(), timeout=settings.metrics_refresh_s)
+            beat()
+            try:
+                for merchant in configuration.merchants.values():
+                    await refresh_merchant(merchant)
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                await backoff.wait_after(error, stopping)
+                continue
+            backoff.succeeded()
+            await pause(stopping, settings.metrics_refresh_s)
+
+    async def refresh_merchant(merchant: MerchantConfig) -> None:
+        try:
+            period = parse_period(
+                start=None,
+                end=None,
+                today=today_for(merchant, configuration),
+                time_zone=merchant.time_zone,
+                default_days=settings.metrics_window_days,
+            )
+            async with pool.acquire() as connection:
+                report = await build_report(connection, merchant=merchant, period=period)
+            publish_headline(report)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            log.warning(
+                "insights gauges not refreshed",
+                merchant=merchant.merchant_id,
+                error=type(error).__name__,
+            )
 
     return refresh
 
@@ -160,8 +182,12 @@ def wire(dependencies: Dependencies, *, topic_map: TopicMap = same_topic) -> Wir
         subscriptions=subscriptions(topic_map),
         routers=(build_router(pool=dependencies.pool, configuration=configuration),),
         background=(
-            metrics_refresher(
-                pool=dependencies.pool, configuration=configuration, settings=settings
+            Loop(
+                "insights-metrics-refresh",
+                metrics_refresher(
+                    pool=dependencies.pool, configuration=configuration, settings=settings
+                ),
+                heartbeat_s=max(120.0, 4 * settings.metrics_refresh_s),
             ),
         ),
     )

@@ -13,6 +13,17 @@ For one due row, in order:
    and a NotificationFailed (permanent failure, or the last durable round); or back
    to `pending` for a later round with a NotificationDeferred (transient_failure).
 
+One bad row never blocks the rest (the dispatcher is a supervised loop,
+relais_runtime.supervisor and relais_runtime.passes): a row whose handling raises
+anything else than a known rendering or channel failure is, when the error is the
+infrastructure's (`failures.is_transient`: database or SMTP/SMS connection), left as
+it is and the pass ends (the loop backs off and tries again); otherwise it is marked
+`failed` (rendering_error, the detail naming the exception type only) with a
+NotificationFailed, in a new transaction, and the pass goes on with the next row.
+A row that cannot even be read is still marked `failed`, without an event. Each pass
+and each row beats; anything raised outside the rows (listing what is due) is the
+supervisor's.
+
 Exactly once: input is recorded idempotently by key (handlers), and only a row in
 `pending`, or in `sending` whose lease expired, is ever sent. The one window left
 is a crash (or lost connection) after the provider accepted the message and before
@@ -71,10 +82,13 @@ from relais_notifier.links import LinkMaker
 from relais_notifier.rendering import Renderer, RenderingError, RenderRequest
 from relais_runtime.clock import Clock
 from relais_runtime.db import DbConnection
+from relais_runtime.failures import is_transient
 from relais_runtime.logging import get_logger
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.metrics import NOTIFICATION_OUTCOMES, NOTIFICATION_SEND_SECONDS
 from relais_runtime.outbox import enqueue
+from relais_runtime.passes import PassBackoff
+from relais_runtime.supervisor import beat
 
 log = get_logger(__name__)
 
@@ -155,17 +169,25 @@ class Dispatcher:
         self._wakeup = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Dispatch until `stop`: woken by NOTIFY on new rows, polling as the fallback."""
+        """Dispatch until `stop`: woken by NOTIFY on new rows, polling as the fallback.
+
+        Each pass beats; a pass the infrastructure made fail is logged and followed by a
+        capped backoff; anything else raised propagates to the supervisor."""
+        backoff = PassBackoff(loop="notifier-dispatcher")
         listener = await self._pool.acquire()
         channel = await repository.get_wake_channel(listener)
         try:
             await listener.add_listener(channel, self._on_notify)
             while not stop.is_set():
+                beat()
                 try:
                     handled = await self.dispatch_due(stop)
-                except (OSError, asyncpg.PostgresError) as error:
-                    log.warning("dispatch pass failed", error=type(error).__name__)
-                    handled = 0
+                except Exception as error:
+                    if not is_transient(error):
+                        raise
+                    await backoff.wait_after(error, stop)
+                    continue
+                backoff.succeeded()
                 if handled >= self._policy.batch_size:
                     continue
                 self._wakeup.clear()
@@ -189,6 +211,8 @@ class Dispatcher:
         """One pass over what is due now; returns how many rows it looked at.
 
         With `stop` set, the pass ends after the message in hand (graceful shutdown).
+        A row whose handling fails transiently ends the pass (raised); any other error
+        marks that row failed (`_fail_unexpected`) and the pass goes on.
         """
         now = self._clock.now()
         async with self._pool.acquire() as connection:
@@ -196,8 +220,52 @@ class Dispatcher:
         for key in keys:
             if stop is not None and stop.is_set():
                 break
-            await self.dispatch(key)
+            beat()  # a pass can be long (send retries): every row is progress
+            try:
+                await self.dispatch(key)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                await self._fail_unexpected(key, error)
         return len(keys)
+
+    async def _fail_unexpected(self, key: str, error: Exception) -> None:
+        """Mark `failed` a row whose handling raised `error` (not the infrastructure's).
+
+        In a new transaction: the one that failed may be aborted. The detail names the
+        exception type only (its text may hold personal data). A row that cannot even be
+        read, or whose event cannot be built, is marked failed without an event rather
+        than left due for ever."""
+        error_type = type(error).__name__
+        reason = FailureReason.RENDERING_ERROR
+        log.warning("notification could not be handled", idempotency_key=key, error=error_type)
+        async with self._pool.acquire() as connection, connection.transaction():
+            try:
+                async with connection.transaction():
+                    row = await repository.get_notification(
+                        connection, idempotency_key=key, lock=True
+                    )
+                    if row is None or row.status not in {"pending", "sending"}:
+                        return
+                    stage = "preparing" if row.status == "pending" else "sending"
+                    await self._fail(
+                        connection,
+                        row,
+                        reason=reason,
+                        detail=f"unexpected {error_type} while {stage} the message",
+                    )
+            except Exception as unreadable:
+                if is_transient(unreadable):
+                    raise
+                marked = await repository.mark_failed(
+                    connection, idempotency_key=key, reason=reason.value
+                )
+                log.error(
+                    "notification marked failed without its event",
+                    idempotency_key=key,
+                    error=type(unreadable).__name__,
+                    marked=marked,
+                )
 
     async def dispatch(self, key: str) -> None:
         async with self._pool.acquire() as connection:

@@ -17,12 +17,10 @@ HTTP: `/u/{token}` GET shows the unsubscribe confirmation, POST unsubscribes
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Callable, Coroutine, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
 import asyncpg
 import httpx
@@ -72,6 +70,7 @@ from relais_runtime.merchants.branding import Tone
 from relais_runtime.merchants.notification import NotificationSettings
 from relais_runtime.service import Dependencies, Wiring
 from relais_runtime.settings import ConfigurationError
+from relais_runtime.supervisor import Loop
 
 log = get_logger(__name__)
 
@@ -395,6 +394,11 @@ def make_links(settings: NotifierSettings) -> LinkMaker:
     )
 
 
+DISPATCHER_HEARTBEAT_S = 120.0
+"""The dispatcher beats every pass (at least every `interval_s`): silence this long is a
+stall that makes /ready fail."""
+
+
 def wire(dependencies: Dependencies, *, clock: Clock | None = None) -> Wiring:
     settings = dependencies.settings
     if not isinstance(settings, NotifierSettings):
@@ -415,13 +419,7 @@ def wire(dependencies: Dependencies, *, clock: Clock | None = None) -> Wiring:
     )
     notifier = Notifier(merchants=merchants, clock=clock)
 
-    async def dispatch(stop: asyncio.Event) -> None:
-        try:
-            await dispatcher.run(stop)
-        finally:
-            await client.aclose()
-
-    background: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = [dispatch]
+    background = [Loop("notifier-dispatcher", dispatcher.run, heartbeat_s=DISPATCHER_HEARTBEAT_S)]
     return Wiring(
         subscriptions=(
             Subscription(
@@ -449,4 +447,5 @@ def wire(dependencies: Dependencies, *, clock: Clock | None = None) -> Wiring:
             ),
         ),
         background=background,
+        closers=(client.aclose,),
     )

@@ -13,7 +13,11 @@ Rules:
   customer's locale and shown in the customer's time zone;
 - an unknown template or a missing variable is a `RenderingError`, never a message
   with a hole in it; `check_catalogue` runs at start-up so a merchant binding a
-  template the catalogue lacks stops the service.
+  template the catalogue lacks stops the service;
+- the subject is a mail header and the SMS one line of text: whatever a variable
+  holds (an order number with a CR LF that slipped through), each run of control
+  characters becomes one space (`header_text`), so it can neither split the header
+  nor make the message unsendable.
 """
 
 from __future__ import annotations
@@ -35,6 +39,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined, TemplateError, s
 from markupsafe import Markup
 
 from relais_contracts.common import carrier_display_name
+from relais_contracts.text import neutralize_control_characters
 from relais_notifier.domain.triggers import MessageFacts
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.merchants.branding import Tone
@@ -51,6 +56,13 @@ def readable_on(background: str) -> str:
     luminance = 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
     # WCAG contrast against white (L=1) versus against #1a1a1a (L~0.0103).
     return "#ffffff" if (1.05 / (luminance + 0.05)) >= ((luminance + 0.05) / 0.0603) else "#1a1a1a"
+
+
+def header_text(value: str) -> str:
+    """`value` fit for one mail header: each run of control characters (CR, LF, NUL,
+    TAB...) becomes one space and the ends are stripped, so it never starts another
+    header and never makes the message raise."""
+    return neutralize_control_characters(value).strip()
 
 
 class RenderingError(Exception):
@@ -306,7 +318,7 @@ class Renderer:
         greeting = common["greeting_named"] if request.first_name else common["greeting"]
         paragraphs = [self._fill(environment, source, variables) for source in entry["body"]]
         return {
-            "subject": self._fill(self._text, entry["subject"], variables),
+            "subject": header_text(self._fill(self._text, entry["subject"], variables)),
             "heading": self._fill(environment, entry["heading"], variables),
             "greeting": self._fill(environment, greeting, variables),
             "paragraphs": [paragraph for paragraph in paragraphs if paragraph],
@@ -326,7 +338,8 @@ class Renderer:
         variables = self._variables(request, language=language, short=True)
         variables["action"] = request.facts.action
         variables["action_label"] = self._action_label(self._text, entries, variables)
-        return " ".join(self._fill(self._text, entry["sms"], variables).split())
+        text = self._fill(self._text, entry["sms"], variables)
+        return " ".join(neutralize_control_characters(text).split())
 
     def fill_text(self, source: str, **variables: Any) -> str:
         """A catalogue string filled as plain text (the page template escapes it)."""

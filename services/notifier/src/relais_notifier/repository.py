@@ -200,6 +200,18 @@ async def update_notification(
     )
 
 
+async def mark_failed(connection: DbConnection, *, idempotency_key: str, reason: str) -> bool:
+    """Last resort for a row that cannot be read: `failed` with its reason if still due
+    (pending or sending), so it leaves the queue. True when the row was changed."""
+    result: str = await connection.execute(
+        "UPDATE notifications SET status = 'failed', outcome_reason = $2, lease_until = NULL,"
+        " updated_at = now() WHERE idempotency_key = $1 AND status IN ('pending', 'sending')",
+        idempotency_key,
+        reason,
+    )
+    return result.split()[-1] != "0"
+
+
 async def list_pending(
     connection: DbConnection,
     *,

@@ -30,15 +30,21 @@ from relais_contracts.topics.carrier_updates import CarrierUpdateReceived, Paylo
 from relais_contracts.topics.shipment_state import ShipmentStateChanged, StateChangeCause
 from relais_contracts.topics.tracking_events import TrackingEventRecorded
 from relais_runtime.api_keys import ApiKeyRing
-from relais_runtime.batch_consumer import BatchConsumer, BatchSubscription, Prepared
 from relais_runtime.clock import Clock, clock_from_spec
-from relais_runtime.consumer import MessageContext, PermanentError, Subscription
+from relais_runtime.consumer import (
+    BatchSubscription,
+    MessageContext,
+    PermanentError,
+    Prepared,
+    Subscription,
+)
 from relais_runtime.db import DbConnection
 from relais_runtime.kafka import encode_event
 from relais_runtime.merchants import MerchantConfig, MerchantConfigError, load_merchants
 from relais_runtime.metrics import TRACKING_EVENTS
-from relais_runtime.service import Dependencies, Wiring, retry_policy
+from relais_runtime.service import Dependencies, Wiring
 from relais_runtime.settings import ConfigurationError
+from relais_runtime.supervisor import Loop
 from relais_tracker import carriers, domain, repository
 from relais_tracker.carriers.base import PayloadError
 from relais_tracker.domain.shipments import (
@@ -465,27 +471,22 @@ def wire(dependencies: Dependencies) -> Wiring:
     topics = Topics.of(settings.topic_overrides)
     merchants = load_merchant_directory(settings)
     recorder = ShipmentRecorder(topics=topics, clock=clock)
-    carrier_consumer = BatchConsumer(
-        subscription=BatchSubscription(
-            topic=topics.carrier_updates,
-            group_id=settings.consumer_group_prefix + CARRIER_UPDATES_GROUP,
-            handler=recorder.on_carrier_updates,
-            prepare=recorder.prepare_carrier_update,
-            max_records=settings.carrier_batch_max,
-        ),
-        pool=dependencies.pool,
-        producer=dependencies.producer,
-        retry=retry_policy(settings),
-        bootstrap=settings.kafka_bootstrap,
-    )
-    background = [carrier_consumer.run]
+    background: list[Loop] = []
     if settings.poll_base_url is not None and settings.poll_carriers:
-        background.append(_polling_loop(settings, dependencies, topics, now).run)
+        polling = _polling_loop(settings, dependencies, topics, now)
+        background.append(Loop("carrier-polling", polling.run))
     return Wiring(
         subscriptions=[
+            BatchSubscription(
+                topic=topics.carrier_updates,
+                group_id=CARRIER_UPDATES_GROUP,
+                handler=recorder.on_carrier_updates,
+                prepare=recorder.prepare_carrier_update,
+                max_records=settings.carrier_batch_max,
+            ),
             Subscription(
                 topic=topics.orders, group_id=ORDERS_GROUP, handler=recorder.on_order_event
-            )
+            ),
         ],
         routers=[
             webhooks_router(

@@ -9,7 +9,12 @@ Rules:
 - a day (redelivery) or a slot's day (callback) is between tomorrow and
   MAX_DAYS_AHEAD days ahead, in the customer's time zone, and never a Sunday;
 - errors are keys of the UI catalogue (domain.ui), one per form field: the page
-  says what is wrong next to the field.
+  says what is wrong next to the field;
+- control characters: a field holding one no keyboard types (NUL, ESC, DEL...) is
+  refused (`control_characters`); line breaks and tabs are whitespace: one-line fields
+  fold them into spaces, text areas (text, comment, note) keep their line breaks as
+  LF (browsers send CRLF) and fold the rest, so what is published is always valid
+  SingleLine / MultiLine text (relais_contracts.text).
 """
 
 from __future__ import annotations
@@ -24,6 +29,7 @@ from zoneinfo import ZoneInfo
 import phonenumbers
 
 from relais_chat.domain.scenarios import FieldKind
+from relais_contracts.text import CONTROL_CHARACTERS, normalize_line_breaks
 
 MAX_DAYS_AHEAD: Final = 14
 MAX_TEXT: Final = 1000
@@ -81,7 +87,25 @@ def _clean(form: Mapping[str, str], name: str, *, limit: int = 200) -> str:
     return " ".join(form.get(name, "").split())[:limit]
 
 
+def _text_area(form: Mapping[str, str], name: str) -> str:
+    """A text area's value: line breaks as LF, other whitespace (TAB...) as spaces."""
+    lines = normalize_line_breaks(form.get(name, "")).split("\n")
+    return "\n".join(" ".join(line.split()) for line in lines).strip()[:MAX_TEXT]
+
+
+def _untypable(value: str) -> bool:
+    """Holds a control character that is not whitespace (NUL, ESC, DEL, C1...)."""
+    return any(not found.group().isspace() for found in CONTROL_CHARACTERS.finditer(value))
+
+
+def refused_characters(form: Mapping[str, str]) -> dict[str, str]:
+    """`control_characters` for every field holding a character no keyboard types."""
+    return {name: "control_characters" for name, value in form.items() if _untypable(value)}
+
+
 def parse_field(kind: FieldKind, form: Mapping[str, str], context: FormContext) -> Parsed:
+    if refused := refused_characters(form):
+        return _fail(refused)
     parsers = {
         FieldKind.ADDRESS: parse_address,
         FieldKind.PHONE: parse_phone_field,
@@ -185,7 +209,7 @@ def parse_slot_field(form: Mapping[str, str], context: FormContext) -> Parsed:
 
 
 def parse_text_field(form: Mapping[str, str], context: FormContext) -> Parsed:
-    text = form.get("text", "").strip()[:MAX_TEXT]
+    text = _text_area(form, "text")
     return _ok({"text": text}) if text else _fail({"text": "required"})
 
 
@@ -212,18 +236,22 @@ def parse_pickup_point(form: Mapping[str, str], context: FormContext) -> Parsed:
 
 
 def parse_csat(form: Mapping[str, str]) -> Parsed:
+    if refused := refused_characters(form):
+        return _fail(refused)
     raw = form.get("csat", "")
     if raw not in {"1", "2", "3", "4", "5"}:
         return _fail({"csat": "csat_required"})
-    comment = form.get("comment", "").strip()[:MAX_TEXT] or None
+    comment = _text_area(form, "comment") or None
     return _ok({"csat": int(raw), "comment": comment})
 
 
 def parse_callback(form: Mapping[str, str], context: FormContext) -> Parsed:
+    if refused := refused_characters(form):
+        return _fail(refused)
     phone = parse_phone_field(form, context)
     slot = parse_slot_field(form, context)
     errors = {**phone.errors, **slot.errors}
     if errors or phone.value is None or slot.value is None:
         return _fail(errors)
-    note = form.get("note", "").strip()[:MAX_TEXT] or None
+    note = _text_area(form, "note") or None
     return _ok({**phone.value, **slot.value, "note": note})

@@ -6,6 +6,9 @@ Rules:
   the duplicate is detectable by any mailbox or log;
 - List-Unsubscribe carries the notifier's signed unsubscribe URL and
   List-Unsubscribe-Post announces RFC 8058 one-click unsubscription;
+- every header value goes through `header_text` (each run of control characters
+  becomes one space): a CR LF in an order number, a display name or an address can
+  neither inject a header nor make the message raise;
 - STARTTLS, implicit TLS and authentication come from the settings;
 - a 5xx reply to the recipient is permanent (invalid recipient), other 5xx are
   permanent rejections, 4xx replies and connection problems are transient.
@@ -23,7 +26,7 @@ import aiosmtplib
 
 from relais_contracts.topics.notifications import FailureReason
 from relais_notifier.channels import ChannelError, Receipt
-from relais_notifier.rendering import RenderedEmail
+from relais_notifier.rendering import RenderedEmail, header_text
 
 PROVIDER = "smtp"
 
@@ -44,21 +47,24 @@ def build_email(
     unsubscribe_url: str | None,
     sent_at: datetime,
 ) -> EmailMessage:
+    """The message, multipart text + HTML; every header value is one clean line."""
     message = EmailMessage()
     message.set_content(rendered.text)
     message.add_alternative(rendered.html, subtype="html")
-    local, domain = sender_address.rsplit("@", 1)
-    message["From"] = Address(display_name=sender_name, username=local, domain=domain)
-    message["To"] = recipient
+    local, domain = header_text(sender_address).rsplit("@", 1)
+    message["From"] = Address(display_name=header_text(sender_name), username=local, domain=domain)
+    message["To"] = header_text(recipient)
     if reply_to:
-        message["Reply-To"] = reply_to
-    message["Subject"] = rendered.subject
+        message["Reply-To"] = header_text(reply_to)
+    message["Subject"] = header_text(rendered.subject)
     message["Date"] = format_datetime(sent_at)
-    message["Message-ID"] = message_id_for(idempotency_key, sender_address=sender_address)
-    message["Content-Language"] = rendered.language
+    message["Message-ID"] = header_text(
+        message_id_for(idempotency_key, sender_address=sender_address)
+    )
+    message["Content-Language"] = header_text(rendered.language)
     message["Auto-Submitted"] = "auto-generated"
     if unsubscribe_url:
-        message["List-Unsubscribe"] = f"<{unsubscribe_url}>"
+        message["List-Unsubscribe"] = f"<{header_text(unsubscribe_url)}>"
         message["List-Unsubscribe-Post"] = "List-Unsubscribe=One-Click"
     return message
 

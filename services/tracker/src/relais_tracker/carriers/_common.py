@@ -9,7 +9,11 @@ Rules:
   keyword found wins, matched case- and accent-insensitively); it never turns an
   unknown code into a known one;
 - a zone-less time is read in the zone of the event's country when that country has
-  a single zone (`COUNTRY_ZONES`), else in the adapter's documented default zone.
+  a single zone (`COUNTRY_ZONES`), else in the adapter's documented default zone;
+- the carrier's text that becomes a contract field (description, codes, location) is
+  made one line: each run of control characters (CR, LF, TAB, NUL...) becomes one
+  space (`one_line`), so a carrier's line break never makes its update undecodable;
+  a code made of control characters only is written `UNREADABLE_CODE`.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ from datetime import date, datetime, time
 from typing import Any, Final, TypeAlias
 from zoneinfo import ZoneInfo
 
+from relais_contracts.text import neutralize_control_characters
 from relais_contracts.tracking import (
     UNKNOWN_CODE_DEFAULT,
     DeliveryEstimate,
@@ -40,6 +45,9 @@ Refinements: TypeAlias = Mapping[str, tuple[tuple[str, CodeMapping], ...]]
 """Per carrier code, (keyword, mapping) pairs tried in order against the event text."""
 
 UTC: Final = ZoneInfo("UTC")
+
+UNREADABLE_CODE: Final = "?"
+"""The carrier code of an event whose code was nothing but control characters."""
 
 COUNTRY_ZONES: Final[dict[str, str]] = {
     "AT": "Europe/Vienna",
@@ -128,6 +136,12 @@ def text(value: Any, *, where: str) -> str:
     if not rendered:
         raise PayloadError(f"{where}: empty")
     return rendered
+
+
+def one_line(value: str) -> str:
+    """The carrier's text on one line: control character runs become one space, and
+    the ends are stripped."""
+    return neutralize_control_characters(value).strip()
 
 
 def optional_text(value: Any) -> str | None:
@@ -221,7 +235,8 @@ def make_location(
 
 
 def _clip(value: str | None, limit: int) -> str | None:
-    return value[:limit] if value else None
+    line = one_line(value) if value else None
+    return line[:limit] if line else None
 
 
 def _country(value: Any) -> str | None:
@@ -232,8 +247,8 @@ def _country(value: Any) -> str | None:
 
 
 def fold(value: str) -> str:
-    """Lower case without accents, for keyword matching across languages."""
-    decomposed = unicodedata.normalize("NFKD", value.casefold())
+    """Lower case without accents, on one line, for keyword matching across languages."""
+    decomposed = unicodedata.normalize("NFKD", neutralize_control_characters(value).casefold())
     return "".join(char for char in decomposed if not unicodedata.combining(char)).replace(
         "\u2019", "'"
     )
@@ -278,10 +293,10 @@ def build_event(
         substatus=substatus,
         incident=Incident.of(reason) if reason is not None else None,
         occurred_at=occurred_at,
-        description=(description or "").strip(),
+        description=one_line(description or ""),
         location=location,
-        carrier_code=carrier_code,
-        carrier_reason_code=carrier_reason_code,
+        carrier_code=one_line(carrier_code) or UNREADABLE_CODE,
+        carrier_reason_code=one_line(carrier_reason_code) if carrier_reason_code else None,
         code_recognized=recognized,
         estimated_delivery=estimated_delivery,
     )

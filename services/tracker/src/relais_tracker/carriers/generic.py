@@ -13,7 +13,8 @@ Rules: an event says `substatus` (its status is implied), or `status` (substatus
 `<status>_unspecified`), or only `carrier_code`: then nothing is known about it, it is
 the safe default with `code_recognized=False`. A `status`/`substatus` pair that does
 not belong together, or an unknown Relais term, is a payload error. An incident without
-`fault` gets the reason's default fault party.
+`fault` gets the reason's default fault party. Control characters in the texts
+(description, carrier code, location) become spaces, as with every adapter.
 """
 
 from __future__ import annotations
@@ -24,19 +25,19 @@ from zoneinfo import ZoneInfo
 
 from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, ValidationError
 
+from relais_contracts.common import CountryCode
 from relais_contracts.tracking import (
     UNSPECIFIED,
     DeliveryEstimate,
     FaultParty,
     Incident,
     IncidentReason,
-    Location,
     Substatus,
     TrackingStatus,
     check_pair,
     status_of,
 )
-from relais_tracker.carriers._common import CodeMapping, build_event, load_json
+from relais_tracker.carriers._common import CodeMapping, build_event, load_json, make_location
 from relais_tracker.carriers.base import NormalizedEvent, PayloadError
 
 
@@ -44,6 +45,17 @@ class _Incident(BaseModel):
     model_config = ConfigDict(extra="ignore")
     reason: IncidentReason
     fault: FaultParty | None = None
+
+
+class _Location(BaseModel):
+    """relais_contracts.tracking.Location as a carrier writes it (its texts may hold
+    control characters: make_location neutralizes them)."""
+
+    model_config = ConfigDict(extra="ignore")
+    city: str | None = Field(default=None, max_length=120)
+    postal_code: str | None = Field(default=None, max_length=20)
+    country: CountryCode | None = None
+    facility: str | None = Field(default=None, max_length=200)
 
 
 class _Event(BaseModel):
@@ -54,7 +66,7 @@ class _Event(BaseModel):
     carrier_code: str | None = Field(default=None, max_length=200)
     description: str = Field(default="", max_length=2000)
     incident: _Incident | None = None
-    location: Location | None = None
+    location: _Location | None = None
     estimated_delivery: DeliveryEstimate | None = None
 
 
@@ -98,7 +110,7 @@ class GenericAdapter:
             mapping=mapping,
             occurred_at=event.occurred_at,
             description=event.description,
-            location=event.location,
+            location=make_location(**event.location.model_dump()) if event.location else None,
             estimated_delivery=event.estimated_delivery,
         )
         if event.incident is None or mapping is None:

@@ -11,13 +11,23 @@ Rules:
   goes through the same normalization path as webhooks; the shipment is marked
   polled only after Kafka acknowledged it;
 - a poll that still fails after its retries is counted and logged (without the
-  tracking number) and retried at the next interval: polling never stops the loop.
+  tracking number) and retried at the next interval: polling never stops the loop;
+- one bad shipment never blocks the others: a poll that raises anything the
+  infrastructure is not to blame for (`failures.is_transient`), such as an answer that
+  cannot make a valid CarrierUpdateReceived, is counted (`outcome="error"`), logged
+  with the exception type only, marked polled (tried again at the next interval) and
+  the pass goes on with the next shipment;
+- a transient failure (database or Kafka unavailable) ends the pass, leaving that
+  shipment unmarked; the loop logs it and backs off (capped, relais_runtime.passes);
+  each pass and each shipment polled beats (relais_runtime.supervisor); anything else
+  the loop raises goes to the supervisor, which restarts it: the poller is closed
+  only when polling stops for good (stop or cancellation), so a restarted loop keeps
+  using it.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -41,9 +51,12 @@ from relais_contracts.topics.carrier_updates import (
     CarrierUpdateReceived,
     UpdateSource,
 )
+from relais_runtime.failures import is_transient
 from relais_runtime.kafka import publish_events
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import CARRIER_POLLS
+from relais_runtime.passes import PassBackoff, pause
+from relais_runtime.supervisor import beat
 from relais_tracker import repository
 from relais_tracker.ingestion.webhooks import payload_text
 
@@ -176,8 +189,35 @@ class PollingLoop:
                 limit=self._batch,
             )
         for target in targets:
-            await self.poll_one(target)
+            beat()  # a pass can be long (rate limit, retries): every shipment is progress
+            try:
+                await self.poll_one(target)
+            except Exception as error:
+                if is_transient(error):
+                    raise
+                await self._set_aside(target, error)
         return len(targets)
+
+    async def _set_aside(self, target: repository.PollTarget, error: Exception) -> None:
+        """A shipment whose poll failed for its own reason: counted, logged, and marked
+        polled so that it is tried again at the next interval, not at every pass."""
+        CARRIER_POLLS.labels(carrier=target.carrier, outcome="error").inc()
+        log.warning(
+            "carrier poll could not be handled",
+            carrier=target.carrier,
+            merchant_id=target.merchant_id,
+            error=type(error).__name__,
+        )
+        await self._mark_polled(target)
+
+    async def _mark_polled(self, target: repository.PollTarget) -> None:
+        async with self._pool.acquire() as connection:
+            await repository.update_polled_at(
+                connection,
+                merchant_id=target.merchant_id,
+                shipment_id=target.shipment_id,
+                polled_at=self._now(),
+            )
 
     async def poll_one(self, target: repository.PollTarget) -> None:
         try:
@@ -194,13 +234,7 @@ class PollingLoop:
             ).inc()
         if fetched is not None:
             await self._publish(target, fetched)
-        async with self._pool.acquire() as connection:
-            await repository.update_polled_at(
-                connection,
-                merchant_id=target.merchant_id,
-                shipment_id=target.shipment_id,
-                polled_at=self._now(),
-            )
+        await self._mark_polled(target)
 
     async def _publish(self, target: repository.PollTarget, fetched: FetchedPayload) -> None:
         received_at = self._now()
@@ -226,16 +260,26 @@ class PollingLoop:
         await publish_events(self._producer, topic=self._topic.name, events=[update])
 
     async def run(self, stop: asyncio.Event) -> None:
-        """Poll until `stop` is set; a failing pass is logged and retried after a pause."""
+        """Poll until `stop` is set; a pass the infrastructure made fail is logged and
+        retried after a capped backoff; anything else raised goes to the supervisor."""
+        backoff = PassBackoff(loop="carrier-polling")
+        crashed = False
         try:
             while not stop.is_set():
+                beat()
                 try:
                     polled = await self.poll_due()
                 except Exception as error:
-                    log.warning("polling pass failed", error=type(error).__name__)
-                    polled = 0
+                    if not is_transient(error):
+                        raise
+                    await backoff.wait_after(error, stop)
+                    continue
+                backoff.succeeded()
                 if polled < self._batch:
-                    with contextlib.suppress(TimeoutError):
-                        await asyncio.wait_for(stop.wait(), timeout=self._idle_s)
+                    await pause(stop, self._idle_s)
+        except Exception:
+            crashed = True  # the supervisor restarts this loop: the poller stays open
+            raise
         finally:
-            await self._poller.aclose()
+            if not crashed:
+                await self._poller.aclose()
