@@ -8,7 +8,6 @@ from relais_cli import (
     contracts_cmd,
     dead_letters_cmd,
     demo_cmd,
-    fuzz_cmd,
     infra_cmd,
     insights_cmd,
     lint_cmd,
@@ -40,7 +39,6 @@ app.add_typer(insights_cmd.app, name="insights")
 app.command("run")(run_cmd.run)
 app.command("up")(run_cmd.up)
 app.command("demo")(demo_cmd.demo)
-app.command("fuzz")(fuzz_cmd.fuzz)
 app.command("lint")(lint_cmd.lint)
 app.command("normalize")(normalize_cmd.normalize)
 app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(

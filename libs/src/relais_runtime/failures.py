@@ -15,6 +15,7 @@ Classified once, here, for every consumer, loop and sender of Relais:
 
 from __future__ import annotations
 
+import random
 from enum import StrEnum
 
 import asyncpg
@@ -86,3 +87,11 @@ def is_transient(error: BaseException) -> bool:
     if isinstance(error, kafka_errors.KafkaError):
         return bool(getattr(error, "retriable", False))
     return False
+
+
+def backoff_delay(failures: int, *, initial_s: float, max_s: float) -> float:
+    """How long to wait after the `failures`-th failure in a row: exponential from
+    `initial_s`, capped at `max_s`, with jitter (a random half to whole of it) so that
+    many waiting clients never retry in step."""
+    ceiling = min(max_s, initial_s * 2 ** max(failures - 1, 0))
+    return random.uniform(ceiling / 2, ceiling)

@@ -27,7 +27,6 @@ Rules:
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import json
 from collections import Counter
 from collections.abc import Sequence
@@ -42,8 +41,7 @@ from relais_runtime.failures import is_transient
 from relais_runtime.kafka import MAX_BATCH_BYTES, encode_event, event_headers, send_batched
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import OUTBOX_BACKLOG, OUTBOX_PUBLISHED
-from relais_runtime.passes import PassBackoff
-from relais_runtime.supervisor import beat
+from relais_runtime.passes import Wakeup, run_passes
 
 log = get_logger(__name__)
 
@@ -91,7 +89,6 @@ class OutboxRelay:
         self._schema = schema
         self._batch_size = batch_size
         self._poll_interval_s = poll_interval_s
-        self._wakeup = asyncio.Event()
         self.set_aside: dict[int, int] = {}
         """Outbox ids of the rows too large for Kafka, with their size in bytes."""
 
@@ -162,54 +159,32 @@ class OutboxRelay:
             )
         return int(result.split()[-1])
 
-    def _on_notify(self, *_: object) -> None:
-        self._wakeup.set()
-
     async def run(self, stop: asyncio.Event) -> None:
         """Relay until `stop` is set, then publish what is left once more (unless the
         infrastructure is down: the rows wait for the next start)."""
-        backoff = PassBackoff(loop="outbox-relay")
-        listener = await self._pool.acquire()
+
+        async def one_pass() -> bool:
+            taken, _ = await self._relay_batch()
+            return taken == self._batch_size
+
+        await run_passes(
+            loop="outbox-relay",
+            stop=stop,
+            one_pass=one_pass,
+            idle_s=self._poll_interval_s,
+            wakeup=Wakeup(self._pool, self._channel),
+        )
         try:
-            await listener.add_listener(notify_channel(self._schema), self._on_notify)
-            while not stop.is_set():
-                beat()
-                try:
-                    taken, _ = await self._relay_batch()
-                except Exception as error:
-                    if not is_transient(error):
-                        raise
-                    await backoff.wait_after(error, stop)
-                    continue
-                backoff.succeeded()
-                if taken == self._batch_size:
-                    continue
-                self._wakeup.clear()
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        _first_of(self._wakeup, stop), timeout=self._poll_interval_s
-                    )
-            try:
-                while (await self._relay_batch())[0]:
-                    pass
-            except Exception as error:
-                if not is_transient(error):
-                    raise
-                log.warning("outbox left for the next start", error=type(error).__name__)
-        finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(notify_channel(self._schema), self._on_notify)
-            await self._pool.release(listener)
+            while (await self._relay_batch())[0]:
+                pass
+        except Exception as error:
+            if not is_transient(error):
+                raise
+            log.warning("outbox left for the next start", error=type(error).__name__)
+
+    async def _channel(self, _connection: DbConnection) -> str:
+        return notify_channel(self._schema)
 
 
 def _headers(row: asyncpg.Record) -> list[tuple[str, bytes]]:
     return [(name, value.encode()) for name, value in json.loads(row["headers"]).items()]
-
-
-async def _first_of(*events: asyncio.Event) -> None:
-    waiters = [asyncio.ensure_future(event.wait()) for event in events]
-    try:
-        await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-    finally:
-        for waiter in waiters:
-            waiter.cancel()

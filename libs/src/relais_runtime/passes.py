@@ -18,10 +18,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import random
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 
+import asyncpg
+from asyncpg.pool import PoolConnectionProxy
+
+from relais_runtime.db import DbConnection
+from relais_runtime.failures import backoff_delay, is_transient
 from relais_runtime.logging import get_logger
+from relais_runtime.supervisor import beat
 
 log = get_logger(__name__)
 
@@ -44,8 +50,7 @@ class PassBackoff:
     def next_delay(self) -> float:
         """Count one more failed pass; how long to wait before the next one."""
         self.failures += 1
-        ceiling = min(self.max_s, self.initial_s * 2 ** (self.failures - 1))
-        return random.uniform(ceiling / 2, ceiling)
+        return backoff_delay(self.failures, initial_s=self.initial_s, max_s=self.max_s)
 
     def succeeded(self) -> None:
         self.failures = 0
@@ -61,3 +66,102 @@ class PassBackoff:
             retry_in_s=round(delay, 2),
         )
         await pause(stop, delay)
+
+
+ChannelName = Callable[[DbConnection], Awaitable[str]]
+
+
+class Wakeup:
+    """Wakes a loop on a PostgreSQL NOTIFY channel; polling stays the fallback.
+
+    The LISTEN connection is held from the pool and checked before every pass: after a
+    database restart it is dead, so it is released and a new one listens (the pass
+    fails transiently while the database is still down, and backs off)."""
+
+    def __init__(self, pool: asyncpg.Pool, channel: ChannelName) -> None:
+        self._pool = pool
+        self._channel = channel
+        self._listener: PoolConnectionProxy | None = None
+        self._name = ""
+        self._event = asyncio.Event()
+
+    async def listen(self) -> None:
+        if self._alive():
+            return
+        await self.close()
+        listener = await self._pool.acquire()
+        try:
+            self._name = await self._channel(listener)
+            await listener.add_listener(self._name, self._notified)
+        except BaseException:
+            await self._pool.release(listener)
+            raise
+        self._listener = listener
+        self._event.set()  # what was notified while nobody listened: look once now
+
+    def _alive(self) -> bool:
+        if self._listener is None:
+            return False
+        try:
+            return not self._listener.is_closed()
+        except asyncpg.InterfaceError:
+            return False  # the pool took back a connection that died under us
+
+    def _notified(self, *_: object) -> None:
+        self._event.set()
+
+    async def wait(self, stop: asyncio.Event, timeout_s: float) -> None:
+        """Until a notification, `stop`, or `timeout_s`; a notification that came
+        during the pass is not lost."""
+        waiters = [asyncio.ensure_future(event.wait()) for event in (self._event, stop)]
+        try:
+            await asyncio.wait(waiters, timeout=timeout_s, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for waiter in waiters:
+                waiter.cancel()
+        self._event.clear()
+
+    async def close(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is None:
+            return
+        with contextlib.suppress(Exception):
+            await listener.remove_listener(self._name, self._notified)
+        with contextlib.suppress(Exception):
+            await self._pool.release(listener)
+
+
+async def run_passes(
+    *,
+    loop: str,
+    stop: asyncio.Event,
+    one_pass: Callable[[], Awaitable[bool]],
+    idle_s: float,
+    wakeup: Wakeup | None = None,
+) -> None:
+    """Run `one_pass` until `stop` under the module's rules. A pass returns True when
+    more work is ready at once (a full batch); otherwise the loop waits for its wakeup
+    or `idle_s`."""
+    backoff = PassBackoff(loop=loop)
+    try:
+        while not stop.is_set():
+            beat()
+            try:
+                if wakeup is not None:
+                    await wakeup.listen()
+                more = await one_pass()
+            except Exception as error:
+                if not is_transient(error):
+                    raise
+                await backoff.wait_after(error, stop)
+                continue
+            backoff.succeeded()
+            if more:
+                continue
+            if wakeup is not None:
+                await wakeup.wait(stop, idle_s)
+            else:
+                await pause(stop, idle_s)
+    finally:
+        if wakeup is not None:
+            await wakeup.close()

@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import itertools
-import random
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from datetime import datetime
@@ -63,7 +62,7 @@ from relais_runtime.dead_letters import (
     send_dead_letter,
     short_reason,
 )
-from relais_runtime.failures import NotYetError, is_transient
+from relais_runtime.failures import NotYetError, backoff_delay, is_transient
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import (
     CONSUMER_BATCH_SIZE,
@@ -129,9 +128,11 @@ class Outage:
 
     async def sleep(self, failures: int) -> None:
         """A capped, jittered exponential pause; raises Stopping if the service stops."""
-        ceiling = min(self._policy.backoff_max_s, self._policy.backoff_initial_s * 2**failures)
+        delay = backoff_delay(
+            failures, initial_s=self._policy.backoff_initial_s, max_s=self._policy.backoff_max_s
+        )
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._stop.wait(), timeout=random.uniform(0, ceiling))
+            await asyncio.wait_for(self._stop.wait(), timeout=delay)
         if self._stop.is_set():
             raise Stopping
 

@@ -20,11 +20,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import random
 import time
 from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass, field
 
+from relais_runtime.failures import backoff_delay
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import LOOP_RESTARTS, LOOP_UP
 
@@ -83,8 +83,7 @@ class RestartBackoff:
     healthy_after_s: float = 60.0
 
     def delay(self, failures: int) -> float:
-        ceiling = min(self.max_s, self.initial_s * 2 ** max(failures - 1, 0))
-        return random.uniform(ceiling / 2, ceiling)
+        return backoff_delay(failures, initial_s=self.initial_s, max_s=self.max_s)
 
 
 class Supervisor:

@@ -480,3 +480,47 @@ async def test_milestones_and_action_confirmation(harness: Harness, smtp: SmtpSe
         shipment_id,
     )
     assert [tuple(row) for row in recorded] == [("out_for_delivery", "trigger_disabled")]
+
+
+async def test_an_unreachable_smtp_server_delays_messages_and_never_fails_them(
+    harness: Harness, smtp: SmtpServer
+) -> None:
+    from relais_notifier.delivery import ProviderUnreachable
+    from relais_notifier.handlers import build_dispatcher, load_merchant_directory, make_links
+    from relais_notifier.rendering import Renderer
+    from tests.conftest import free_port
+
+    down = harness.settings.model_copy(update={"smtp_port": free_port()})  # nobody listens
+    async with httpx.AsyncClient(timeout=5) as client:
+        unreachable = build_dispatcher(
+            down,
+            pool=harness.pool,
+            clock=harness.clock,
+            merchants=load_merchant_directory(down.merchants_dir),
+            renderer=Renderer(),
+            links=make_links(down),
+            client=client,
+        )
+        harness.clock.set(PARIS_MORNING)
+        shipment_id, email = fresh()
+        await plan_anomaly(
+            harness, merchant_id="maison-lumiere", email=email, shipment_id=shipment_id
+        )
+        # Longer than every durable round: an outage never uses them up.
+        for _ in range(harness.settings.send_rounds + 3):
+            with pytest.raises(ProviderUnreachable):
+                await unreachable.dispatch_due()
+            async with harness.pool.acquire() as connection:
+                row = await connection.fetchrow(
+                    "SELECT status, rounds, due_at FROM notifications WHERE shipment_id = $1",
+                    shipment_id,
+                )
+            assert row is not None
+            assert (row["status"], row["rounds"]) == ("pending", 0)
+            harness.clock.set(row["due_at"])
+
+    outcomes = await harness.outcomes(shipment_id)
+    assert {type(event).__name__ for event in outcomes} == {"NotificationDeferred"}
+    await harness.dispatcher.dispatch_due()
+    assert len(smtp.recorder.to(email)) == 1, "sent once the server is back, exactly once"
+    assert type((await harness.outcomes(shipment_id))[-1]).__name__ == "NotificationSent"

@@ -39,8 +39,7 @@ from relais_runtime.db import DbConnection
 from relais_runtime.failures import is_transient
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import TIMER_SWEEP_SECONDS, TIMERS_FIRED
-from relais_runtime.passes import PassBackoff, pause
-from relais_runtime.supervisor import beat
+from relais_runtime.passes import run_passes
 
 log = get_logger(__name__)
 
@@ -134,20 +133,12 @@ class Sweeper:
         """The background job: sweep, then wait `interval_s` (real seconds) or stop; after
         a transient failure, a capped backoff instead (see the module's rules)."""
 
+        async def one_pass() -> bool:
+            return await self.sweep_once() >= self._batch_size
+
         async def run(stop: asyncio.Event) -> None:
-            backoff = PassBackoff(loop="detector-sweeper")
-            while not stop.is_set():
-                beat()
-                try:
-                    claimed = await self.sweep_once()
-                except Exception as error:
-                    if not is_transient(error):
-                        raise
-                    await backoff.wait_after(error, stop)
-                    continue
-                backoff.succeeded()
-                if claimed >= self._batch_size:
-                    continue
-                await pause(stop, interval_s)
+            await run_passes(
+                loop="detector-sweeper", stop=stop, one_pass=one_pass, idle_s=interval_s
+            )
 
         return run

@@ -45,9 +45,9 @@ from relais_runtime.consumer import MessageContext, Subscription
 from relais_runtime.failures import is_transient
 from relais_runtime.logging import get_logger
 from relais_runtime.merchants import MerchantConfig
-from relais_runtime.passes import PassBackoff, pause
+from relais_runtime.passes import run_passes
 from relais_runtime.service import Dependencies, Wiring
-from relais_runtime.supervisor import Loop, beat
+from relais_runtime.supervisor import Loop
 
 log = get_logger(__name__)
 
@@ -136,20 +136,18 @@ def metrics_refresher(
     after a capped backoff (at most one refresh interval); anything else goes to the
     supervisor."""
 
+    async def one_round() -> bool:
+        for merchant in configuration.merchants.values():
+            await refresh_merchant(merchant)
+        return False
+
     async def refresh(stopping: asyncio.Event) -> None:
-        backoff = PassBackoff(loop="insights-metrics-refresh", max_s=settings.metrics_refresh_s)
-        while not stopping.is_set():
-            beat()
-            try:
-                for merchant in configuration.merchants.values():
-                    await refresh_merchant(merchant)
-            except Exception as error:
-                if not is_transient(error):
-                    raise
-                await backoff.wait_after(error, stopping)
-                continue
-            backoff.succeeded()
-            await pause(stopping, settings.metrics_refresh_s)
+        await run_passes(
+            loop="insights-metrics-refresh",
+            stop=stopping,
+            one_pass=one_round,
+            idle_s=settings.metrics_refresh_s,
+        )
 
     async def refresh_merchant(merchant: MerchantConfig) -> None:
         try:

@@ -12,6 +12,10 @@ For one due row, in order:
 3. transaction B: `sent` with the provider's id and a NotificationSent; or `failed`
    and a NotificationFailed (permanent failure, or the last durable round); or back
    to `pending` for a later round with a NotificationDeferred (transient_failure).
+   A provider that cannot be reached at all (connection refused, reset, timed out) is
+   an outage, not the message's fault: the message goes back to `pending` for
+   `unreachable_retry` without using up a round, for as long as the outage lasts, and
+   the pass ends (`ProviderUnreachable`) so the loop backs off.
 
 One bad row never blocks the rest (the dispatcher is a supervised loop,
 relais_runtime.supervisor and relais_runtime.passes): a row whose handling raises
@@ -35,7 +39,6 @@ one small commit, milliseconds; `attempts` > 1 on the Sent event flags it.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -82,12 +85,12 @@ from relais_notifier.links import LinkMaker
 from relais_notifier.rendering import Renderer, RenderingError, RenderRequest
 from relais_runtime.clock import Clock
 from relais_runtime.db import DbConnection
-from relais_runtime.failures import is_transient
+from relais_runtime.failures import TransientError, is_transient
 from relais_runtime.logging import get_logger
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.metrics import NOTIFICATION_OUTCOMES, NOTIFICATION_SEND_SECONDS
 from relais_runtime.outbox import enqueue
-from relais_runtime.passes import PassBackoff
+from relais_runtime.passes import Wakeup, run_passes
 from relais_runtime.supervisor import beat
 
 log = get_logger(__name__)
@@ -100,6 +103,8 @@ class DispatchPolicy:
     backoff_max_s: float = 5.0
     rounds: int = 5
     round_delay_s: float = 60.0
+    unreachable_retry: timedelta = timedelta(seconds=15)
+    """While the provider cannot be reached: tried again after this, rounds untouched."""
     lease: timedelta = timedelta(minutes=5)
     contact_wait: timedelta = timedelta(minutes=10)
     batch_size: int = 50
@@ -145,6 +150,12 @@ async def record_outcome(
     await publish(connection, events=[event])
 
 
+class ProviderUnreachable(TransientError):
+    """The SMTP server or SMS provider cannot be reached: the message was deferred (its
+    rounds untouched) and the pass ends, so the loop backs off instead of trying every
+    due message against a server that is down."""
+
+
 class Dispatcher:
     def __init__(
         self,
@@ -166,46 +177,24 @@ class Dispatcher:
         self._email = email_sender
         self._sms = sms_senders
         self._policy = policy
-        self._wakeup = asyncio.Event()
 
     async def run(self, stop: asyncio.Event) -> None:
         """Dispatch until `stop`: woken by NOTIFY on new rows, polling as the fallback.
 
-        Each pass beats; a pass the infrastructure made fail is logged and followed by a
-        capped backoff; anything else raised propagates to the supervisor."""
-        backoff = PassBackoff(loop="notifier-dispatcher")
-        listener = await self._pool.acquire()
-        channel = await repository.get_wake_channel(listener)
-        try:
-            await listener.add_listener(channel, self._on_notify)
-            while not stop.is_set():
-                beat()
-                try:
-                    handled = await self.dispatch_due(stop)
-                except Exception as error:
-                    if not is_transient(error):
-                        raise
-                    await backoff.wait_after(error, stop)
-                    continue
-                backoff.succeeded()
-                if handled >= self._policy.batch_size:
-                    continue
-                self._wakeup.clear()
-                waiters = [asyncio.ensure_future(e.wait()) for e in (self._wakeup, stop)]
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(
-                        asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED),
-                        timeout=self._policy.interval_s,
-                    )
-                for waiter in waiters:
-                    waiter.cancel()
-        finally:
-            with contextlib.suppress(Exception):
-                await listener.remove_listener(channel, self._on_notify)
-            await self._pool.release(listener)
+        Each pass beats; a pass the infrastructure made fail (a database outage, a
+        provider that cannot be reached) is logged and followed by a capped backoff;
+        anything else raised propagates to the supervisor (relais_runtime.passes)."""
 
-    def _on_notify(self, *_: object) -> None:
-        self._wakeup.set()
+        async def one_pass() -> bool:
+            return await self.dispatch_due(stop) >= self._policy.batch_size
+
+        await run_passes(
+            loop="notifier-dispatcher",
+            stop=stop,
+            one_pass=one_pass,
+            idle_s=self._policy.interval_s,
+            wakeup=Wakeup(self._pool, repository.get_wake_channel),
+        )
 
     async def dispatch_due(self, stop: asyncio.Event | None = None) -> int:
         """One pass over what is due now; returns how many rows it looked at.
@@ -280,6 +269,8 @@ class Dispatcher:
             except ChannelError as error:
                 async with connection.transaction():
                     await self._record_failure(connection, row, error)
+                if error.unreachable:
+                    raise ProviderUnreachable(str(error)) from None
                 return
             finally:
                 NOTIFICATION_SEND_SECONDS.labels(channel=row.channel.value).observe(
@@ -533,6 +524,15 @@ class Dispatcher:
     async def _record_failure(
         self, connection: DbConnection, row: Notification, error: ChannelError
     ) -> None:
+        if error.unreachable:
+            await self._defer(
+                connection,
+                row,
+                until=self._clock.now() + self._policy.unreachable_retry,
+                reason=DeferralReason.TRANSIENT_FAILURE,
+                detail=str(error)[:500],
+            )
+            return
         rounds = row.rounds + 1
         await repository.update_notification(
             connection, idempotency_key=row.idempotency_key, rounds=rounds, lease_until=None

@@ -372,6 +372,8 @@ def dispatch_policy(settings: NotifierSettings, *, clock: Clock) -> DispatchPoli
         backoff_max_s=settings.send_backoff_max_s,
         rounds=settings.send_rounds,
         round_delay_s=settings.send_round_delay_s,
+        unreachable_retry=timedelta(seconds=settings.send_unreachable_retry_s)
+        * virtual_per_real(clock),
         lease=timedelta(seconds=settings.sending_lease_s),
         contact_wait=timedelta(seconds=settings.contact_wait_s) * virtual_per_real(clock),
         batch_size=settings.sweep_batch_size,

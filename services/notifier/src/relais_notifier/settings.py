@@ -57,6 +57,12 @@ class NotifierSettings(RuntimeSettings):
     send_round_delay_s: float = Field(
         default=60.0, gt=0, description="First delay between rounds; doubles each round."
     )
+    send_unreachable_retry_s: float = Field(
+        default=15.0,
+        gt=0,
+        description="While the SMTP server or SMS provider cannot be reached, a message is "
+        "tried again after this long, without limit and without using up its rounds.",
+    )
     sending_lease_s: float = Field(
         default=300.0, gt=0, description="After this, a send left unrecorded is tried again."
     )

@@ -4,7 +4,9 @@ Every adapter promises:
 - `send` returns a `Receipt` only once the server or provider accepted the message;
 - a failure raises `ChannelError`; `transient` says whether trying again later can
   help (connection lost, 4xx SMTP reply, HTTP 429 or 5xx), `reason` is what a
-  `NotificationFailed` reports when it cannot;
+  `NotificationFailed` reports when it cannot; `unreachable` says the server or
+  provider could not be reached at all (refused, reset, timed out): an outage, never
+  the message's fault, retried for as long as it lasts;
 - no personal data in the error text (no address, no phone number).
 """
 
@@ -30,8 +32,10 @@ class ChannelError(Exception):
         transient: bool,
         reason: FailureReason,
         status: str | None = None,
+        unreachable: bool = False,
     ) -> None:
         super().__init__(message)
-        self.transient = transient
+        self.transient = transient or unreachable
+        self.unreachable = unreachable
         self.reason = reason
         self.status = status

@@ -28,6 +28,15 @@ from relais_contracts.topics.notifications import FailureReason
 from relais_notifier.channels import ChannelError, Receipt
 from relais_notifier.rendering import RenderedEmail, header_text
 
+UNREACHABLE = (
+    aiosmtplib.SMTPConnectError,
+    aiosmtplib.SMTPServerDisconnected,
+    aiosmtplib.SMTPTimeoutError,
+    OSError,
+    TimeoutError,
+)
+"""The SMTP server could not be reached or dropped the connection: an outage."""
+
 PROVIDER = "smtp"
 
 
@@ -126,5 +135,6 @@ class SmtpSender:
                 f"SMTP unavailable: {type(error).__name__}",
                 transient=True,
                 reason=FailureReason.RETRIES_EXHAUSTED,
+                unreachable=isinstance(error, UNREACHABLE),
             ) from None
         return Receipt(provider=PROVIDER, message_id=message["Message-ID"])

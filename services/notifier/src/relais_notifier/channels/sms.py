@@ -49,6 +49,7 @@ class TwilioSms:
                 f"SMS provider unreachable: {type(error).__name__}",
                 transient=True,
                 reason=FailureReason.RETRIES_EXHAUSTED,
+                unreachable=isinstance(error, httpx.TransportError),
             ) from None
         if response.status_code in (200, 201):
             payload = response.json()

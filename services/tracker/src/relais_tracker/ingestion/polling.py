@@ -55,7 +55,7 @@ from relais_runtime.failures import is_transient
 from relais_runtime.kafka import publish_events
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import CARRIER_POLLS
-from relais_runtime.passes import PassBackoff, pause
+from relais_runtime.passes import run_passes
 from relais_runtime.supervisor import beat
 from relais_tracker import repository
 from relais_tracker.ingestion.webhooks import payload_text
@@ -262,21 +262,15 @@ class PollingLoop:
     async def run(self, stop: asyncio.Event) -> None:
         """Poll until `stop` is set; a pass the infrastructure made fail is logged and
         retried after a capped backoff; anything else raised goes to the supervisor."""
-        backoff = PassBackoff(loop="carrier-polling")
+
+        async def one_pass() -> bool:
+            return await self.poll_due() >= self._batch
+
         crashed = False
         try:
-            while not stop.is_set():
-                beat()
-                try:
-                    polled = await self.poll_due()
-                except Exception as error:
-                    if not is_transient(error):
-                        raise
-                    await backoff.wait_after(error, stop)
-                    continue
-                backoff.succeeded()
-                if polled < self._batch:
-                    await pause(stop, self._idle_s)
+            await run_passes(
+                loop="carrier-polling", stop=stop, one_pass=one_pass, idle_s=self._idle_s
+            )
         except Exception:
             crashed = True  # the supervisor restarts this loop: the poller stays open
             raise
