@@ -1,4 +1,4 @@
-"""Each failure kind for real: PostgreSQL crashed, the Kafka broker killed, while a service runs.
+"""Each failure kind for real: PostgreSQL and the Kafka broker killed while a service runs.
 
 A test service (the runtime's RunningService) consumes two topics, one per message and
 one per batch, and republishes through its outbox. While messages flow, the fault is
@@ -175,7 +175,7 @@ async def test_a_postgresql_crash_pauses_the_consumers_and_loses_nothing(
     await publish_phase(producer, bench, "before")
     assert await eventually(lambda: all_handled(bench, "before"), timeout_s=60)
 
-    await faults.crash_postgres(infra)
+    await faults.kill_postgres(infra)
     try:
         await publish_phase(producer, bench, "during")
 

@@ -152,6 +152,7 @@ def test_the_same_loop_cannot_be_supervised_twice() -> None:
         (asyncpg.exceptions.DeadlockDetectedError("deadlock"), "transient"),
         (asyncpg.exceptions.ConnectionDoesNotExistError("closed"), "transient"),
         (ConnectionRefusedError(111, "refused"), "transient"),
+        (asyncpg.exceptions.InternalClientError("cannot switch to state 15"), "transient"),
         (TimeoutError(), "transient"),
         (kafka_errors.KafkaConnectionError(), "transient"),
         (kafka_errors.NotLeaderForPartitionError(), "transient"),

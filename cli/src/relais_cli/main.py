@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from relais_cli import (
+    chaos_cmd,
     contracts_cmd,
     dead_letters_cmd,
     demo_cmd,
@@ -39,6 +40,7 @@ app.add_typer(insights_cmd.app, name="insights")
 app.command("run")(run_cmd.run)
 app.command("up")(run_cmd.up)
 app.command("demo")(demo_cmd.demo)
+app.command("chaos", help=chaos_cmd.HELP)(chaos_cmd.chaos)
 app.command("lint")(lint_cmd.lint)
 app.command("normalize")(normalize_cmd.normalize)
 app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(

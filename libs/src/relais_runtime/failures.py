@@ -48,6 +48,7 @@ _POSTGRES_TRANSIENT: tuple[type[BaseException], ...] = (
     asyncpg.exceptions.TransactionRollbackError,  # 40: serialization failure, deadlock
     asyncpg.exceptions.ReadOnlySQLTransactionError,  # a fail-over left us on a standby
     asyncpg.exceptions.InterfaceError,  # connection closed or reset under the client
+    asyncpg.exceptions.InternalClientError,  # protocol state broken by a lost connection
 )
 _KAFKA_TRANSIENT: tuple[type[BaseException], ...] = (
     kafka_errors.KafkaConnectionError,
