@@ -9,10 +9,11 @@ import subprocess
 import sys
 import time
 import urllib.request
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
-from typing import IO, Annotated
+from typing import IO, Annotated, Protocol
 
 import typer
 from rich.console import Console
@@ -144,7 +145,13 @@ def raise_child_died(child: Child) -> None:
     raise typer.Exit(1)
 
 
-def stop_children(children: list[Child], *, grace_s: float = 30) -> None:
+class RunningChild(Protocol):
+    process: subprocess.Popen[bytes]
+    log_file: IO[bytes]
+
+
+def stop_children(children: Sequence[RunningChild], *, grace_s: float = 30) -> None:
+    """SIGTERM to every child, then wait for all of them (SIGKILL after `grace_s`)."""
     for child in children:
         if child.process.poll() is None:
             child.process.send_signal(signal.SIGTERM)

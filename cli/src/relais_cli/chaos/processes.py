@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO
 
+from relais_cli.run_cmd import stop_children
+
 
 @dataclass(frozen=True)
 class Restart:
@@ -136,17 +138,7 @@ class Supervisor:
             self._thread.join(timeout=5)
         with self._lock:
             children = list(self._children.values())
-        for child in children:
-            if child.process.poll() is None:
-                child.process.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for child in children:
-            try:
-                child.process.wait(timeout=max(0.1, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                child.process.kill()
-                child.process.wait()
-            child.log_file.close()
+        stop_children(children, grace_s=grace_s)
 
 
 def probe(port: int, path: str, *, timeout_s: float = 2.0) -> tuple[int, str]:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import mailbox
 import signal
@@ -53,12 +54,35 @@ class MaildirHandler:
         return "250 Message accepted for delivery"
 
 
-async def serve(*, host: str, port: int, maildir: Path) -> None:
-    """Serve until SIGTERM or SIGINT."""
+class Session(SMTP):
+    """One client connection, tracked so that a stop can let it finish."""
+
+    open_sessions: set[Session] = set()
+    none_open = asyncio.Event()
+
+    def connection_made(self, transport: Any) -> None:
+        Session.open_sessions.add(self)
+        Session.none_open.clear()
+        super().connection_made(transport)
+
+    def connection_lost(self, error: Exception | None) -> None:
+        Session.open_sessions.discard(self)
+        if not Session.open_sessions:
+            Session.none_open.set()
+        super().connection_lost(error)
+
+
+async def serve(*, host: str, port: int, maildir: Path, drain_s: float = 5.0) -> None:
+    """Serve until SIGTERM or SIGINT, then stop like a mail server does: no new
+    connection is accepted, and the sessions in progress get `drain_s` to finish, so a
+    message is never stored without its 250 reaching the sender (which would send it
+    again)."""
     handler = MaildirHandler(maildir)
     loop = asyncio.get_running_loop()
     server = await loop.create_server(
-        lambda: SMTP(handler, hostname="relais-smtp", enable_SMTPUTF8=True), host=host, port=port
+        lambda: Session(handler, hostname="relais-smtp", enable_SMTPUTF8=True),
+        host=host,
+        port=port,
     )
     stop = asyncio.Event()
     for signum in (signal.SIGTERM, signal.SIGINT):
@@ -66,6 +90,12 @@ async def serve(*, host: str, port: int, maildir: Path) -> None:
     log.info("listening on %s:%d, storing into %s", host, port, maildir)
     await stop.wait()
     server.close()
+    if Session.open_sessions:
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(Session.none_open.wait(), timeout=drain_s)
+    for session in list(Session.open_sessions):
+        if session.transport is not None:
+            session.transport.close()
     await server.wait_closed()
     log.info("stopped")
 
