@@ -20,6 +20,7 @@ from relais_cli.chaos.traffic import ChaosMerchantStub, Mail, StubAction
 from relais_cli.chaos.verify import (
     Observed,
     check_actions,
+    check_anomalies,
     check_dead_letters,
     check_emails,
     check_notifications,
@@ -199,3 +200,28 @@ def test_an_anomaly_opened_but_never_published_is_a_customer_never_told() -> Non
     told, settled = check_notifications(tables, Observed(), virtual_now=datetime.now(UTC))
     assert (told.expected, told.ok, told.lost) == (2, 1, 1)
     assert settled.lost == 0
+
+
+def test_an_episode_opened_twice_is_a_duplicate_a_new_episode_is_not() -> None:
+    def anomaly(shipment_id: str, episode: str, occurrence: int) -> dict[str, Any]:
+        return {
+            "anomaly_id": f"{shipment_id}-{occurrence}",
+            "anomaly_type": "stalled",
+            "shipment_id": shipment_id,
+            "episode": episode,
+            "occurrence": occurrence,
+        }
+
+    tables = {
+        "anomalies": rows(
+            anomaly("resumed-then-stalled", "scan-1", 1),
+            anomaly("resumed-then-stalled", "scan-2", 2),
+            anomaly("twice", "scan-1", 1),
+            anomaly("twice", "scan-1", 2),
+        )
+    }
+    expected = {"resumed-then-stalled": {"stalled"}, "twice": {"stalled"}}
+    check = check_anomalies(expected, tables, Observed())
+    assert (check.expected, check.ok, check.lost, check.duplicated) == (2, 2, 0, 1)
+    assert check.examples == ["duplicated: stalled of twice: one episode, 2 rows"]
+    assert check.detail["reopened_for_a_new_episode"] == 2

@@ -9,6 +9,7 @@ from relais_cli import (
     contracts_cmd,
     dead_letters_cmd,
     demo_cmd,
+    fuzz_cmd,
     infra_cmd,
     insights_cmd,
     lint_cmd,
@@ -41,6 +42,7 @@ app.command("run")(run_cmd.run)
 app.command("up")(run_cmd.up)
 app.command("demo")(demo_cmd.demo)
 app.command("chaos", help=chaos_cmd.HELP)(chaos_cmd.chaos)
+app.command("fuzz")(fuzz_cmd.fuzz)
 app.command("lint")(lint_cmd.lint)
 app.command("normalize")(normalize_cmd.normalize)
 app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(

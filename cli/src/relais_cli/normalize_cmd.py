@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, NoReturn
 
 import typer
 
@@ -14,7 +14,11 @@ EXIT_BAD_INPUT = 2
 
 def normalize(
     carrier: Annotated[
-        str, typer.Argument(help="Carrier code (colissimo, ups, ...) or 'generic'.")
+        str,
+        typer.Argument(
+            help="Carrier or aggregator, any name the alias table knows (colissimo, "
+            "mondial-relay, 'Mondial Relay', aftership, 17track, ...) or 'generic'."
+        ),
     ],
     file: Annotated[
         Path,
@@ -28,6 +32,11 @@ def normalize(
     (ISO 8601 with offset), description, location, carrier_code, carrier_reason_code,
     code_recognized, estimated_delivery. Unknown carrier codes are logged on stderr.
 
+    CARRIER goes through the tracker's alias table (relais_tracker.carriers.aliases):
+    `mondial-relay`, `Mondial Relay` and `mondial_relay` are the same adapter. A payload
+    that names the real carrier (aggregators, the generic format) adds `carrier` to each
+    line.
+
     Exit code 2, with a one-line reason on stderr: unknown CARRIER, unreadable FILE or a
     payload the adapter cannot parse.
 
@@ -37,13 +46,16 @@ def normalize(
     from relais_tracker.carriers import (
         ADAPTERS,
         PayloadError,
+        adapter_for,
         parse,
         record_unknown_codes,
         to_record,
     )
 
-    if carrier not in ADAPTERS:
+    adapter = adapter_for(carrier)
+    if adapter is None:
         _fail(f"unknown carrier {carrier!r}; known carriers: {', '.join(sorted(ADAPTERS))}")
+    carrier = adapter.carrier
     try:
         payload = sys.stdin.buffer.read() if str(file) == "-" else file.read_bytes()
     except OSError as error:
@@ -58,6 +70,6 @@ def normalize(
         typer.echo(json.dumps(to_record(event), ensure_ascii=False, sort_keys=True))
 
 
-def _fail(message: str) -> None:
+def _fail(message: str) -> NoReturn:
     typer.echo(f"error: {' '.join(message.split())}", err=True)
     raise typer.Exit(EXIT_BAD_INPUT)

@@ -583,7 +583,7 @@ class Consumer:
         Lag is the high watermark last seen by the fetcher minus the group's committed
         offset (the beginning of the partition while nothing is committed).
         """
-        kafka = self._kafka
+        kafka = None if self._stop.is_set() else self._kafka
         owned = set(kafka.assignment()) if kafka is not None else set()
         for partition in self._lag_partitions - owned:
             with contextlib.suppress(KeyError):
@@ -604,15 +604,23 @@ class Consumer:
             self._lag_partitions.add(partition)
 
 
+LAG_TIMEOUT_S = 5.0
+"""Longest one consumer's lag refresh may take: a consumer stopping (or a broker away)
+must never hold the service's shutdown for aiokafka's 40 s request timeout."""
+
+
 async def watch_lag(
     consumers: Sequence[Consumer], *, stop: asyncio.Event, interval_s: float
 ) -> None:
-    """Refresh every consumer's lag until `stop` is set; a failed pass is retried next time."""
+    """Refresh every consumer's lag until `stop` is set; a failed or slow refresh is
+    skipped and tried again next time."""
     while not stop.is_set():
         beat()
         for consumer in consumers:
+            if stop.is_set():
+                return
             try:
-                await consumer.record_lag()
+                await asyncio.wait_for(consumer.record_lag(), timeout=LAG_TIMEOUT_S)
             except Exception as error:
                 log.debug("consumer lag not refreshed", error=type(error).__name__)
         with contextlib.suppress(TimeoutError):

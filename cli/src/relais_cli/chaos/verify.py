@@ -198,8 +198,8 @@ async def read_tables(database_url: str) -> dict[str, list[asyncpg.Record]]:
         ),
         "held_events": "SELECT count(*) AS n FROM tracker.pending_tracking_events",
         "anomalies": (
-            "SELECT merchant_id, shipment_id, anomaly_type, occurrence, anomaly_id::text"
-            " AS anomaly_id FROM detector.anomalies"
+            "SELECT merchant_id, shipment_id, anomaly_type, occurrence, episode,"
+            " anomaly_id::text AS anomaly_id FROM detector.anomalies"
         ),
         "notifications": (
             "SELECT idempotency_key, merchant_id, shipment_id, channel, trigger_kind,"
@@ -313,9 +313,19 @@ def check_anomalies(
         rows = opened.get((shipment_id, anomaly_type), 0)
         if len(ids) > max(rows, 1):
             check.duplicate(f"{anomaly_type} of {shipment_id} opened {len(ids)} times")
-    for (shipment_id, anomaly_type), rows in opened.items():
+    # The detector opens a type again only for a new episode (the fact it is about: the
+    # scan a parcel stalled after, the promise missed), after the previous one was
+    # resolved. The same episode opened twice is a duplicate; a new one is not (a fault
+    # that delays the scans can make a parcel stall, resume, then stall again).
+    episodes = Counter(
+        (row["shipment_id"], row["anomaly_type"], row["episode"]) for row in tables["anomalies"]
+    )
+    for (shipment_id, anomaly_type, _episode), rows in episodes.items():
         if rows > 1:
-            check.duplicate(f"{anomaly_type} of {shipment_id}: {rows} rows", rows - 1)
+            check.duplicate(f"{anomaly_type} of {shipment_id}: one episode, {rows} rows", rows - 1)
+    check.detail["reopened_for_a_new_episode"] = sum(
+        rows - 1 for rows in opened.values() if rows > 1
+    )
     check.detail["opened_by_type"] = dict(
         Counter(row["anomaly_type"] for row in tables["anomalies"])
     )

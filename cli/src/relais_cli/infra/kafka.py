@@ -199,7 +199,9 @@ async def format_storage(settings: InfraSettings, *, libs: Path, reporter: Repor
         libs=libs,
         log4j_config=kafka_deploy_dir() / "log4j2.yaml",
         main_class=STORAGE_TOOL,
-        args=("format", "-t", new_cluster_id(), "-c", str(paths.kafka_properties)),
+        # `--cluster-id=<id>` in one word: an id may start with "-" (URL-safe base64),
+        # which the tool's parser would take for an option.
+        args=("format", f"--cluster-id={new_cluster_id()}", "-c", str(paths.kafka_properties)),
     )
     log_file = paths.log(NAME)
     result = await process.run(argv, log_file=log_file)

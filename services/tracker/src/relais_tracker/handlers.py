@@ -4,9 +4,11 @@
   shipments (one per parcel) are stored; carrier events held for the parcels'
   tracking numbers are reconciled; changed shipments are published;
 - carrier updates (batches, BatchConsumer): each payload is normalized by its
-  carrier's adapter, events are matched to shipments by (carrier, tracking number)
-  or held until their order arrives, recorded once (a re-send is ignored), and each
-  changed shipment's state is published once per batch;
+  carrier's adapter (an aggregator's or the generic format's events carry the real
+  carrier they name), events are matched to shipments by tracking number and a
+  compatible carrier (domain.shipments.compatible_carriers) or held until their order
+  arrives, recorded once (a re-send is ignored), and each changed shipment's state is
+  published once per batch;
 - everything published goes through the outbox, in the transaction of the change.
 """
 
@@ -58,6 +60,7 @@ from relais_tracker.domain.shipments import (
     cancelled,
     carrier_event_from,
     carrier_event_of_record,
+    compatible_carriers,
     progress_of,
     shipment_state,
     tracking_event_recorded,
@@ -118,14 +121,20 @@ def _payload_bytes(update: CarrierUpdateReceived) -> bytes:
 
 def normalize(update: CarrierUpdateReceived) -> list[CarrierEvent]:
     """The update's events; PermanentError (dead-letter) when its payload cannot be read."""
+    adapter = carriers.adapter_for(update.carrier)
+    if adapter is None:
+        raise PermanentError(f"no adapter for carrier {update.carrier!r}")
     try:
-        normalized = carriers.parse(update.carrier, _payload_bytes(update))
+        normalized = adapter.parse(_payload_bytes(update))
     except PayloadError as error:
         raise PermanentError(f"{update.carrier} payload: {error}") from None
-    carriers.record_unknown_codes(normalized, carrier=update.carrier)
+    carriers.record_unknown_codes(normalized, carrier=adapter.carrier)
     return [
         carrier_event_from(
-            event, carrier=update.carrier, source=update.source, carrier_update_id=update.event_id
+            event,
+            carrier=event.carrier or adapter.carrier,
+            source=update.source,
+            carrier_update_id=update.event_id,
         )
         for event in normalized
     ]
@@ -180,7 +189,7 @@ class ShipmentRecorder:
         cause = Cause(kind, order.event_id, order.occurred_at)
         bases = bases_of(order)
         await repository.lock_tracking_keys(
-            connection, keys=[base.tracking for base in bases.values() if base.tracking]
+            connection, keys=[base.tracking[1] for base in bases.values() if base.tracking]
         )
         rows = {
             row.shipment_id: row
@@ -249,12 +258,13 @@ class ShipmentRecorder:
         received = list(
             {(hint, event.event_id): (hint, event) for hint, event in received}.values()
         )
-        keys = sorted({(event.carrier, event.tracking_key) for _, event in received})
+        keys = sorted({event.tracking_key for _, event in received})
         await repository.lock_tracking_keys(connection, keys=keys)
-        following: dict[TrackingKey, list[ShipmentRow]] = {}
+        following: dict[str, list[tuple[str, ShipmentRow]]] = {}
         for row in await repository.list_shipments_by_tracking(connection, keys=keys):
             if row.base.tracking is not None:
-                following.setdefault(row.base.tracking, []).append(row)
+                carrier, key = row.base.tracking
+                following.setdefault(key, []).append((carrier, row))
 
         now = self.clock.now()
         candidates: list[TrackingEventRecorded] = []
@@ -263,8 +273,9 @@ class ShipmentRecorder:
         for hint, event in received:
             matches = [
                 row
-                for row in following.get((event.carrier, event.tracking_key), ())
+                for carrier, row in following.get(event.tracking_key, ())
                 if hint in (UNKNOWN_MERCHANT, row.merchant_id)
+                and compatible_carriers(event.carrier, carrier)
             ]
             if not matches:
                 unmatched.append((hint, event))
@@ -279,7 +290,7 @@ class ShipmentRecorder:
                         produced_at=now,
                     )
                 )
-        await repository.create_pending_events(connection, events=unmatched)
+        await repository.create_pending_events(connection, events=unmatched, received_at=now)
         TRACKING_EVENTS.labels(outcome="held").inc(len(unmatched))
         records = await self._record(connection, candidates, outcome="recorded")
         touched = {(record.merchant_id, record.shipment_id) for record, _ in records}

@@ -18,6 +18,7 @@ from relais_contracts.topics.tracking_events import TrackingEventRecorded
 from relais_contracts.tracking import Substatus, TrackingStatus
 from relais_runtime.db import DbConnection
 from relais_runtime.tracing import trace_headers
+from relais_tracker.carriers.aliases import GENERIC
 from relais_tracker.domain import OrderRecord, OrderState
 from relais_tracker.domain.shipments import (
     CARRIER_EVENT_JSON,
@@ -138,29 +139,29 @@ async def list_shipments(
 
 
 async def list_shipments_by_tracking(
-    connection: DbConnection, *, keys: Sequence[TrackingKey]
+    connection: DbConnection, *, keys: Sequence[str]
 ) -> list[ShipmentRow]:
-    """Shipments following these tracking numbers, locked for update, in key order."""
+    """Shipments following these tracking keys (any carrier: the caller checks that the
+    carriers are compatible), locked for update, in key order."""
     rows = await connection.fetch(
         "SELECT merchant_id, shipment_id, order_id, version, base::text AS base,"
         " progress::text AS progress FROM shipments"
-        " WHERE (carrier, tracking_key) IN"
-        " (SELECT * FROM unnest($1::text[], $2::text[]))"
+        " WHERE tracking_key = ANY($1::text[])"
         " ORDER BY merchant_id, shipment_id FOR UPDATE",
-        [carrier for carrier, _ in keys],
-        [key for _, key in keys],
+        list(keys),
     )
     return [_shipment(row) for row in rows]
 
 
-async def lock_tracking_keys(connection: DbConnection, *, keys: Iterable[TrackingKey]) -> None:
-    """Serialise, per tracking number, matching carrier events and creating shipments.
+async def lock_tracking_keys(connection: DbConnection, *, keys: Iterable[str]) -> None:
+    """Serialise, per tracking key (whatever the carrier: a `generic` event matches any
+    carrier's parcel), matching carrier events and creating shipments.
 
     Without it an event could be parked as pending by one transaction while another
     creates its shipment and finds nothing pending: the event would never be matched.
     Transaction-scoped; taken in sorted order so two transactions cannot deadlock.
     """
-    names = sorted({f"{carrier}:{key}" for carrier, key in keys})
+    names = sorted({f"tracking:{key}" for key in keys})
     if names:
         await connection.execute(
             "SELECT pg_advisory_xact_lock(hashtext(name))"
@@ -322,8 +323,8 @@ def headers_json(event: Event, *, trace: Sequence[tuple[str, bytes]]) -> str:
 async def list_tracking_events(
     connection: DbConnection, *, shipments: Sequence[tuple[ShipmentKey, TrackingKey]]
 ) -> dict[ShipmentKey, list[CarrierEvent]]:
-    """Each shipment's recorded events for its current tracking number, in event-time
-    order (ties in recording order)."""
+    """Each shipment's recorded events for its current tracking number and a compatible
+    carrier, in event-time order (ties in recording order)."""
     if not shipments:
         return {}
     rows = await connection.fetch(
@@ -331,14 +332,15 @@ async def list_tracking_events(
         SELECT t.merchant_id, t.shipment_id, t.record::text AS record
         FROM tracking_events t
         JOIN unnest($1::text[], $2::text[], $3::text[], $4::text[]) AS w(m, s, c, k)
-          ON t.merchant_id = w.m AND t.shipment_id = w.s AND t.carrier = w.c
-         AND t.tracking_key = w.k
+          ON t.merchant_id = w.m AND t.shipment_id = w.s AND t.tracking_key = w.k
+         AND (t.carrier = w.c OR $5 IN (t.carrier, w.c))
         ORDER BY t.occurred_at, t.seq
         """,
         [shipment[0] for shipment, _ in shipments],
         [shipment[1] for shipment, _ in shipments],
         [tracking[0] for _, tracking in shipments],
         [tracking[1] for _, tracking in shipments],
+        GENERIC,
     )
     events: dict[ShipmentKey, list[CarrierEvent]] = {}
     for row in rows:
@@ -350,17 +352,21 @@ async def list_tracking_events(
 
 
 async def create_pending_events(
-    connection: DbConnection, *, events: Sequence[tuple[str, CarrierEvent]]
+    connection: DbConnection,
+    *,
+    events: Sequence[tuple[str, CarrierEvent]],
+    received_at: datetime,
 ) -> None:
     """Hold events whose tracking number matches no shipment yet, with the merchant the
-    receiver knew (or `unknown`); a re-sent event is held once."""
+    receiver knew (or `unknown`) and the service clock's `received_at` (expiry counts
+    from it); a re-sent event is held once (its first `received_at` stays)."""
     if not events:
         return
     await connection.execute(
         """
         INSERT INTO pending_tracking_events (carrier, tracking_key, event_id, merchant_id,
-                                             occurred_at, event)
-        SELECT c, k, e, m, o, v::jsonb
+                                             occurred_at, event, received_at)
+        SELECT c, k, e, m, o, v::jsonb, $7
         FROM unnest($1::text[], $2::text[], $3::uuid[], $4::text[], $5::timestamptz[],
                     $6::text[]) AS t(c, k, e, m, o, v)
         ON CONFLICT DO NOTHING
@@ -371,21 +377,25 @@ async def create_pending_events(
         [merchant for merchant, _ in events],
         [event.occurred_at for _, event in events],
         [CARRIER_EVENT_JSON.dump_json(event).decode() for _, event in events],
+        received_at,
     )
 
 
 async def delete_pending_events(
     connection: DbConnection, *, tracking: TrackingKey, merchant_id: str, unknown_merchant: str
 ) -> list[CarrierEvent]:
-    """Take the held events of this tracking number that may belong to this merchant."""
+    """Take the held events of this tracking number, of a carrier compatible with the
+    parcel's, that may belong to this merchant."""
     rows = await connection.fetch(
         "DELETE FROM pending_tracking_events"
-        " WHERE carrier = $1 AND tracking_key = $2 AND merchant_id IN ($3, $4)"
+        " WHERE tracking_key = $2 AND (carrier = $1 OR $5 IN (carrier, $1))"
+        " AND merchant_id IN ($3, $4)"
         " RETURNING event::text AS event",
         tracking[0],
         tracking[1],
         merchant_id,
         unknown_merchant,
+        GENERIC,
     )
     return [CARRIER_EVENT_JSON.validate_json(row["event"]) for row in rows]
 

@@ -6,7 +6,9 @@ Rules:
 - unknown carrier codes are not dropped: they come out as the safe default with
   `code_recognized=False`; whoever receives them (ingestion, `relais normalize`) calls
   `record_unknown_codes`, which counts them by carrier and logs each code;
-- `to_record` is the JSON form of an event (`relais normalize`, replay fixtures).
+- `to_record` is the JSON form of an event (`relais normalize`, replay fixtures);
+- a carrier is named through the alias table (relais_tracker.carriers.aliases):
+  `parse("mondial-relay", ...)` is `parse("mondial_relay", ...)`.
 """
 
 from __future__ import annotations
@@ -16,6 +18,8 @@ from typing import Any, Final
 
 from relais_runtime.logging import get_logger
 from relais_runtime.metrics import TRACKER_UNKNOWN_CARRIER_CODES
+from relais_tracker.carriers.aftership import AftershipAdapter
+from relais_tracker.carriers.aliases import known_carrier
 from relais_tracker.carriers.base import CarrierAdapter, NormalizedEvent, PayloadError
 from relais_tracker.carriers.chronopost import ChronopostAdapter
 from relais_tracker.carriers.colissimo import ColissimoAdapter
@@ -32,6 +36,7 @@ __all__ = [
     "CarrierAdapter",
     "NormalizedEvent",
     "PayloadError",
+    "adapter_for",
     "parse",
     "record_unknown_codes",
     "to_record",
@@ -48,13 +53,20 @@ ADAPTERS: Final[dict[str, CarrierAdapter]] = {
         DpdAdapter(),
         GlsAdapter(),
         MondialRelayAdapter(),
+        AftershipAdapter(),
         GenericAdapter(),
     )
 }
 
 
+def adapter_for(name: str) -> CarrierAdapter | None:
+    """The adapter of a carrier or aggregator named any way the alias table knows."""
+    code = known_carrier(name)
+    return ADAPTERS.get(code) if code is not None else None
+
+
 def parse(carrier: str, payload: bytes) -> list[NormalizedEvent]:
-    adapter = ADAPTERS.get(carrier)
+    adapter = adapter_for(carrier)
     if adapter is None:
         raise PayloadError(
             f"unknown carrier {carrier!r}; known carriers: {', '.join(sorted(ADAPTERS))}"
@@ -82,8 +94,9 @@ def record_unknown_codes(events: Iterable[NormalizedEvent], *, carrier: str) -> 
 
 
 def to_record(event: NormalizedEvent) -> dict[str, Any]:
-    """The JSON form of one normalized event: every field, times in ISO 8601 with offset."""
-    return {
+    """The JSON form of one normalized event: every field, times in ISO 8601 with offset;
+    `carrier` only when the payload named the real carrier."""
+    record: dict[str, Any] = {
         "tracking_number": event.tracking_number,
         "status": event.status.value,
         "substatus": event.substatus.value,
@@ -98,3 +111,6 @@ def to_record(event: NormalizedEvent) -> dict[str, Any]:
             event.estimated_delivery.model_dump(mode="json") if event.estimated_delivery else None
         ),
     }
+    if event.carrier is not None:
+        record["carrier"] = event.carrier
+    return record

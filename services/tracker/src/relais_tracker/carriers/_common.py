@@ -91,8 +91,12 @@ Brazil, Russia, Australia and Mexico several: those fall back to the adapter def
 
 
 def load_json(payload: bytes, *, carrier: str) -> Any:
+    """The payload as JSON; PayloadError (a 400, never a 500) for anything that is not,
+    nesting too deep for the parser included."""
     try:
         return json.loads(payload)
+    except RecursionError:
+        raise PayloadError(f"{carrier}: payload nests too deep to be a tracking update") from None
     except UnicodeDecodeError as error:
         raise PayloadError(f"{carrier}: payload is not UTF-8 text ({error.reason})") from None
     except json.JSONDecodeError as error:

@@ -45,6 +45,9 @@ class NormalizedEvent:
     carrier_reason_code: str | None = None
     code_recognized: bool = True
     estimated_delivery: DeliveryEstimate | None = None
+    carrier: str | None = None
+    """The real carrier's Relais code when the payload names it (aggregators, the generic
+    format); None: the carrier of the adapter that read it."""
 
 
 class CarrierAdapter(Protocol):

@@ -1,7 +1,8 @@
 """The generic Relais format, for aggregators and carriers without an adapter
 (documented in docs/carriers.md).
 
-    {"tracking_number": "...", "events": [{
+    {"tracking_number": "...", "carrier": "colissimo",     # the real carrier, optional
+     "events": [{
         "occurred_at": "2026-03-02T10:15:00+01:00",   # an offset is required
         "status": "delivered", "substatus": "delivered_to_neighbour",  # Relais terms, or
         "carrier_code": "DLV-NB",                    # the carrier's own code
@@ -9,12 +10,16 @@
         "location": {"city", "postal_code", "country", "facility"},
         "estimated_delivery": {"day", "window_start", "window_end"}}]}
 
-Rules: an event says `substatus` (its status is implied), or `status` (substatus
-`<status>_unspecified`), or only `carrier_code`: then nothing is known about it, it is
-the safe default with `code_recognized=False`. A `status`/`substatus` pair that does
-not belong together, or an unknown Relais term, is a payload error. An incident without
-`fault` gets the reason's default fault party. Control characters in the texts
-(description, carrier code, location) become spaces, as with every adapter.
+Rules: `carrier` names the real carrier, any way the alias table knows
+(relais_tracker.carriers.aliases): its events are that carrier's and match its parcels;
+without it (or with `generic`) they match a parcel of any carrier with that tracking
+number. A name that cannot be a carrier code is a payload error. An event says
+`substatus` (its status is implied), or `status` (substatus `<status>_unspecified`), or
+only `carrier_code`: then nothing is known about it, it is the safe default with
+`code_recognized=False`. A `status`/`substatus` pair that does not belong together, or
+an unknown Relais term, is a payload error. An incident without `fault` gets the
+reason's default fault party. Control characters in the texts (description, carrier
+code, location) become spaces, as with every adapter.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ from relais_contracts.tracking import (
     status_of,
 )
 from relais_tracker.carriers._common import CodeMapping, build_event, load_json, make_location
+from relais_tracker.carriers.aliases import GENERIC, carrier_code
 from relais_tracker.carriers.base import NormalizedEvent, PayloadError
 
 
@@ -73,6 +79,7 @@ class _Event(BaseModel):
 class _Document(BaseModel):
     model_config = ConfigDict(extra="ignore")
     tracking_number: str = Field(min_length=3, max_length=64)
+    carrier: str | None = Field(default=None, max_length=64)
     events: list[_Event]
 
 
@@ -85,8 +92,12 @@ class GenericAdapter:
             document = _Document.model_validate_json(payload)
         except ValidationError:
             document = self._explain(payload)
+        carrier = _real_carrier(document.carrier)
         events = [
-            self._event(event, tracking_number=document.tracking_number, index=index)
+            replace(
+                self._event(event, tracking_number=document.tracking_number, index=index),
+                carrier=carrier,
+            )
             for index, event in enumerate(document.events)
         ]
         return sorted(events, key=lambda event: event.occurred_at)
@@ -120,6 +131,15 @@ class GenericAdapter:
             fault=event.incident.fault or Incident.of(event.incident.reason).fault,
         )
         return replace(built, incident=incident)
+
+
+def _real_carrier(name: str | None) -> str | None:
+    if name is None or not name.strip():
+        return None
+    code = carrier_code(name)
+    if code is None:
+        raise PayloadError(f"carrier: {name[:64]!r} is not a carrier name")
+    return None if code == GENERIC else code
 
 
 def _mapping(event: _Event, *, where: str) -> CodeMapping | None:

@@ -15,7 +15,11 @@ Rules:
   `Progress`: when neither changed, nothing is published; each publication bumps the
   shipment's version by one;
 - a shipment is final when its substatus is final (delivered, returned...) or its
-  order was cancelled, or its parcel was removed from the order.
+  order was cancelled, or its parcel was removed from the order;
+- a parcel's carrier is stored as its Relais code (relais_tracker.carriers.aliases:
+  `laposte` is `colissimo`); a carrier event matches a shipment with the same tracking
+  number (case-insensitive) and a compatible carrier (`compatible_carriers`): the same
+  one, or either side `generic` (a carrier nobody named).
 """
 
 from __future__ import annotations
@@ -46,6 +50,7 @@ from relais_contracts.tracking import (
     TrackingStatus,
     is_final,
 )
+from relais_tracker.carriers.aliases import GENERIC, carrier_code
 from relais_tracker.carriers.base import NormalizedEvent
 
 NOT_MOVING = frozenset({TrackingStatus.PENDING, TrackingStatus.INFO_RECEIVED})
@@ -55,6 +60,19 @@ NOT_MOVING = frozenset({TrackingStatus.PENDING, TrackingStatus.INFO_RECEIVED})
 def tracking_key(tracking_number: str) -> str:
     """Tracking numbers are matched case-insensitively (as ids.tracking_event_id does)."""
     return tracking_number.upper()
+
+
+def compatible_carriers(event_carrier: str, parcel_carrier: str) -> bool:
+    """Whether an event of `event_carrier` may belong to a parcel of `parcel_carrier`
+    (both Relais codes): the same carrier, or one of them not named (`generic`)."""
+    return event_carrier == parcel_carrier or GENERIC in (event_carrier, parcel_carrier)
+
+
+def parcel_carrier(name: str | None) -> str | None:
+    """A parcel's carrier as its Relais code (the alias table's), else as given."""
+    if name is None:
+        return None
+    return carrier_code(name) or name
 
 
 @dataclass(frozen=True)
@@ -175,7 +193,7 @@ def bases_of(order: OrderPlaced | OrderUpdated) -> dict[str, ShipmentBase]:
             parcel_count=count,
             placed_at=order.placed_at,
             order_value=order.order_value,
-            carrier=parcel.carrier,
+            carrier=parcel_carrier(parcel.carrier),
             tracking_number=parcel.tracking_number,
             merchant_shipped_at=parcel.shipped_at,
             promised_ship_by=order.promised_ship_by,

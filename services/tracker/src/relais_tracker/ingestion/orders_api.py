@@ -13,6 +13,9 @@ Rules:
 - the body is validated with the orders topic's own models (envelope fields are
   set by the API: merchant_id from the key, correlation_id = order_id, the event
   time): invalid -> 422 listing each field and its message (never the values);
+  a parcel's `carrier` is first put through the alias table (`Mondial Relay`,
+  `mondial-relay` -> `mondial_relay`; relais_tracker.carriers.aliases), so the
+  published order carries Relais carrier codes;
 - an accepted order is published to the orders topic and Kafka's acknowledgement
   awaited before answering 202; the tracker then applies it like any order event
   (it never writes its tables from the API), so a GET may lag a POST briefly;
@@ -42,6 +45,7 @@ from relais_runtime.api_keys import ApiKeyRing
 from relais_runtime.kafka import publish_events
 from relais_runtime.metrics import ORDER_API_REQUESTS
 from relais_tracker import repository
+from relais_tracker.carriers.aliases import carrier_code
 
 ENVELOPE_FIELDS = frozenset(
     {"event_id", "event_type", "schema_version", "occurred_at", "produced_at", "merchant_id"}
@@ -75,7 +79,21 @@ def _envelope_free(operation: str, body: dict[str, Any]) -> dict[str, Any]:
                 for name in present
             ],
         )
-    return body
+    return _with_carrier_codes(body)
+
+
+def _with_carrier_codes(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with each parcel's carrier named by its Relais code when the alias table
+    can tell (anything else is left for validation to judge)."""
+    parcels = body.get("parcels")
+    if not isinstance(parcels, list):
+        return body
+    named = []
+    for parcel in parcels:
+        carrier = parcel.get("carrier") if isinstance(parcel, dict) else None
+        code = carrier_code(carrier) if isinstance(carrier, str) else None
+        named.append({**parcel, "carrier": code} if code is not None else parcel)
+    return {**body, "parcels": named}
 
 
 def orders_router(

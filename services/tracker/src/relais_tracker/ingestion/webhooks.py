@@ -1,4 +1,7 @@
-"""Carrier webhooks: `POST /webhooks/carriers/{carrier}`, one endpoint per carrier.
+"""Carrier webhooks: `POST /webhooks/carriers/{carrier}`, one endpoint per carrier or
+aggregator, named any way the alias table knows (`mondial-relay` is `mondial_relay`:
+relais_tracker.carriers.aliases); credentials and the published update use the
+adapter's code.
 
 Rules, checked in this order, nothing published unless all pass:
 - a carrier without an adapter: 404;
@@ -91,8 +94,12 @@ def webhooks_router(
 
     @router.post("/webhooks/carriers/{carrier}", status_code=202)
     async def receive(carrier: str, request: Request) -> JSONResponse:
-        if carrier not in carriers.ADAPTERS:
-            raise _refuse("unknown", "unknown_carrier", 404, f"no adapter for carrier {carrier!r}")
+        adapter = carriers.adapter_for(carrier)
+        if adapter is None:
+            raise _refuse(
+                "unknown", "unknown_carrier", 404, f"no adapter for carrier {carrier[:64]!r}"
+            )
+        carrier = adapter.carrier
         try:
             body = await read_limited(request, limit=max_body_bytes)
         except BodyTooLarge:
@@ -105,7 +112,7 @@ def webhooks_router(
         if merchant_id is None:
             raise _refuse(carrier, "unauthorized", 401, "missing or invalid carrier credential")
         try:
-            events = carriers.parse(carrier, body)
+            events = adapter.parse(body)
         except PayloadError as error:
             raise _refuse(
                 carrier, "malformed", 400, f"malformed {carrier} payload: {error}"
