@@ -524,3 +524,32 @@ async def test_an_unreachable_smtp_server_delays_messages_and_never_fails_them(
     await harness.dispatcher.dispatch_due()
     assert len(smtp.recorder.to(email)) == 1, "sent once the server is back, exactly once"
     assert type((await harness.outcomes(shipment_id))[-1]).__name__ == "NotificationSent"
+
+
+async def test_a_send_is_recorded_even_if_the_database_blinks_right_after_it(
+    harness: Harness, smtp: SmtpServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The provider has the message: an outage while recording it must not leave the row
+    `sending` (its lease would send it again)."""
+    harness.clock.set(PARIS_MORNING)
+    shipment_id, email = fresh()
+    await plan_anomaly(harness, merchant_id="maison-lumiere", email=email, shipment_id=shipment_id)
+    record_sent = harness.dispatcher._record_sent
+    blinks = [ConnectionResetError("connection reset by the database"), None]
+
+    async def blinking(*args: object) -> None:
+        failure = blinks.pop(0)
+        if failure is not None:
+            raise failure
+        await record_sent(*args)
+
+    monkeypatch.setattr(harness.dispatcher, "_record_sent", blinking)
+    await harness.dispatcher.dispatch_due()
+
+    assert len(smtp.recorder.to(email)) == 1
+    async with harness.pool.acquire() as connection:
+        status = await connection.fetchval(
+            "SELECT status FROM notifications WHERE shipment_id = $1", shipment_id
+        )
+    assert status == "sent"
+    assert blinks == []

@@ -40,7 +40,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -90,7 +90,7 @@ from relais_runtime.logging import get_logger
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.metrics import NOTIFICATION_OUTCOMES, NOTIFICATION_SEND_SECONDS
 from relais_runtime.outbox import enqueue
-from relais_runtime.passes import Wakeup, run_passes
+from relais_runtime.passes import PassBackoff, Wakeup, run_passes
 from relais_runtime.supervisor import beat
 
 log = get_logger(__name__)
@@ -103,6 +103,8 @@ class DispatchPolicy:
     backoff_max_s: float = 5.0
     rounds: int = 5
     round_delay_s: float = 60.0
+    record_retry_s: float = 60.0
+    """Real seconds an outcome already known (sent, failed) is retried into the database."""
     unreachable_retry: timedelta = timedelta(seconds=15)
     """While the provider cannot be reached: tried again after this, rounds untouched."""
     lease: timedelta = timedelta(minutes=5)
@@ -257,27 +259,46 @@ class Dispatcher:
                 )
 
     async def dispatch(self, key: str) -> None:
-        async with self._pool.acquire() as connection:
-            async with connection.transaction():
-                prepared = await self._decide(connection, key)
-            if prepared is None:
-                return
-            row, outgoing = prepared
-            started = time.perf_counter()
+        async with self._pool.acquire() as connection, connection.transaction():
+            prepared = await self._decide(connection, key)
+        if prepared is None:
+            return
+        row, outgoing = prepared
+        started = time.perf_counter()
+        try:
+            receipt = await self._send_with_retries(row, outgoing)
+        except ChannelError as error:
+            failure = error
+            await self._record_until_done(
+                lambda connection: self._record_failure(connection, row, failure)
+            )
+            if failure.unreachable:
+                raise ProviderUnreachable(str(failure)) from None
+            return
+        finally:
+            NOTIFICATION_SEND_SECONDS.labels(channel=row.channel.value).observe(
+                time.perf_counter() - started
+            )
+        await self._record_until_done(
+            lambda connection: self._record_sent(connection, row, outgoing, receipt)
+        )
+
+    async def _record_until_done(self, write: Callable[[DbConnection], Awaitable[None]]) -> None:
+        """Transaction B, retried on a fresh connection while the database fails, for at
+        most `record_retry_s`: the provider already has the message, and a row left
+        `sending` by an outage would be sent again once its lease expires (a duplicate).
+        Past that bound the error propagates and the lease covers it, as for a crash."""
+        backoff = PassBackoff(loop="notifier-dispatcher", initial_s=0.2, max_s=2.0)
+        deadline = time.monotonic() + self._policy.record_retry_s
+        while True:
             try:
-                receipt = await self._send_with_retries(row, outgoing)
-            except ChannelError as error:
-                async with connection.transaction():
-                    await self._record_failure(connection, row, error)
-                if error.unreachable:
-                    raise ProviderUnreachable(str(error)) from None
+                async with self._pool.acquire() as connection, connection.transaction():
+                    await write(connection)
                 return
-            finally:
-                NOTIFICATION_SEND_SECONDS.labels(channel=row.channel.value).observe(
-                    time.perf_counter() - started
-                )
-            async with connection.transaction():
-                await self._record_sent(connection, row, outgoing, receipt)
+            except Exception as error:
+                if not is_transient(error) or time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(backoff.next_delay())
 
     async def _decide(
         self, connection: DbConnection, key: str
