@@ -225,3 +225,15 @@ def test_an_episode_opened_twice_is_a_duplicate_a_new_episode_is_not() -> None:
     assert (check.expected, check.ok, check.lost, check.duplicated) == (2, 2, 0, 1)
     assert check.examples == ["duplicated: stalled of twice: one episode, 2 rows"]
     assert check.detail["reopened_for_a_new_episode"] == 2
+
+
+def test_a_mail_sent_between_the_two_reads_is_no_duplicate() -> None:
+    before = {"notifications": rows(email_row("n:5", "s5", "pending"))}
+    after = rows(email_row("n:5", "s5", "sent"))
+    mails = [mail("<n.5@shop.example>", "e@example.com")]
+    check = check_emails(before, mails, {"s5": "e@example.com"}, rows_after=after)
+    assert (check.lost, check.duplicated) == (0, 0)
+    still_pending = check_emails(
+        before, mails, {"s5": "e@example.com"}, rows_after=before["notifications"]
+    )
+    assert still_pending.duplicated == 1, "delivered while its row still waits: sent again"

@@ -404,7 +404,6 @@ def check_emails(
     for mail in mails:
         by_id[message_id_key(mail.message_id)].append(mail)
     sent_ids: set[str] = set()
-    sent_per_recipient: Counter[str] = Counter()
     for row in tables["notifications"]:
         if row["channel"] != "email" or row["status"] != "sent":
             continue
@@ -412,7 +411,6 @@ def check_emails(
         key = message_id_key(row["provider_message_id"] or "")
         sent_ids.add(key)
         recipient = recipient_of.get(row["shipment_id"], "")
-        sent_per_recipient[recipient] += 1
         found = by_id.get(key, [])
         if not found:
             check.lose(f"email {row['provider_message_id']}")
@@ -423,13 +421,6 @@ def check_emails(
             check.lose(f"email {row['provider_message_id']} to the wrong recipient")
             continue
         check.ok += 1
-    received_per_recipient: Counter[str] = Counter(
-        recipient for mail in mails for recipient in mail.recipients
-    )
-    extra_by_recipient = 0
-    for recipient, count in received_per_recipient.items():
-        if count > sent_per_recipient.get(recipient, 0):
-            extra_by_recipient += count - sent_per_recipient.get(recipient, 0)
     duplicated_by_id = check.duplicated
     # A mail whose Message-ID no sent row has: the provider took it but the notifier did
     # not record the send (the window delivery.py describes). While its row waits for
@@ -445,6 +436,20 @@ def check_emails(
         for row in rows_later
         if row["channel"] == "email" and row["status"] == "sent"
     }
+    # Sends per recipient from the later read too: a mail sent between the first read and
+    # the mails is no extra mail.
+    sent_per_recipient = Counter(
+        recipient_of.get(row["shipment_id"], "")
+        for row in rows_later
+        if row["channel"] == "email" and row["status"] == "sent"
+    )
+    received_per_recipient: Counter[str] = Counter(
+        recipient for mail in mails for recipient in mail.recipients
+    )
+    extra_by_recipient = 0
+    for recipient, count in received_per_recipient.items():
+        if count > sent_per_recipient.get(recipient, 0):
+            extra_by_recipient += count - sent_per_recipient.get(recipient, 0)
     unrecorded: Counter[str] = Counter()
     for key, copies in by_id.items():
         if key in sent_ids or key in sent_later:
