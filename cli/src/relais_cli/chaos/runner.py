@@ -156,8 +156,8 @@ def run(
         f"Kafka :{infra.ports.kafka}, PostgreSQL :{infra.ports.postgres}, "
         f"SMTP :{infra.ports.smtp}"
     ):
-        infra.reset()
-        infra.up()
+        asyncio.run(infra.reset())
+        asyncio.run(infra.up())
     console.print(
         f"isolated infrastructure up in {time.monotonic() - origin:.0f} s (state {state_dir})"
     )
