@@ -47,6 +47,7 @@ from relais_runtime.clock import Clock
 from relais_runtime.consumer import (
     AnySubscription,
     BatchSubscription,
+    DueTime,
     MessageContext,
     Prepared,
     RetryPolicy,
@@ -171,7 +172,13 @@ class Consumer:
         fetch_timeout_ms: int = 500,
         top_up_ms: int = 5,
     ) -> None:
-        if isinstance(subscription, Subscription) and subscription.due_at and clock is None:
+        self._due: DueTime | None = (
+            subscription.due_at if isinstance(subscription, Subscription) else None
+        )
+        self._prepare: Callable[[Event], Any] | None = (
+            subscription.prepare if isinstance(subscription, BatchSubscription) else None
+        )
+        if self._due is not None and clock is None:
             raise ValueError("a subscription with a due time needs a clock")
         self.subscription = subscription
         self._pool = pool
@@ -282,24 +289,22 @@ class Consumer:
                 size += len(batch)
         return self._hold_not_due(kafka, fetched)
 
-    def _due_at(self, record: Record) -> datetime | None:
-        due_at = getattr(self.subscription, "due_at", None)
-        if due_at is None:
-            return None
+    def _due_at(self, due: DueTime, record: Record) -> datetime | None:
+        """Decoded here and again by the decode step: a record past a not-due one must
+        not be dead-lettered before it is fetched again."""
         try:
             event = self.subscription.topic.decode(record.value or b"")
         except ValidationError:
             return None  # due now: the decode step dead-letters it
-        due: datetime | None = due_at(event)
-        return due
+        return due(event)
 
     def _hold_not_due(self, kafka: AIOKafkaConsumer, fetched: Fetched) -> Fetched:
-        if self._clock is None or getattr(self.subscription, "due_at", None) is None:
+        if self._clock is None or self._due is None:
             return fetched
         now = self._clock.now()
         for partition, records in fetched.items():
             for index, record in enumerate(records):
-                due = self._due_at(record)
+                due = self._due_at(self._due, record)
                 if due is not None and due > now:
                     kafka.seek(partition, record.offset)
                     kafka.pause(partition)
@@ -355,9 +360,8 @@ class Consumer:
                 record, kind=decode_error_kind(error), message=short_reason(error)
             )
             return "dead_lettered"
-        prepare = getattr(self.subscription, "prepare", None)
         try:
-            value = prepare(event) if prepare is not None else None
+            value = self._prepare(event) if self._prepare is not None else None
         except Exception as error:
             await self._dead_letter(
                 record,
