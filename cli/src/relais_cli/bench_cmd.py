@@ -256,7 +256,7 @@ class Bench:
     def updates_topic(self) -> str:
         return self.topics[carrier_updates.TOPIC.name]
 
-    def service(self) -> RunningService:
+    def service(self) -> RunningService[Any]:
         return RunningService(replace(build_spec(), schema=self.schema), self.settings)
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import random
 from enum import StrEnum
+from typing import NoReturn
 
 import asyncpg
 from aiokafka import errors as kafka_errors
@@ -33,6 +34,17 @@ class PermanentError(Exception):
 class NotYetError(Exception):
     """Raise when a message depends on one not seen yet: retried a few times, then
     dead-lettered (kind `dependency_missing`) so an operator can replay it later."""
+
+
+def unexpected_event(event: object, *, where: str) -> NoReturn:
+    """The one way a handler meets an event type it was not written for.
+
+    A handler matches the types it handles, returns early for the types it ignores on
+    purpose (named in its match), and calls this for anything else: the message is
+    dead-lettered with this reason, never dropped silently and never an assert.
+    """
+    kind = getattr(event, "event_type", None) or type(event).__name__
+    raise PermanentError(f"unexpected {kind} on {where}")
 
 
 class FailureKind(StrEnum):

@@ -16,7 +16,7 @@ import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any, TypeAlias
+from typing import Any, Generic, TypeAlias, TypeVar
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
@@ -39,11 +39,14 @@ from relais_runtime.tracing import configure_tracing, instrument_http
 log = get_logger(__name__)
 
 
-@dataclass(frozen=True)
-class Dependencies:
-    """What start-up builds and hands to a service's wiring function."""
+SettingsT = TypeVar("SettingsT", bound=RuntimeSettings)
 
-    settings: RuntimeSettings
+
+@dataclass(frozen=True)
+class Dependencies(Generic[SettingsT]):
+    """What start-up builds and hands to a service's wiring function, its settings typed."""
+
+    settings: SettingsT
     pool: asyncpg.Pool
     producer: AIOKafkaProducer
 
@@ -70,12 +73,18 @@ def as_loop(job: Background) -> Loop:
     return Loop(name=name.replace(".<locals>", ""), body=job)
 
 
+def _nothing_to_wire(_dependencies: Dependencies[Any]) -> Wiring:
+    return Wiring()
+
+
 @dataclass(frozen=True)
-class ServiceSpec:
+class ServiceSpec(Generic[SettingsT]):
+    """A service as the runtime runs it: `wire` receives the settings type it was written for."""
+
     name: str
     schema: str
     migrations_dir: Path
-    wire: Callable[[Dependencies], Wiring] = field(default=lambda _deps: Wiring())
+    wire: Callable[[Dependencies[SettingsT]], Wiring] = field(default=_nothing_to_wire)
 
 
 def retry_policy(settings: RuntimeSettings) -> RetryPolicy:
@@ -86,10 +95,10 @@ def retry_policy(settings: RuntimeSettings) -> RetryPolicy:
     )
 
 
-class RunningService:
+class RunningService(Generic[SettingsT]):
     """A started service; `stop()` shuts it down in the documented order."""
 
-    def __init__(self, spec: ServiceSpec, settings: RuntimeSettings) -> None:
+    def __init__(self, spec: ServiceSpec[SettingsT], settings: SettingsT) -> None:
         self.spec = spec
         self.settings = settings
         self.stopping = asyncio.Event()
@@ -230,7 +239,7 @@ class RunningService:
         log.info("service stopped")
 
 
-async def serve_until_signalled(spec: ServiceSpec, settings: RuntimeSettings) -> None:
+async def serve_until_signalled(spec: ServiceSpec[SettingsT], settings: SettingsT) -> None:
     configure_logging(service=spec.name, level=settings.log_level, fmt=settings.log_format)
     tracing = configure_tracing(service=spec.name, exporters=settings.otel_traces_exporter)
     service = RunningService(spec, settings)
@@ -247,5 +256,5 @@ async def serve_until_signalled(spec: ServiceSpec, settings: RuntimeSettings) ->
         tracing.shutdown()
 
 
-def run_service(spec: ServiceSpec, settings: RuntimeSettings) -> None:
+def run_service(spec: ServiceSpec[SettingsT], settings: SettingsT) -> None:
     asyncio.run(serve_until_signalled(spec, settings))

@@ -14,8 +14,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, Field, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from relais_runtime.clock import Clock, clock_from_spec
 
 DEFAULT_DATABASE_URL = "postgresql://relais:relais@127.0.0.1:5432/relais"
 DEFAULT_KAFKA_BOOTSTRAP = "127.0.0.1:9092"
@@ -58,6 +60,11 @@ class RuntimeSettings(KafkaSettings):
     log_level: Literal["debug", "info", "warning", "error"] = "info"
     log_format: Literal["json", "console"] = "json"
     merchants_dir: Path | None = None
+    clock: str = Field(
+        default="system",
+        description="`system`, or `scaled:<real ISO>|<virtual ISO>|<factor>` for demos and "
+        "replays (relais_runtime.clock.clock_from_spec).",
+    )
 
     consumer_group_prefix: str = Field(
         default="", max_length=100, description="Prepended to every consumer group id."
@@ -96,6 +103,16 @@ class RuntimeSettings(KafkaSettings):
         pattern=r"^[a-z0-9_]+(,[a-z0-9_]+)*$",
         description="none, console or otlp (relais_runtime.tracing); standard OTEL_* env.",
     )
+
+    @field_validator("clock")
+    @classmethod
+    def _known_clock(cls, value: str) -> str:
+        clock_from_spec(value)
+        return value
+
+    def build_clock(self) -> Clock:
+        """The one clock a service reads time on; every process given the same spec agrees."""
+        return clock_from_spec(self.clock)
 
 
 SettingsT = TypeVar("SettingsT", bound=BaseSettings)

@@ -184,7 +184,7 @@ class FuzzStack:
     errors: ErrorCapture
     link_secret: str
     """Signs customer links as the notifier does (the forms phase opens pages with it)."""
-    services: dict[str, RunningService] = field(default_factory=dict)
+    services: dict[str, RunningService[Any]] = field(default_factory=dict)
     stop_seconds: dict[str, float] = field(default_factory=dict)
     """How long each service took to stop (graceful shutdown), filled at the end."""
     slow_at_stop: dict[str, list[str]] = field(default_factory=dict)
@@ -251,7 +251,9 @@ def service_settings(
     }
 
 
-def _specs(settings: dict[str, RuntimeSettings], http: httpx.AsyncClient) -> dict[str, ServiceSpec]:
+def _specs(
+    settings: dict[str, RuntimeSettings], http: httpx.AsyncClient
+) -> dict[str, ServiceSpec[Any]]:
     actions = settings["actions"]
     assert isinstance(actions, ActionsSettings)
     return {
@@ -346,7 +348,7 @@ async def running_stack(infra: FuzzInfra, *, prepared: Prepared) -> AsyncIterato
     """Start the six services, yield the stack, stop them."""
     settings, stub = prepared.settings, prepared.stub
     capture = ErrorCapture()
-    started: list[RunningService] = []
+    started: list[RunningService[Any]] = []
     stack: FuzzStack | None = None
     with prepared.log_path.open("a", buffering=1) as log_file:
         configure_service_logs(log_file, capture)
@@ -382,8 +384,8 @@ async def running_stack(infra: FuzzInfra, *, prepared: Prepared) -> AsyncIterato
 
 
 async def _start(
-    name: str, spec: ServiceSpec, settings: RuntimeSettings, stack: FuzzStack
-) -> RunningService:
+    name: str, spec: ServiceSpec[Any], settings: RuntimeSettings, stack: FuzzStack
+) -> RunningService[Any]:
     """Start one service, its tasks logging under its name."""
     structlog.contextvars.bind_contextvars(service=name)
     service = RunningService(spec, settings)
@@ -400,7 +402,7 @@ async def _start(
     return service
 
 
-async def _stop(service: RunningService, stack: FuzzStack | None) -> None:
+async def _stop(service: RunningService[Any], stack: FuzzStack | None) -> None:
     """Stop one service. Past STOP_SLOW_S, note where its tasks wait; past STOP_TIMEOUT_S,
     report it stuck, cancel the stop and go on."""
     begun = time.monotonic()
@@ -436,7 +438,7 @@ def await_chain(coroutine: Any) -> list[str]:
     return found
 
 
-def _tasks_of(service: RunningService) -> list[asyncio.Task[Any]]:
+def _tasks_of(service: RunningService[Any]) -> list[asyncio.Task[Any]]:
     """The service's loops and outbox relay (the runtime keeps them; read for diagnosis
     only, tolerant of a runtime that names them otherwise)."""
     tasks = list(getattr(service, "_tasks", None) or [])

@@ -31,6 +31,7 @@ from relais_runtime.merchants.detection import DetectionPolicy
 from relais_runtime.merchants.insights import InsightsSection
 from relais_runtime.merchants.notification import NotificationSettings
 from relais_runtime.merchants.tracking import Tracking
+from relais_runtime.settings import ConfigurationError
 
 MERCHANT_ID = re.compile(r"^[a-z0-9][a-z0-9_-]{1,62}$")
 RESERVED_MERCHANT_IDS = frozenset({"unknown"})
@@ -136,6 +137,20 @@ def load_merchants(directory: Path) -> MerchantDirectory:
     if problems:
         raise MerchantConfigError("\n".join(problems))
     return MerchantDirectory(merchants=merchants)
+
+
+def merchants_of(merchants_dir: Path | None) -> MerchantDirectory:
+    """Every merchant a service runs for: none when no directory is configured.
+
+    The one way services load merchants. A bad file stops start-up with
+    `ConfigurationError` naming the file, the field and the reason.
+    """
+    if merchants_dir is None:
+        return MerchantDirectory(merchants={})
+    try:
+        return load_merchants(merchants_dir)
+    except MerchantConfigError as error:
+        raise ConfigurationError(str(error)) from None
 
 
 def _describe(path: Path, error: ValidationError) -> str:

@@ -75,7 +75,7 @@ def build_spec(
     clock: Clock | None = None,
     environ: Mapping[str, str] | None = None,
     rng: random.Random | None = None,
-) -> ServiceSpec:
+) -> ServiceSpec[ActionsSettings]:
     """The actions service with its dependencies; tests pass their own."""
     configs = load_merchant_configs(settings) if merchants is None else merchants
     runtime = ActionsRuntime(
@@ -87,7 +87,7 @@ def build_spec(
         rng=rng or random.Random(),
     )
 
-    def wire(dependencies: Dependencies) -> Wiring:
+    def wire(dependencies: Dependencies[ActionsSettings]) -> Wiring:
         return wire_with(runtime, dependencies)
 
     return ServiceSpec(name="actions", schema="actions", migrations_dir=MIGRATIONS_DIR, wire=wire)

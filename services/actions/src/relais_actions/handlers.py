@@ -194,7 +194,7 @@ def executor_handler(executor: Executor, *, group: str) -> Handler:
     return handle
 
 
-def wire_with(runtime: ActionsRuntime, dependencies: Dependencies) -> Wiring:
+def wire_with(runtime: ActionsRuntime, dependencies: Dependencies[ActionsSettings]) -> Wiring:
     settings = runtime.settings
     policies = PolicyHandlers(merchants=runtime.merchants)
     executor = Executor(

@@ -9,8 +9,6 @@ shipment state, and an escalated anomaly keeps its conversation.
 
 from __future__ import annotations
 
-from typing import cast
-
 from relais_chat import repository
 from relais_chat.configuration import ChatConfiguration, load_configuration
 from relais_chat.conversations import abandon_for_resolution
@@ -62,8 +60,8 @@ def anomaly_handler(clock: Clock) -> Handler:
     return on_anomaly
 
 
-def wire(dependencies: Dependencies) -> Wiring:
-    settings = cast(ChatSettings, dependencies.settings)
+def wire(dependencies: Dependencies[ChatSettings]) -> Wiring:
+    settings = dependencies.settings
     configuration: ChatConfiguration = load_configuration(settings)
     return Wiring(
         subscriptions=(

@@ -12,7 +12,7 @@ from relais_runtime.settings import load_settings
 MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 
 
-def build_spec() -> ServiceSpec:
+def build_spec() -> ServiceSpec[DetectorSettings]:
     return ServiceSpec(name="detector", schema="detector", migrations_dir=MIGRATIONS_DIR, wire=wire)
 
 

@@ -179,7 +179,7 @@ async def apply_decision(
 
 
 def wire(
-    dependencies: Dependencies,
+    dependencies: Dependencies[DetectorSettings],
     *,
     clock: Clock | None = None,
     topics: DetectorTopics | None = None,

@@ -13,7 +13,7 @@ from relais_runtime.settings import load_settings
 MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 
 
-def build_spec() -> ServiceSpec:
+def build_spec() -> ServiceSpec[InsightsSettings]:
     return ServiceSpec(name="insights", schema="insights", migrations_dir=MIGRATIONS_DIR, wire=wire)
 
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import math
 from collections.abc import Callable, Coroutine
-from typing import Any, cast
+from typing import Any
 
 import asyncpg
 
@@ -173,8 +173,10 @@ def metrics_refresher(
     return refresh
 
 
-def wire(dependencies: Dependencies, *, topic_map: TopicMap = same_topic) -> Wiring:
-    settings = cast(InsightsSettings, dependencies.settings)
+def wire(
+    dependencies: Dependencies[InsightsSettings], *, topic_map: TopicMap = same_topic
+) -> Wiring:
+    settings = dependencies.settings
     configuration = load_configuration(settings)
     return Wiring(
         subscriptions=subscriptions(topic_map),

@@ -14,7 +14,7 @@ from relais_runtime.settings import load_settings
 MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 
 
-def build_spec(*, clock: Clock | None = None) -> ServiceSpec:
+def build_spec(*, clock: Clock | None = None) -> ServiceSpec[NotifierSettings]:
     """The notifier's spec; tests pass a ManualClock, production takes settings.clock."""
     return ServiceSpec(
         name="notifier",

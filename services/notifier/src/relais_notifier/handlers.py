@@ -401,7 +401,7 @@ DISPATCHER_HEARTBEAT_S = 120.0
 stall that makes /ready fail."""
 
 
-def wire(dependencies: Dependencies, *, clock: Clock | None = None) -> Wiring:
+def wire(dependencies: Dependencies[NotifierSettings], *, clock: Clock | None = None) -> Wiring:
     settings = dependencies.settings
     if not isinstance(settings, NotifierSettings):
         raise ConfigurationError("the notifier needs NotifierSettings")

@@ -12,7 +12,7 @@ from relais_tracker.settings import TrackerSettings
 MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 
 
-def build_spec() -> ServiceSpec:
+def build_spec() -> ServiceSpec[TrackerSettings]:
     return ServiceSpec(name="tracker", schema="tracker", migrations_dir=MIGRATIONS_DIR, wire=wire)
 
 

@@ -475,7 +475,7 @@ def _tracker_settings(settings: object) -> TrackerSettings:
     return settings
 
 
-def wire(dependencies: Dependencies) -> Wiring:
+def wire(dependencies: Dependencies[TrackerSettings]) -> Wiring:
     settings = _tracker_settings(dependencies.settings)
     clock = clock_from_spec(settings.clock)
     now: Callable[[], datetime] = clock.now
@@ -525,7 +525,7 @@ def wire(dependencies: Dependencies) -> Wiring:
 
 def _polling_loop(
     settings: TrackerSettings,
-    dependencies: Dependencies,
+    dependencies: Dependencies[TrackerSettings],
     topics: Topics,
     now: Callable[[], datetime],
 ) -> PollingLoop:
