@@ -10,8 +10,19 @@
 # uv.lock changes), then the workspace members themselves, installed non-editable
 # so that the virtual environment is self-contained.
 # Stage 2 (runtime) copies only that environment and runs as an unprivileged user.
+# Service images carry no plotting: matplotlib is the `plots` extra of the relais CLI
+# package, installed by the development environment only (the root dev group).
+#
+# OCI labels come from build args; a release build sets them, e.g.
+#   docker build --build-arg RELAIS_VERSION=0.1.0 \
+#     --build-arg RELAIS_REVISION="$(git rev-parse HEAD)" -t relais:0.1.0 .
+# RELAIS_VERSION must be the version of every pyproject.toml (tests/unit/test_release.py).
+# The base image is referenced by tag, not yet by digest.
 
 ARG PYTHON_IMAGE=python:3.11-slim
+ARG RELAIS_VERSION=0.1.0
+ARG RELAIS_REVISION=""
+ARG RELAIS_SOURCE=https://github.com/relais/relais
 
 FROM ${PYTHON_IMAGE} AS builder
 
@@ -53,8 +64,15 @@ RUN --mount=type=cache,target=/root/.cache/uv \
 
 FROM ${PYTHON_IMAGE} AS runtime
 
+ARG RELAIS_VERSION
+ARG RELAIS_REVISION
+ARG RELAIS_SOURCE
 LABEL org.opencontainers.image.title="relais" \
-      org.opencontainers.image.description="Relais services: tracker, detector, notifier, chat, actions"
+      org.opencontainers.image.description="Relais services: tracker, detector, notifier, chat, actions, insights" \
+      org.opencontainers.image.version="${RELAIS_VERSION}" \
+      org.opencontainers.image.revision="${RELAIS_REVISION}" \
+      org.opencontainers.image.licenses="Apache-2.0" \
+      org.opencontainers.image.source="${RELAIS_SOURCE}"
 
 RUN groupadd --system --gid 10001 relais \
  && useradd --system --uid 10001 --gid relais --create-home --home-dir /home/relais \
@@ -63,6 +81,7 @@ RUN groupadd --system --gid 10001 relais \
 
 # Owned by root and read-only for the service user; bytecode was compiled at build.
 COPY --from=builder /app/.venv /app/.venv
+COPY LICENSE /usr/share/licenses/relais/LICENSE
 
 ENV PATH="/app/.venv/bin:${PATH}" \
     VIRTUAL_ENV=/app/.venv \
@@ -74,8 +93,8 @@ ENV PATH="/app/.venv/bin:${PATH}" \
 WORKDIR /app
 USER 10001:10001
 
-# tracker 8001, detector 8002, notifier 8003, chat 8004, actions 8005.
-EXPOSE 8001 8002 8003 8004 8005
+# tracker 8001, detector 8002, notifier 8003, chat 8004, actions 8005, insights 8006.
+EXPOSE 8001 8002 8003 8004 8005 8006
 
 # curl is not in the slim image: the standard library does the probe. A service
 # other than the tracker must set RELAIS_HTTP_PORT (docker-compose.yml does).

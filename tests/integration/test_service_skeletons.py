@@ -18,7 +18,7 @@ from relais_cli.run_cmd import ServiceName
 from relais_contracts.topics import orders
 from relais_runtime.kafka import make_producer, publish_events
 from relais_runtime.service import RunningService
-from relais_tracker.entrypoint import build_spec
+from relais_tracker.bootstrap import build_spec
 from relais_tracker.settings import TrackerSettings
 from tests.conftest import REPO_ROOT, Infrastructure, free_port
 from tests.integration.conftest import eventually

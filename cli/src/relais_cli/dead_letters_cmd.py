@@ -42,6 +42,7 @@ from relais_cli.dead_letters_kafka import (
     read_letters,
 )
 from relais_cli.infra_cmd import load_settings
+from relais_cli.kafka_access import kafka_security_from_env
 
 app = typer.Typer(
     help=(
@@ -136,7 +137,7 @@ def _run(coroutine: Coroutine[Any, Any, T]) -> T:
 
 
 def _read(bootstrap: str | None, filters: Filters) -> Reading:
-    reading = _run(read_letters(_bootstrap(bootstrap), filters))
+    reading = _run(read_letters(_bootstrap(bootstrap), filters, security=kafka_security_from_env()))
     if reading.unreadable:
         err.print(
             f"[yellow]{reading.unreadable} record(s) of {DEAD_LETTER_TOPIC} are not readable "
@@ -331,7 +332,7 @@ def replay(
         for record in records:
             rows.append(_replay_row(by_id[record.letter_id], "would_replay", topic=record.topic))
     else:
-        for done in _run(publish_replays(target, records)):
+        for done in _run(publish_replays(target, records, security=kafka_security_from_env())):
             rows.append(
                 _replay_row(
                     by_id[done.record.letter_id],
@@ -356,7 +357,11 @@ def _screen(bootstrap: str, letters: list[DeadLetter]) -> tuple[list[DeadLetter]
     (dead_letters.replay_hazard: compacted source topics)."""
     compacted = compacted_topics()
     on_compacted = [letter for letter in letters if letter.source_topic in compacted]
-    later = _run(later_offsets(bootstrap, on_compacted)) if on_compacted else {}
+    later = (
+        _run(later_offsets(bootstrap, on_compacted, security=kafka_security_from_env()))
+        if on_compacted
+        else {}
+    )
     chosen: list[DeadLetter] = []
     skipped: list[Row] = []
     for letter in letters:

@@ -18,6 +18,7 @@ from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, ConsumerRecord, TopicPartition
 from aiokafka.errors import KafkaError
@@ -54,7 +55,9 @@ class Reading:
 
 
 @asynccontextmanager
-async def _reading(bootstrap: str, what: str, timeout_s: float) -> AsyncIterator[AIOKafkaConsumer]:
+async def _reading(
+    bootstrap: str, what: str, timeout_s: float, security: Mapping[str, Any] | None = None
+) -> AsyncIterator[AIOKafkaConsumer]:
     """A consumer of no group (nothing committed), closed afterwards; Kafka errors and
     the time limit become DeadLetterError."""
     consumer = AIOKafkaConsumer(
@@ -63,6 +66,7 @@ async def _reading(bootstrap: str, what: str, timeout_s: float) -> AsyncIterator
         group_id=None,
         enable_auto_commit=False,
         auto_offset_reset="earliest",
+        **(security or {}),
     )
     try:
         await consumer.start()
@@ -88,9 +92,10 @@ async def read_letters(
     *,
     topic: str = DEAD_LETTER_TOPIC,
     timeout_s: float = READ_TIMEOUT_S,
+    security: Mapping[str, Any] | None = None,
 ) -> Reading:
     """Every letter on `topic` up to its current end that `filters` match."""
-    async with _reading(bootstrap, topic, timeout_s) as consumer:
+    async with _reading(bootstrap, topic, timeout_s, security) as consumer:
         return await _read(consumer, topic, filters)
 
 
@@ -152,7 +157,11 @@ async def _records(
 
 
 async def later_offsets(
-    bootstrap: str, letters: Sequence[DeadLetter], *, timeout_s: float = READ_TIMEOUT_S
+    bootstrap: str,
+    letters: Sequence[DeadLetter],
+    *,
+    timeout_s: float = READ_TIMEOUT_S,
+    security: Mapping[str, Any] | None = None,
 ) -> dict[SourceKey, int]:
     """The last offset of each letter's key on the letter's source partition, looking
     from the first record after the earliest letter's (up to the end captured now). A
@@ -170,7 +179,7 @@ async def later_offsets(
     if not wanted:
         return {}
     found: dict[SourceKey, int] = {}
-    async with _reading(bootstrap, "the source topics", timeout_s) as consumer:
+    async with _reading(bootstrap, "the source topics", timeout_s, security) as consumer:
         consumer.assign(list(wanted))
         ends: dict[TopicPartition, int] = await consumer.end_offsets(list(wanted))
         starts = {partition: first for partition, (first, _) in wanted.items()}
@@ -189,7 +198,11 @@ class Replayed:
 
 
 async def publish_replays(
-    bootstrap: str, records: Sequence[ReplayRecord], *, timeout_s: float = 60.0
+    bootstrap: str,
+    records: Sequence[ReplayRecord],
+    *,
+    timeout_s: float = 60.0,
+    security: Mapping[str, Any] | None = None,
 ) -> list[Replayed]:
     """Publish every record (acks=all, idempotent) and return once Kafka has them all.
     Checks first that every source topic exists: nothing is published otherwise."""
@@ -201,6 +214,7 @@ async def publish_replays(
         enable_idempotence=True,
         acks="all",
         partitioner=default_partitioner,
+        **(security or {}),
     )
     try:
         await producer.start()

@@ -23,7 +23,7 @@ def rebuild_command(
     Stop the insights service first; its next start replays the topics into an empty
     schema (as far as the topics' retention reaches back) and recomputes every figure.
     """
-    from relais_insights.rebuild import rebuild
+    from relais_insights.service.rebuild import rebuild
 
     if healthy(DEFAULT_PORTS[ServiceName.INSIGHTS]):
         console.print("[red]the insights service is running: stop it first[/red]")

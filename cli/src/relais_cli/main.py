@@ -61,9 +61,9 @@ app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_
 def bench(context: typer.Context) -> None:
     """Benchmarks that print figures: tracker, detector, chat (`relais bench --help`)."""
     # Imported on use: the benchmarks load every service, which `relais --help` need not.
-    from relais_cli import bench_cmd
+    from relais_cli.bench.app import app as bench_app
 
-    bench_cmd.app(args=context.args, prog_name="relais bench")
+    bench_app(args=context.args, prog_name="relais bench")
 
 
 if __name__ == "__main__":

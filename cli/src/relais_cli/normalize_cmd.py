@@ -32,7 +32,7 @@ def normalize(
     (ISO 8601 with offset), description, location, carrier_code, carrier_reason_code,
     code_recognized, estimated_delivery. Unknown carrier codes are logged on stderr.
 
-    CARRIER goes through the tracker's alias table (relais_tracker.carriers.aliases):
+    CARRIER goes through the tracker's alias table (relais_tracker.adapters.carriers.aliases):
     `mondial-relay`, `Mondial Relay` and `mondial_relay` are the same adapter. A payload
     that names the real carrier (aggregators, the generic format) adds `carrier` to each
     line.
@@ -43,7 +43,7 @@ def normalize(
     Example: relais normalize ups tests/fixtures/carriers/ups/delivered.json
     """
     from relais_runtime.logging import configure_logging
-    from relais_tracker.carriers import (
+    from relais_tracker.adapters.carriers import (
         ADAPTERS,
         PayloadError,
         adapter_for,

@@ -19,6 +19,7 @@ from relais_cli.infra.topics import (
     plan_topic,
 )
 from relais_cli.infra_cmd import load_settings
+from relais_cli.kafka_access import kafka_security_from_env
 
 app = typer.Typer(
     help=(
@@ -66,6 +67,7 @@ def apply_registry(
             specs=registry_specs(),
             replication_factor=replication_factor,
             dry_run=dry_run,
+            security=kafka_security_from_env(),
         )
     )
     for topic_plan in plans:
@@ -110,7 +112,13 @@ def list_(
     """The broker's topics with partitions, cleanup policy and retention, and registry drift."""
     target = bootstrap or load_settings().kafka_bootstrap
     try:
-        states = asyncio.run(list_topics(bootstrap=target, include_internal=include_internal))
+        states = asyncio.run(
+            list_topics(
+                bootstrap=target,
+                include_internal=include_internal,
+                security=kafka_security_from_env(),
+            )
+        )
     except InfraError as error:
         Console(stderr=True).print(f"[red]{error}[/]", highlight=False)
         raise typer.Exit(1) from None

@@ -1,11 +1,17 @@
 """Each service's HTTP surface: /health, /ready, /metrics, plus its own routes.
 
-- /health answers 200 while the process runs (liveness: restart me if not);
+- /health answers 200 while the process runs (liveness: restart me if not), with the
+  service's name and the Relais version; building the app also sets
+  `relais_build_info{version,service}` to 1;
 - /ready answers 200 only when every readiness check passes (Kafka and
   PostgreSQL reachable), 503 otherwise with the failing checks named;
 - /metrics is the Prometheus exposition of `relais_runtime.metrics`;
 - every request body is limited to `max_body_bytes` before anything parses it: 413
   beyond (relais_runtime.body_limit).
+
+uvicorn's own logging configuration is off (`log_config=None`): its loggers propagate to
+the root handler of `relais_runtime.logging` (JSON, redaction, no query strings), and
+access lines are not written (`access_log=False`).
 """
 
 from __future__ import annotations
@@ -20,6 +26,8 @@ from fastapi.responses import JSONResponse, Response
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from relais_runtime.body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from relais_runtime.metrics import BUILD_INFO
+from relais_runtime.version import version
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
 
@@ -32,12 +40,14 @@ def build_http_app(
     routers: Sequence[APIRouter] = (),
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
 ) -> FastAPI:
-    app = FastAPI(title=f"Relais {service}", docs_url="/docs", redoc_url=None)
+    running = version()
+    BUILD_INFO.labels(version=running, service=service).set(1)
+    app = FastAPI(title=f"Relais {service}", version=running, docs_url="/docs", redoc_url=None)
     app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
-        return {"status": "ok", "service": service}
+        return {"status": "ok", "service": service, "version": running}
 
     @app.get("/ready", tags=["operations"])
     async def ready() -> JSONResponse:
@@ -74,6 +84,12 @@ class EmbeddedServer(uvicorn.Server):
 
 def make_server(app: FastAPI, *, host: str, port: int) -> EmbeddedServer:
     config = uvicorn.Config(
-        app, host=host, port=port, log_level="warning", access_log=False, lifespan="off"
+        app,
+        host=host,
+        port=port,
+        log_config=None,
+        log_level="warning",
+        access_log=False,
+        lifespan="off",
     )
     return EmbeddedServer(config)

@@ -20,6 +20,7 @@ from aiokafka import AIOKafkaProducer
 from aiokafka.partitioner import murmur2
 
 from relais_contracts.envelope import Event
+from relais_runtime.kafka_security import kafka_client_options
 from relais_runtime.settings import KafkaSettings
 from relais_runtime.tracing import trace_headers
 
@@ -44,7 +45,7 @@ def default_partitioner(key: bytes | None, all_partitions: list[int], available:
 
 def make_producer(settings: KafkaSettings, *, client_id: str) -> AIOKafkaProducer:
     return AIOKafkaProducer(
-        bootstrap_servers=settings.kafka_bootstrap,
+        **kafka_client_options(settings),
         client_id=client_id,
         enable_idempotence=True,
         acks="all",

@@ -9,6 +9,12 @@ from __future__ import annotations
 
 from prometheus_client import Counter, Gauge, Histogram
 
+BUILD_INFO = Gauge(
+    "relais_build_info",
+    "1 for the running service, labelled with its name and the Relais version it runs "
+    "(relais_runtime.version).",
+    ["version", "service"],
+)
 MESSAGES_CONSUMED = Counter(
     "relais_messages_consumed_total",
     "Messages taken from Kafka by a consumer, by outcome (processed, duplicate, dead_lettered, "

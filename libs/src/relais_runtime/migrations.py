@@ -16,6 +16,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import asyncpg
 from alembic import command
 from alembic.config import Config
 from sqlalchemy import Connection
@@ -82,10 +83,17 @@ def alembic_config(*, schema: str, versions_dir: Path) -> Config:
 async def migrate(*, database_url: str, schema: str, versions_dir: Path) -> None:
     """Create the schema if needed and upgrade it to the newest revision."""
     config = alembic_config(schema=schema, versions_dir=versions_dir)
+
+    async def connect() -> asyncpg.Connection:
+        return await asyncpg.connect(database_url, server_settings={"search_path": schema})
+
+    # asyncpg reads the URL itself, as the services' pools do: its TLS parameters
+    # (sslmode up to verify-full, sslrootcert, sslcert, sslkey) mean the same in both,
+    # where SQLAlchemy would hand them to asyncpg.connect as unknown keywords.
     engine = create_async_engine(
-        to_sqlalchemy_url(database_url),
+        to_sqlalchemy_url(database_url).split("?", 1)[0],
         poolclass=NullPool,
-        connect_args={"server_settings": {"search_path": schema}},
+        async_creator=connect,
     )
     try:
         async with engine.begin() as connection:

@@ -11,7 +11,8 @@ never moved.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
@@ -23,7 +24,12 @@ def _retriable(error: BaseException) -> bool:
     return bool(getattr(error, "retriable", False))
 
 
-async def start_new_groups_now(*, bootstrap: str, groups: Iterable[tuple[str, str]]) -> None:
+async def start_new_groups_now(
+    *,
+    bootstrap: str,
+    groups: Iterable[tuple[str, str]],
+    security: Mapping[str, Any] | None = None,
+) -> None:
     """For each (group, topic) without committed offsets, commit the topic's end offsets.
 
     Retriable Kafka errors (a coordinator not available yet on a fresh broker) are
@@ -37,32 +43,45 @@ async def start_new_groups_now(*, bootstrap: str, groups: Iterable[tuple[str, st
         reraise=True,
     ):
         with attempt:
-            await _start_groups_now(bootstrap=bootstrap, groups=pending)
+            await _start_groups_now(bootstrap=bootstrap, groups=pending, security=security or {})
 
 
-async def _start_groups_now(*, bootstrap: str, groups: list[tuple[str, str]]) -> None:
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+async def _start_groups_now(
+    *, bootstrap: str, groups: list[tuple[str, str]], security: Mapping[str, Any]
+) -> None:
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **security)
     await admin.start()
     try:
         for group, topic in groups:
             if await admin.list_consumer_group_offsets(group):
                 continue
             partitions = await _partitions(admin, topic)
-            await _commit_offsets(bootstrap=bootstrap, group=group, partitions=partitions, end=True)
+            await _commit_offsets(
+                bootstrap=bootstrap,
+                group=group,
+                partitions=partitions,
+                end=True,
+                security=security,
+            )
     finally:
         await admin.close()
 
 
-async def rewind_group(*, bootstrap: str, group: str, topic: str) -> None:
+async def rewind_group(
+    *, bootstrap: str, group: str, topic: str, security: Mapping[str, Any] | None = None
+) -> None:
     """Move `group` to the beginning of `topic`: its next consumer replays everything
     the topic still holds. Kafka refuses while the group has a live member."""
-    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    options = dict(security or {})
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap, **options)
     await admin.start()
     try:
         partitions = await _partitions(admin, topic)
     finally:
         await admin.close()
-    await _commit_offsets(bootstrap=bootstrap, group=group, partitions=partitions, end=False)
+    await _commit_offsets(
+        bootstrap=bootstrap, group=group, partitions=partitions, end=False, security=options
+    )
 
 
 async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicPartition]:
@@ -75,13 +94,18 @@ async def _partitions(admin: AIOKafkaAdminClient, topic: str) -> list[TopicParti
 
 
 async def _commit_offsets(
-    *, bootstrap: str, group: str, partitions: list[TopicPartition], end: bool
+    *,
+    bootstrap: str,
+    group: str,
+    partitions: list[TopicPartition],
+    end: bool,
+    security: Mapping[str, Any],
 ) -> None:
     """Commit each partition's end (or beginning) offset for `group`."""
     if not partitions:
         return
     consumer = AIOKafkaConsumer(
-        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False
+        bootstrap_servers=bootstrap, group_id=group, enable_auto_commit=False, **security
     )
     await consumer.start()
     try:

@@ -27,6 +27,7 @@ from relais_runtime.consumer import AnySubscription, RetryPolicy
 from relais_runtime.db import create_pool, database_is_ready
 from relais_runtime.http import build_http_app, make_server
 from relais_runtime.kafka import kafka_is_ready, make_producer
+from relais_runtime.kafka_security import kafka_security_options
 from relais_runtime.logging import configure_logging, get_logger
 from relais_runtime.migrations import migrate
 from relais_runtime.offsets import start_new_groups_now
@@ -133,6 +134,7 @@ class RunningService(Generic[SettingsT]):
             await start_new_groups_now(
                 bootstrap=settings.kafka_bootstrap,
                 groups=[(consumer.group, consumer.topic) for consumer in self.consumers],
+                security=kafka_security_options(settings),
             )
         self._relay_task = self.supervisor.start(self._relay(pool, producer), self._relay_stopping)
         for loop in self._loops(wiring):
@@ -158,6 +160,7 @@ class RunningService(Generic[SettingsT]):
                 producer=producer,
                 retry=retry_policy(settings),
                 bootstrap=settings.kafka_bootstrap,
+                security=kafka_security_options(settings),
                 clock=wiring.clock,
                 supervisor=self.supervisor,
             )

@@ -14,7 +14,14 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any, Literal, TypeVar
 
-from pydantic import AliasChoices, Field, ValidationError, field_validator
+from pydantic import (
+    AliasChoices,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from relais_runtime.clock import Clock, clock_from_spec
@@ -30,12 +37,71 @@ class ConfigurationError(Exception):
 
 
 class KafkaSettings(BaseSettings):
+    """How every producer, consumer and admin client of a process reaches Kafka.
+
+    Transport security (relais_runtime.kafka_security): PLAINTEXT for local runs, SSL
+    (TLS, optionally with a client certificate) or SASL_SSL (TLS plus SCRAM or PLAIN
+    credentials) for managed brokers. SASL_PLAINTEXT exists for brokers inside a private
+    network only: credentials then cross the network in the clear.
+    """
+
     model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="ignore", frozen=True)
 
     kafka_bootstrap: str = Field(default=DEFAULT_KAFKA_BOOTSTRAP, min_length=3)
     kafka_client_id: str = "relais"
     kafka_linger_ms: int = Field(default=5, ge=0, le=1000)
     kafka_request_timeout_ms: int = Field(default=30_000, ge=1000)
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_SSL", "SASL_PLAINTEXT"] = Field(
+        default="PLAINTEXT", description="How clients talk to the brokers."
+    )
+    kafka_sasl_mechanism: Literal["SCRAM-SHA-512", "SCRAM-SHA-256", "PLAIN"] = Field(
+        default="SCRAM-SHA-512", description="SASL mechanism (SASL_* protocols only)."
+    )
+    kafka_sasl_username: str | None = Field(default=None, min_length=1)
+    kafka_sasl_password: SecretStr | None = None
+    kafka_ssl_ca_file: Path | None = Field(
+        default=None,
+        description="PEM bundle of the CAs that sign the brokers' certificates "
+        "(else the system's).",
+    )
+    kafka_ssl_cert_file: Path | None = Field(
+        default=None, description="PEM client certificate, for brokers that require one."
+    )
+    kafka_ssl_key_file: Path | None = Field(
+        default=None, description="PEM private key of the client certificate."
+    )
+    kafka_ssl_key_password: SecretStr | None = None
+    kafka_ssl_check_hostname: bool = Field(
+        default=True, description="Refuse a broker whose certificate does not name its host."
+    )
+
+    @model_validator(mode="after")
+    def _coherent_security(self) -> KafkaSettings:
+        tls = self.kafka_security_protocol in {"SSL", "SASL_SSL"}
+        sasl = self.kafka_security_protocol.startswith("SASL_")
+        if sasl and (self.kafka_sasl_username is None or self.kafka_sasl_password is None):
+            raise ValueError(
+                f"kafka_security_protocol {self.kafka_security_protocol} needs "
+                "kafka_sasl_username and kafka_sasl_password"
+            )
+        tls_files = {
+            "kafka_ssl_ca_file": self.kafka_ssl_ca_file,
+            "kafka_ssl_cert_file": self.kafka_ssl_cert_file,
+            "kafka_ssl_key_file": self.kafka_ssl_key_file,
+        }
+        given = [name for name, path in tls_files.items() if path is not None]
+        if given and not tls:
+            raise ValueError(
+                f"{', '.join(given)} given but kafka_security_protocol is "
+                f"{self.kafka_security_protocol}: use SSL or SASL_SSL"
+            )
+        if (self.kafka_ssl_cert_file is None) != (self.kafka_ssl_key_file is None):
+            raise ValueError("kafka_ssl_cert_file and kafka_ssl_key_file go together")
+        for name in given:
+            path = tls_files[name]
+            if path is not None and not path.is_file():
+                raise ValueError(f"{name}: {path} is not a readable file")
+        return self
 
 
 class RuntimeSettings(KafkaSettings):
@@ -131,6 +197,7 @@ def describe_validation_error(error: ValidationError, *, source: str) -> str:
     lines = []
     for problem in error.errors(include_url=False, include_input=False):
         field = ".".join(str(part) for part in problem["loc"]) or "(root)"
-        variable = f" ({ENV_PREFIX}{field.upper()})" if source == "environment" else ""
+        named = source == "environment" and field != "(root)"
+        variable = f" ({ENV_PREFIX}{field.upper()})" if named else ""
         lines.append(f"{source}: {field}{variable}: {problem['msg']}")
     return "invalid configuration\n" + "\n".join(lines)

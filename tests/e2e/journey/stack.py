@@ -48,9 +48,9 @@ import yaml
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from relais_actions.entrypoint import build_spec as actions_spec
+from relais_actions.bootstrap import build_spec as actions_spec
 from relais_actions.settings import ActionsSettings
-from relais_chat.entrypoint import build_spec as chat_spec
+from relais_chat.bootstrap import build_spec as chat_spec
 from relais_chat.settings import ChatSettings
 from relais_cli.infra.settings import InfraSettings
 from relais_cli.infra.smtp import ReceivedMail
@@ -64,16 +64,16 @@ from relais_contracts.topics import (
     notifications,
     orders,
 )
-from relais_detector.entrypoint import build_spec as detector_spec
+from relais_detector.bootstrap import build_spec as detector_spec
 from relais_detector.settings import DetectorSettings
-from relais_notifier.entrypoint import build_spec as notifier_spec
+from relais_notifier.bootstrap import build_spec as notifier_spec
 from relais_notifier.settings import NotifierSettings
 from relais_runtime.clock import ScaledClock, clock_from_spec
 from relais_runtime.merchants.base import SecretRef
 from relais_runtime.merchants.tracking import CarrierWebhookAuth, WebhookScheme
 from relais_runtime.service import RunningService, ServiceSpec
 from relais_runtime.settings import RuntimeSettings
-from relais_tracker.entrypoint import build_spec as tracker_spec
+from relais_tracker.bootstrap import build_spec as tracker_spec
 from relais_tracker.settings import TrackerSettings
 from tests.conftest import REPO_ROOT, Infrastructure, drop_schemas
 from tests.e2e.journey.merchant import MerchantSystems, free_port

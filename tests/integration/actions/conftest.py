@@ -20,8 +20,8 @@ import httpx
 import pytest
 from aiokafka import AIOKafkaProducer
 
+from relais_actions.bootstrap import build_spec
 from relais_actions.domain.ids import result_event_id
-from relais_actions.entrypoint import build_spec
 from relais_actions.settings import ActionsSettings
 from relais_contracts.envelope import Event
 from relais_contracts.topics import action_results, anomalies, conversations

@@ -10,8 +10,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
+from relais_actions.bootstrap import MIGRATIONS_DIR
 from relais_actions.domain.policy import Execute, decide, source_of_resolution
-from relais_actions.entrypoint import MIGRATIONS_DIR
 from relais_actions.handlers import due_time
 from relais_contracts.envelope import Event
 from relais_contracts.topics import action_commands

@@ -16,9 +16,9 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+from relais_actions.adapters.webhook import Endpoint, signed_headers
 from relais_actions.domain import delivery
 from relais_actions.domain.policy import Execute, decide, source_of_resolution
-from relais_actions.webhook import Endpoint, signed_headers
 from relais_cli.main import app
 from relais_contracts.webhooks import SIGNATURE_HEADER
 from tests.conftest import REPO_ROOT

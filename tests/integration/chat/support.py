@@ -14,8 +14,8 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaProducer
 
+from relais_chat.bootstrap import build_spec
 from relais_chat.domain.access import make_signer
-from relais_chat.entrypoint import build_spec
 from relais_chat.settings import ChatSettings
 from relais_contracts import ids
 from relais_contracts.catalogue import AnomalyType, Milestone, Severity

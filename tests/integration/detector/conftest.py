@@ -20,10 +20,10 @@ from aiokafka import AIOKafkaProducer
 from relais_contracts.envelope import Event
 from relais_contracts.topics import action_results, anomalies, shipment_state
 from relais_contracts.topics.anomalies import AnomalyEvent
-from relais_detector.entrypoint import build_spec
-from relais_detector.handlers import Detector, DetectorTopics, policy_book, wire
+from relais_detector.bootstrap import build_spec, policy_book, wire
+from relais_detector.handlers import Detector
+from relais_detector.service import DetectorTopics, Sweeper
 from relais_detector.settings import DetectorSettings
-from relais_detector.sweeper import Sweeper
 from relais_runtime.clock import ManualClock
 from relais_runtime.db import create_pool
 from relais_runtime.kafka import make_producer, publish_events

@@ -26,7 +26,7 @@ from relais_contracts.topics.carrier_updates import CarrierUpdateReceived
 from relais_runtime.db import checked_schema
 from relais_runtime.kafka import publish_events
 from relais_runtime.service import RunningService
-from relais_tracker.entrypoint import build_spec as tracker_spec
+from relais_tracker.bootstrap import build_spec as tracker_spec
 from relais_tracker.settings import TrackerSettings
 from tests.conftest import Infrastructure, drop_schemas
 from tests.corpus.stories import load_stories

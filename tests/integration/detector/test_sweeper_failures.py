@@ -11,7 +11,8 @@ from typing import Any
 import pytest
 
 from relais_detector import domain, repository
-from relais_detector.handlers import Detector, policy_book
+from relais_detector.bootstrap import policy_book
+from relais_detector.handlers import Detector
 from relais_runtime.consumer import MessageContext
 from tests.integration.conftest import eventually
 from tests.integration.detector.conftest import MERCHANTS_DIR, DetectorHarness

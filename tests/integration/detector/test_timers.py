@@ -14,7 +14,8 @@ from relais_contracts.catalogue import AnomalyType, ResolutionReason
 from relais_contracts.topics.action_results import ActionCompleted
 from relais_contracts.topics.anomalies import AnomalyDetected, AnomalyResolved
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
-from relais_detector.handlers import Detector, policy_book
+from relais_detector.bootstrap import policy_book
+from relais_detector.handlers import Detector
 from relais_runtime.consumer import MessageContext
 from relais_runtime.db import create_pool
 from tests.corpus.stories import _story, inputs, moment

@@ -29,9 +29,9 @@ from relais_contracts.topics import (
     shipment_state,
 )
 from relais_contracts.tracking import Substatus, TrackingStatus
-from relais_insights.entrypoint import build_spec
-from relais_insights.handlers import FACT_TOPICS, wire
+from relais_insights.bootstrap import build_spec, wire
 from relais_insights.settings import InsightsSettings
+from relais_insights.topics import FACT_TOPICS
 from relais_runtime.service import RunningService
 from tests.conftest import REPO_ROOT, Infrastructure, drop_schemas, free_port
 

@@ -11,9 +11,8 @@ from typing import Any
 import pytest
 from prometheus_client import REGISTRY
 
-from relais_insights import handlers
-from relais_insights.configuration import load_configuration
-from relais_insights.entrypoint import build_spec
+from relais_insights.bootstrap import build_spec, configure
+from relais_insights.service import gauges
 from relais_insights.settings import InsightsSettings
 from relais_runtime.db import create_pool
 from relais_runtime.migrations import migrate
@@ -42,7 +41,7 @@ async def test_one_merchant_failing_never_stops_the_others_gauges(
         database_url=settings.database_url, schema=schema, versions_dir=build_spec().migrations_dir
     )
     pool = await create_pool(database_url=settings.database_url, schema=schema)
-    build_report = handlers.build_report
+    build_report = gauges.build_report
     outage = 2
     rounds = 0
 
@@ -56,10 +55,8 @@ async def test_one_merchant_failing_never_stops_the_others_gauges(
             raise ConnectionRefusedError("the database is restarting")
         return await build_report(connection, merchant=merchant, period=period)
 
-    monkeypatch.setattr(handlers, "build_report", flaky)
-    refresh = handlers.metrics_refresher(
-        pool=pool, configuration=load_configuration(settings), settings=settings
-    )
+    monkeypatch.setattr(gauges, "build_report", flaky)
+    refresh = gauges.metrics_refresher(pool=pool, configuration=configure(settings))
     stop = asyncio.Event()
     task = asyncio.create_task(refresh(stop))
     try:

@@ -10,7 +10,7 @@ import pytest
 from aiokafka import TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 
-from relais_insights.rebuild import rebuild
+from relais_insights.service.rebuild import rebuild
 from relais_runtime.settings import RuntimeSettings
 from tests.conftest import Infrastructure
 

@@ -33,16 +33,15 @@ from fastapi.responses import JSONResponse
 
 from relais_contracts.envelope import Event
 from relais_contracts.topics import notifications
-from relais_notifier.entrypoint import MIGRATIONS_DIR
-from relais_notifier.handlers import (
-    Notifier,
+from relais_notifier.bootstrap import (
+    MIGRATIONS_DIR,
     build_dispatcher,
     load_merchant_directory,
     make_links,
-    unsubscribe_router,
 )
-from relais_notifier.rendering import Renderer
+from relais_notifier.handlers import Notifier, UnsubscribeContext, build_router
 from relais_notifier.settings import NotifierSettings
+from relais_notifier.texts.rendering import Renderer
 from relais_runtime.clock import ManualClock
 from relais_runtime.consumer import MessageContext, claim_event
 from relais_runtime.db import create_pool
@@ -261,8 +260,10 @@ async def harness(
         service="notifier",
         readiness={},
         routers=[
-            unsubscribe_router(
-                pool=pool, merchants=merchants, links=links, renderer=renderer, clock=clock
+            build_router(
+                UnsubscribeContext(
+                    pool=pool, merchants=merchants, links=links, renderer=renderer, clock=clock
+                )
             )
         ],
     )

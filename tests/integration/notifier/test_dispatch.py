@@ -26,8 +26,8 @@ from relais_contracts.topics.notifications import (
     NotificationSuppressed,
     SuppressionReason,
 )
-from relais_notifier.channels import ChannelError
-from relais_notifier.channels.sms import TwilioSms
+from relais_notifier.adapters.channels import ChannelError
+from relais_notifier.adapters.channels.sms import TwilioSms
 from relais_runtime.links import LinkError, LinkPurpose
 from tests.integration.notifier import factories
 from tests.integration.notifier.conftest import (
@@ -485,9 +485,9 @@ async def test_milestones_and_action_confirmation(harness: Harness, smtp: SmtpSe
 async def test_an_unreachable_smtp_server_delays_messages_and_never_fails_them(
     harness: Harness, smtp: SmtpServer
 ) -> None:
-    from relais_notifier.delivery import ProviderUnreachable
-    from relais_notifier.handlers import build_dispatcher, load_merchant_directory, make_links
-    from relais_notifier.rendering import Renderer
+    from relais_notifier.bootstrap import build_dispatcher, load_merchant_directory, make_links
+    from relais_notifier.service.sending import ProviderUnreachable
+    from relais_notifier.texts.rendering import Renderer
     from tests.conftest import free_port
 
     down = harness.settings.model_copy(update={"smtp_port": free_port()})  # nobody listens

@@ -16,7 +16,7 @@ import pytest
 from relais_contracts import ids
 from relais_contracts.catalogue import AnomalyType
 from relais_contracts.topics.notifications import FailureReason, NotificationFailed
-from relais_notifier.rendering import RenderedEmail, RenderRequest
+from relais_notifier.texts.rendering import RenderedEmail, RenderRequest
 from tests.integration.conftest import eventually
 from tests.integration.notifier.conftest import Harness, SmtpServer
 from tests.integration.notifier.test_dispatch import PARIS_MORNING, fresh, plan_anomaly

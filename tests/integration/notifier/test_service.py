@@ -15,7 +15,7 @@ import httpx
 from relais_contracts import ids
 from relais_contracts.topics import notifications
 from relais_contracts.topics.notifications import NotificationSent
-from relais_notifier.entrypoint import build_spec
+from relais_notifier.bootstrap import build_spec
 from relais_runtime.clock import ManualClock
 from relais_runtime.kafka import make_producer, publish_events
 from relais_runtime.service import Dependencies, RunningService, Wiring

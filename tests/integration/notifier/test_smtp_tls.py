@@ -20,9 +20,9 @@ from aiosmtpd.controller import Controller
 from aiosmtpd.smtp import AuthResult, LoginPassword
 
 from relais_contracts.topics.notifications import FailureReason
-from relais_notifier.channels import ChannelError
-from relais_notifier.channels.email import SmtpConfig, SmtpSender, build_email
-from relais_notifier.rendering import RenderedEmail
+from relais_notifier.adapters.channels import ChannelError
+from relais_notifier.adapters.channels.email import SmtpConfig, SmtpSender, build_email
+from relais_notifier.texts.rendering import RenderedEmail
 from tests.integration.notifier.conftest import SmtpRecorder, free_port
 
 USER = "relais"

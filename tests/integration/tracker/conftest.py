@@ -32,7 +32,7 @@ from relais_runtime.api_keys import api_key_sha256
 from relais_runtime.merchants.base import SecretRef
 from relais_runtime.merchants.tracking import CarrierWebhookAuth, WebhookScheme
 from relais_runtime.service import RunningService
-from relais_tracker.entrypoint import build_spec
+from relais_tracker.bootstrap import build_spec
 from relais_tracker.settings import TrackerSettings
 from tests.conftest import Infrastructure
 from tests.integration.conftest import read_topic

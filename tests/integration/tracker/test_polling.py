@@ -19,7 +19,7 @@ from starlette.routing import Route
 
 from relais_contracts.topics import carrier_updates
 from relais_contracts.topics.carrier_updates import CarrierUpdateReceived, UpdateSource
-from relais_tracker.ingestion.polling import HttpCarrierPoller, PollError, PollRetry
+from relais_tracker.adapters.carrier_poller import HttpCarrierPoller, PollError, PollRetry
 from tests.integration.conftest import eventually
 from tests.integration.tracker.conftest import (
     StartTracker,

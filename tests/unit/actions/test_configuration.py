@@ -6,8 +6,9 @@ from pathlib import Path
 
 import pytest
 
-from relais_actions.entrypoint import load_merchant_configs, resolve_endpoints
+from relais_actions.bootstrap import resolve_endpoints
 from relais_actions.settings import ActionsSettings
+from relais_runtime.merchants import merchants_of
 from relais_runtime.settings import ConfigurationError, load_settings
 from tests.unit.actions.factories import actions_section, merchant, write_merchant
 
@@ -32,7 +33,7 @@ def test_each_merchant_webhook_gets_its_own_resolved_secret() -> None:
 def test_a_missing_secret_stops_start_up_naming_file_and_field(tmp_path: Path) -> None:
     write_merchant(tmp_path, "shop-a", actions=actions_section(secret_env="SHOP_A_SECRET"))
     settings = ActionsSettings(merchants_dir=tmp_path)
-    merchants = load_merchant_configs(settings)
+    merchants = merchants_of(settings.merchants_dir)
     with pytest.raises(ConfigurationError) as caught:
         resolve_endpoints(merchants, directory=tmp_path, environ={})
     assert str(caught.value) == (
@@ -44,11 +45,11 @@ def test_a_missing_secret_stops_start_up_naming_file_and_field(tmp_path: Path) -
 def test_an_invalid_merchant_file_is_a_configuration_error(tmp_path: Path) -> None:
     write_merchant(tmp_path, "shop-a", actions=actions_section(allowed=("teleport",)))
     with pytest.raises(ConfigurationError, match=r"shop-a\.yaml: actions\.allowed\.0: Input"):
-        load_merchant_configs(ActionsSettings(merchants_dir=tmp_path))
+        merchants_of(ActionsSettings(merchants_dir=tmp_path).merchants_dir)
 
 
 def test_no_merchants_directory_means_no_merchant() -> None:
-    assert load_merchant_configs(ActionsSettings()) == {}
+    assert dict(merchants_of(ActionsSettings().merchants_dir)) == {}
 
 
 def test_retry_settings_are_validated() -> None:

@@ -8,10 +8,9 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from relais_chat.configuration import DEFAULT_PACK
+from relais_chat.adapters.scenario_files import DEFAULT_PACK, load_pack
 from relais_chat.domain.forms import FormContext
 from relais_chat.domain.scenarios import FieldKind, Scenario
-from relais_chat.scenario_files import load_pack
 
 REPO = Path(__file__).resolve().parents[3]
 

@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
-from relais_chat.configuration import load_configuration, merchant_problems
-from relais_chat.domain import ui
+from relais_chat.bootstrap import configure
 from relais_chat.domain.access import Denied, Granted, check_link, make_signer
-from relais_chat.domain.presentation import contrast_ratio, readable_on, theme
+from relais_chat.domain.library import merchant_problems
 from relais_chat.domain.scenarios import Scenario
 from relais_chat.settings import ChatSettings
+from relais_chat.ui import words as ui
+from relais_chat.ui.presentation import contrast_ratio, readable_on, theme
 from relais_runtime.links import LinkPurpose
 from relais_runtime.merchants import MerchantConfig, load_merchants
 from relais_runtime.settings import ConfigurationError, load_settings
@@ -131,7 +132,7 @@ def test_a_broken_extra_pack_stops_start_up_naming_file_and_node(tmp_path: Path)
         merchants_dir=REPO / "deploy" / "merchants",
     )
     with pytest.raises(ConfigurationError) as error:
-        load_configuration(settings)
+        configure(settings)
     assert f"{pack / 'late.yaml'}: node 'b': unknown action 'teleport'" in str(error.value)
 
 
@@ -140,7 +141,7 @@ def test_the_demo_configuration_loads(tmp_path: Path) -> None:
         link_secret=SECRET,
         merchants_dir=REPO / "deploy" / "merchants",
     )
-    configuration = load_configuration(settings)
+    configuration = configure(settings)
     assert set(configuration.merchants) == {"maison-lumiere", "velocity-sports"}
     assert "default/survey" in configuration.scenarios
 

@@ -8,7 +8,7 @@ import pytest
 
 from relais_chat.domain.forms import parse_callback, parse_csat, parse_field
 from relais_chat.domain.scenarios import FieldKind
-from relais_chat.domain.ui import LANGUAGES, say
+from relais_chat.ui.words import LANGUAGES, say
 from relais_contracts.topics.conversations import Answer, AnswerKind
 from tests.unit.chat.conftest import CONTEXT
 

@@ -21,7 +21,7 @@ from relais_chat.domain.scenarios import (
     SurveyNode,
     texts_of,
 )
-from relais_chat.domain.texts import render
+from relais_chat.ui.texts import render
 from relais_contracts.actions import ActionType
 from relais_contracts.catalogue import AnomalyType
 from relais_contracts.topics.conversations import (

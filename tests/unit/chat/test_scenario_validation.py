@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from relais_chat.adapters.scenario_files import load_pack
 from relais_chat.domain.scenarios import ScenarioError
-from relais_chat.scenario_files import load_pack
 
 GOOD = """
 anomaly_types: [delivery_late]

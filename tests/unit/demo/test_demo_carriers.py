@@ -25,7 +25,7 @@ from relais_cli.demo.story import (
     day_of_traffic,
     scenario_scans,
 )
-from relais_tracker.carriers import NormalizedEvent, parse
+from relais_tracker.adapters.carriers import NormalizedEvent, parse
 
 TRACKING_NUMBER = "RDTEST00042"
 PLACES = (

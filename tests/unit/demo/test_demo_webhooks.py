@@ -16,7 +16,7 @@ from relais_cli.demo_cmd import (
 )
 from relais_contracts.envelope import UNKNOWN_MERCHANT
 from relais_runtime.merchants.tracking import CarrierWebhookAuth
-from relais_tracker.ingestion.auth import WebhookAuthenticator
+from relais_tracker.adapters.webhook_auth import WebhookAuthenticator
 
 CARRIERS = (*FORMATS, GENERIC)
 BODY = b'{"tracking_number": "RDTEST00042"}'

@@ -22,7 +22,7 @@ from relais_cli.fuzz.messages import FuzzMessage
 from relais_cli.fuzz.report import build_report, rows
 from relais_cli.fuzz.webhook_cases import Expect, WebhookKind, stream_chunks, webhook_cases
 from relais_cli.fuzz.webhooks import WebhookResult
-from relais_tracker import carriers
+from relais_tracker.adapters import carriers
 
 OPENAPI: dict[str, Any] = {
     "paths": {

@@ -10,7 +10,8 @@ import pytest
 from relais_contracts.envelope import Event
 from relais_contracts.topics import shipment_state
 from relais_insights.domain.facts import fact_of, region_of, shipment_fact
-from relais_insights.handlers import FACT_TOPICS, group_of, subscriptions
+from relais_insights.handlers.consumers import subscriptions
+from relais_insights.topics import FACT_TOPICS, group_of
 
 EXAMPLES = [
     (topic, path) for topic in FACT_TOPICS for path in sorted(topic.examples_dir().glob("*.json"))

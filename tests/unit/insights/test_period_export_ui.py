@@ -10,10 +10,11 @@ import pytest
 
 from relais_contracts.actions import ActionType
 from relais_contracts.catalogue import AnomalyType
-from relais_insights.domain import charts, ui
 from relais_insights.domain.export import HEADER, to_csv
 from relais_insights.domain.kpis import compute_report
 from relais_insights.domain.period import PeriodError, parse_period
+from relais_insights.ui import charts
+from relais_insights.ui import texts as ui
 from relais_runtime.merchants.insights import InsightsSection
 from tests.unit.insights.stream import PERIOD, facts, shipments
 

@@ -11,8 +11,8 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from relais_contracts.topics.notifications import Channel, SuppressionReason, TriggerKind
+from relais_notifier.bootstrap import dispatch_policy
 from relais_notifier.domain.policy import DueMessage, Suppress, Wait, decide
-from relais_notifier.handlers import dispatch_policy
 from relais_notifier.settings import NotifierSettings
 from relais_runtime.clock import ManualClock, ScaledClock, SystemClock
 from relais_runtime.merchants.notification import NotificationSettings

@@ -7,8 +7,8 @@ import email
 import email.policy
 from datetime import UTC, datetime
 
-from relais_notifier.channels.email import build_email
-from relais_notifier.rendering import RenderedEmail, header_text
+from relais_notifier.adapters.channels.email import build_email
+from relais_notifier.texts.rendering import RenderedEmail, header_text
 from tests.unit.notifier.test_rendering import FACTS, RENDERER, request
 
 INJECTION = "A\r\nBcc: x@y"

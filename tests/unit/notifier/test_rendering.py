@@ -8,11 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from relais_cli.samples.notifier import render_samples
 from relais_contracts.topics.notifications import LinkKind
+from relais_notifier.adapters.links import LinkMaker
 from relais_notifier.domain.sms import SmsEncoding, measure_sms
 from relais_notifier.domain.triggers import MessageFacts
-from relais_notifier.links import LinkMaker
-from relais_notifier.rendering import (
+from relais_notifier.texts.rendering import (
     CATALOGUE_LANGUAGES,
     Renderer,
     RenderingError,
@@ -23,7 +24,6 @@ from relais_notifier.rendering import (
     readable_on,
     resolve_language,
 )
-from relais_notifier.samples import render_samples
 from relais_runtime.merchants import load_merchants
 from relais_runtime.merchants.branding import Tone
 from tests.conftest import REPO_ROOT
@@ -208,7 +208,7 @@ def test_button_text_keeps_contrast_on_the_merchants_accent() -> None:
 
 def test_committed_sample_emails_are_current() -> None:
     """docs/emails holds one rendered email per merchant and language; regenerate with
-    `uv run python -m relais_notifier.samples docs/emails --screenshots`."""
+    `uv run python -m relais_cli.samples.notifier docs/emails --screenshots`."""
     pages = render_samples(Path(REPO_ROOT) / "deploy" / "merchants")
     assert {name.rsplit("-", 1)[1] for name in pages} == {"fr.html", "en.html"}
     for name, html in pages.items():

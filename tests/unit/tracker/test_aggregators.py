@@ -11,8 +11,8 @@ import json
 import pytest
 
 from relais_runtime.merchants.tracking import SignatureEncoding, WebhookScheme
-from relais_tracker.carriers import PayloadError, parse
-from relais_tracker.ingestion.auth import WebhookCredential
+from relais_tracker.adapters.carriers import PayloadError, parse
+from relais_tracker.adapters.webhook_auth import WebhookCredential
 
 
 def _aftership(**msg: object) -> bytes:

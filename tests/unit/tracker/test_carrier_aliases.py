@@ -18,8 +18,8 @@ from relais_contracts.topics.carrier_updates import (
     PayloadEncoding,
     UpdateSource,
 )
-from relais_tracker.carriers import ADAPTERS, PayloadError, adapter_for, parse
-from relais_tracker.carriers.aliases import ALIASES, GENERIC, carrier_code, known_carrier
+from relais_tracker.adapters.carriers import ADAPTERS, PayloadError, adapter_for, parse
+from relais_tracker.adapters.carriers.aliases import ALIASES, GENERIC, carrier_code, known_carrier
 from relais_tracker.domain.shipments import compatible_carriers, parcel_carrier
 from relais_tracker.handlers import normalize
 

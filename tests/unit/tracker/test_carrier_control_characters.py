@@ -13,7 +13,7 @@ import pytest
 
 from relais_contracts.text import first_control_character
 from relais_contracts.topics.carrier_updates import UpdateSource
-from relais_tracker.carriers import NormalizedEvent, parse, to_record
+from relais_tracker.adapters.carriers import NormalizedEvent, parse, to_record
 from relais_tracker.domain.shipments import carrier_event_from, tracking_event_recorded
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "carriers"

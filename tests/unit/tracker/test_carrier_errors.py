@@ -10,7 +10,7 @@ from prometheus_client import REGISTRY
 from structlog.testing import capture_logs
 
 from relais_contracts.tracking import UNKNOWN_CODE_DEFAULT
-from relais_tracker.carriers import ADAPTERS, PayloadError, parse, record_unknown_codes
+from relais_tracker.adapters.carriers import ADAPTERS, PayloadError, parse, record_unknown_codes
 
 
 def _bytes(document: object) -> bytes:

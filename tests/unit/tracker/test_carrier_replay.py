@@ -16,7 +16,7 @@ from pathlib import Path
 
 import pytest
 
-from relais_tracker.carriers import ADAPTERS, parse, to_record
+from relais_tracker.adapters.carriers import ADAPTERS, parse, to_record
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "carriers"
 PAYLOADS = sorted(FIXTURES.glob("*/*.json"))

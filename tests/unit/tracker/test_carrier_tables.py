@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from relais_contracts.tracking import IncidentReason, Substatus, TrackingStatus, status_of
-from relais_tracker.carriers import (
+from relais_tracker.adapters.carriers import (
     chronopost,
     colissimo,
     dhl,
@@ -21,7 +21,7 @@ from relais_tracker.carriers import (
     mondial_relay,
     ups,
 )
-from relais_tracker.carriers._common import fold
+from relais_tracker.adapters.carriers._common import fold
 
 MODULES = (chronopost, colissimo, dhl, dpd, fedex, gls, mondial_relay, ups)
 PROBLEMS = {TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT}

@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 from relais_contracts import ids
 from relais_contracts.topics.carrier_updates import UpdateSource
 from relais_contracts.tracking import Substatus, TrackingStatus
-from relais_tracker.carriers.base import NormalizedEvent
+from relais_tracker.adapters.carriers.base import NormalizedEvent
 from relais_tracker.domain.shipments import carrier_event_from, tracking_event_recorded
 
 AT = datetime(2026, 3, 2, 9, 15, tzinfo=UTC)

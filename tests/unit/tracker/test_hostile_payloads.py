@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from relais_tracker.carriers import ADAPTERS, PayloadError, parse
+from relais_tracker.adapters.carriers import ADAPTERS, PayloadError, parse
 
 HOSTILE = {
     "nested arrays": b"[" * 5000 + b"]" * 5000,

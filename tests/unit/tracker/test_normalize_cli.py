@@ -7,7 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from relais_tracker.carriers import ADAPTERS
+from relais_tracker.adapters.carriers import ADAPTERS
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "carriers"
 REQUIRED = {

@@ -11,7 +11,7 @@ from relais_contracts.envelope import UNKNOWN_MERCHANT
 from relais_contracts.webhooks import signature_header
 from relais_runtime.merchants.base import SecretRef
 from relais_runtime.merchants.tracking import CarrierWebhookAuth, WebhookScheme
-from relais_tracker.ingestion.auth import WebhookAuthenticator
+from relais_tracker.adapters.webhook_auth import WebhookAuthenticator
 
 NOW = datetime(2026, 3, 2, 10, 0, tzinfo=UTC)
 BODY = b'{"tracking_number": "RL1", "events": []}'

@@ -18,7 +18,7 @@ from relais_runtime.merchants import MerchantConfig, MerchantConfigError, parse_
 from relais_runtime.merchants.base import SecretRef
 from relais_runtime.merchants.tracking import CarrierWebhookAuth, SignatureEncoding, WebhookScheme
 from relais_runtime.settings import ConfigurationError
-from relais_tracker.ingestion.auth import WebhookAuthenticator
+from relais_tracker.adapters.webhook_auth import WebhookAuthenticator
 
 
 def merchant(merchant_id: str, tracking: dict[str, Any]) -> MerchantConfig:

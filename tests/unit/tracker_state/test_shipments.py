@@ -12,7 +12,7 @@ from relais_contracts.topics import orders
 from relais_contracts.topics.carrier_updates import UpdateSource
 from relais_contracts.topics.shipment_state import ShipmentStateChanged, StateChangeCause
 from relais_contracts.tracking import Incident, IncidentReason, Substatus, TrackingStatus
-from relais_tracker.carriers.base import NormalizedEvent
+from relais_tracker.adapters.carriers.base import NormalizedEvent
 from relais_tracker.domain.shipments import (
     NO_PROGRESS,
     CarrierEvent,

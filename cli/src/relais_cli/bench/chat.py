@@ -18,7 +18,6 @@ import multiprocessing
 import os
 import secrets
 import signal
-import socket
 import statistics
 import time
 import uuid
@@ -30,13 +29,13 @@ from typing import Annotated, Any
 import asyncpg
 import httpx
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from relais_chat import repository
+from relais_chat.bootstrap import build_spec
 from relais_chat.domain.access import make_signer
-from relais_chat.entrypoint import build_spec
 from relais_chat.settings import ChatSettings
+from relais_cli.bench.common import console, drop_schema, free_port, run_bench
 from relais_contracts import ids
 from relais_contracts.catalogue import AnomalyType, Severity
 from relais_contracts.topics import shipment_state, tracking_events
@@ -44,11 +43,10 @@ from relais_contracts.topics.anomalies import AnomalyDetected, Evidence
 from relais_runtime.links import LinkPurpose
 from relais_runtime.logging import configure_logging
 from relais_runtime.service import serve_until_signalled
-from relais_runtime.settings import ConfigurationError, load_settings
+from relais_runtime.settings import load_settings
 
-console = Console()
 MERCHANT = "maison-lumiere"
-REPO_ROOT = Path(__file__).resolve().parents[3]
+REPO_ROOT = Path(__file__).resolve().parents[4]
 
 
 def _serve(settings_json: str, schema: str) -> None:
@@ -167,7 +165,7 @@ async def _run(*, requests: int, concurrency: int) -> None:
     base = load_settings(ChatSettings, link_secret=secrets.token_urlsafe(32))
     unique = uuid.uuid4().hex[:8]
     schema = f"bench_chat_{unique}"
-    port = _free_port()
+    port = free_port()
     settings = base.model_copy(
         update={
             "http_port": port,
@@ -208,11 +206,7 @@ async def _run(*, requests: int, concurrency: int) -> None:
         if child.pid is not None and child.is_alive():
             os.kill(child.pid, signal.SIGTERM)
         child.join(timeout=30)
-        connection = await asyncpg.connect(settings.database_url)
-        try:
-            await connection.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
-        finally:
-            await connection.close()
+        await drop_schema(settings.database_url, schema)
     _report(weight, results, requests=requests, concurrency=concurrency)
 
 
@@ -220,13 +214,6 @@ def _settings_json(settings: ChatSettings) -> str:
     data: dict[str, Any] = settings.model_dump(mode="json")
     data["link_secret"] = settings.link_secret.get_secret_value()
     return json.dumps(data)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def _report(
@@ -274,8 +261,4 @@ def chat(
     variables (a link secret is generated for the run).
     """
     configure_logging(service="chat-bench", level="warning", fmt="console")
-    try:
-        asyncio.run(_run(requests=requests, concurrency=concurrency))
-    except ConfigurationError as error:
-        console.print(f"[red]relais bench chat: {error}[/red]")
-        raise typer.Exit(2) from None
+    run_bench("chat", _run(requests=requests, concurrency=concurrency))

@@ -1,6 +1,6 @@
-"""`relais bench ...`: benchmarks that print figures (never timed tests).
+"""`relais bench tracker`: the tracker's carrier-update path, events/s vs raw consume.
 
-`relais bench tracker` measures the tracker's carrier-update path end to end on the
+It measures the tracker's carrier-update path end to end on the
 real broker and database: N carrier updates (generic Relais format, one event each)
 are produced to Kafka, then
 1. a bare aiokafka consumer reads them (the ceiling: consuming and nothing else);
@@ -23,7 +23,6 @@ import asyncio
 import json
 import multiprocessing
 import os
-import socket
 import time
 import uuid
 from collections.abc import AsyncIterator, Callable
@@ -37,24 +36,19 @@ import asyncpg
 import typer
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
-from relais_cli import bench_chat_cmd, bench_detector_cmd
+from relais_cli.bench.common import console, drop_schema, free_port, run_bench
+from relais_cli.plots import pyplot
 from relais_contracts.topics import carrier_updates, orders, shipment_state, tracking_events
 from relais_contracts.topics.carrier_updates import CarrierUpdateReceived, UpdateSource
 from relais_runtime.kafka import encode_event, event_headers, make_producer
 from relais_runtime.logging import configure_logging
 from relais_runtime.service import RunningService
-from relais_runtime.settings import ConfigurationError, load_settings
-from relais_tracker.entrypoint import build_spec
+from relais_runtime.settings import load_settings
+from relais_tracker.bootstrap import build_spec
 from relais_tracker.settings import TrackerSettings
-
-app = typer.Typer(help="Benchmarks: commands that print figures.", no_args_is_help=True)
-app.command("detector")(bench_detector_cmd.detector)
-app.command("chat")(bench_chat_cmd.chat)
-console = Console()
 
 MERCHANT = "bench-shop"
 STEPS = (
@@ -83,13 +77,6 @@ class Timeline:
         if first is None or last is None or last[0] <= first[0]:
             return float("nan")
         return (last[1] - first[1]) / (last[0] - first[0])
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-    return port
 
 
 def tracking_number(index: int) -> str:
@@ -466,11 +453,7 @@ def throughput(timeline: Timeline, *, window_s: float = 0.5) -> tuple[list[float
 
 
 def plot(path: Path, raw: Timeline, tracker: Timeline) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     figure, (done, rate) = plt.subplots(2, 1, figsize=(8, 7))
     for name, timeline in (
         ("raw aiokafka consume", raw),
@@ -508,11 +491,7 @@ async def clean_up(bench: Bench) -> None:
         await admin.delete_topics(list(bench.topics.values()))
     finally:
         await admin.close()
-    connection = await asyncpg.connect(bench.settings.database_url)
-    try:
-        await connection.execute(f'DROP SCHEMA IF EXISTS "{bench.schema}" CASCADE')
-    finally:
-        await connection.close()
+    await drop_schema(bench.settings.database_url, bench.schema)
 
 
 async def run_tracker_bench(
@@ -568,7 +547,6 @@ async def run_tracker_bench(
             await clean_up(bench)
 
 
-@app.command("tracker")
 def tracker(
     events: Annotated[int, typer.Option(min=100, help="Carrier updates to push.")] = 20_000,
     shipments: Annotated[
@@ -587,17 +565,14 @@ def tracker(
 
     Needs Kafka and PostgreSQL (`relais infra up`); configuration from RELAIS_* variables.
     """
-    try:
-        asyncio.run(
-            run_tracker_bench(
-                events=events,
-                shipments=shipments or max(1, events // 5),
-                batch=batch,
-                processes=processes,
-                plot_path=plot_path,
-                keep=keep,
-            )
-        )
-    except ConfigurationError as error:
-        console.print(f"[red]relais bench tracker: {error}[/red]")
-        raise typer.Exit(2) from None
+    run_bench(
+        "tracker",
+        run_tracker_bench(
+            events=events,
+            shipments=shipments or max(1, events // 5),
+            batch=batch,
+            processes=processes,
+            plot_path=plot_path,
+            keep=keep,
+        ),
+    )

@@ -35,7 +35,6 @@ from relais_cli.chaos.traffic import (
     ChatCustomers,
     MailWatcher,
     TrafficDriver,
-    TrafficStats,
     summary,
 )
 from relais_cli.chaos.verify import Verification, backlog, verify
@@ -150,6 +149,47 @@ def run(
     keep_infra: bool = False,
 ) -> RunResult:
     origin = time.monotonic()
+    infra = _start_infra(console, state_dir=state_dir, origin=origin)
+    stub = ChaosMerchantStub(
+        seed=plan.seed,
+        error_rate=plan.stub_error_rate,
+        slow_rate=plan.stub_timeout_rate,
+        slow_s=plan.stub_timeout_s,
+        origin=origin,
+    )
+    stub.start()
+    stage = _stage(plan, infra=infra, stub=stub, origin=origin)
+    console.print(
+        f"traffic: {len(stage.day.orders)} orders, {len(stage.day.scans)} carrier calls over "
+        f"{plan.traffic_s:.0f} s (1 real second = {stage.speed / 60:.0f} virtual minutes); "
+        f"{len(plan.faults)} faults"
+    )
+    output.mkdir(parents=True, exist_ok=True)
+    crew = _Crew(stage, logs_dir=output / "logs")
+    try:
+        driver, injector = _drive(stage, crew, console)
+        crew.join()
+        with console.status("verifying from the outside"):
+            verification = _verify(stage, crew, driver)
+        return _write_report(
+            stage,
+            crew,
+            driver,
+            injector,
+            verification=verification,
+            output=output,
+            console=console,
+        )
+    finally:
+        crew.stop(console)
+        stub.stop()
+        if not keep_infra:
+            with console.status("stopping the isolated infrastructure"):
+                infra.discard()
+
+
+def _start_infra(console: Console, *, state_dir: Path, origin: float) -> ChaosInfra:
+    """The run's own Kafka, PostgreSQL and SMTP catcher, cleared of the previous run."""
     infra = ChaosInfra(state_dir=state_dir)
     with console.status(
         "isolated infrastructure: clearing the previous run, starting "
@@ -161,14 +201,37 @@ def run(
     console.print(
         f"isolated infrastructure up in {time.monotonic() - origin:.0f} s (state {state_dir})"
     )
-    stub = ChaosMerchantStub(
-        seed=plan.seed,
-        error_rate=plan.stub_error_rate,
-        slow_rate=plan.stub_timeout_rate,
-        slow_s=plan.stub_timeout_s,
-        origin=origin,
-    )
-    stub.start()
+    return infra
+
+
+@dataclass
+class _Stage:
+    """What the run sets before the services start: merchants, secrets, the services'
+    environment, the day of traffic and the scaled clock it runs on."""
+
+    plan: ChaosPlan
+    infra: ChaosInfra
+    stub: ChaosMerchantStub
+    origin: float
+    merchants_dir: Path
+    api_keys: dict[str, str]
+    carrier_secrets: dict[str, str]
+    environment: dict[str, str]
+    ports: dict[str, int]
+    real_start: datetime
+    day: DayOfTraffic
+    speed: float
+    clock: ScaledClock
+
+    def in_flight_before(self) -> datetime:
+        """Virtual now, less three real seconds: what came due since may be in flight."""
+        return self.clock.now() - timedelta(seconds=3 * self.speed)
+
+    def elapsed_s(self) -> float:
+        return time.monotonic() - self.origin
+
+
+def _stage(plan: ChaosPlan, *, infra: ChaosInfra, stub: ChaosMerchantStub, origin: float) -> _Stage:
     paths = infra.settings.paths
     merchants_dir = paths.root / "merchants"
     merchants, api_keys = write_chaos_merchants(
@@ -188,7 +251,6 @@ def run(
     day = traffic_for(plan, merchants=merchants, start=virtual_start)
     span = (day.end - virtual_start) + timedelta(hours=8)
     speed = span.total_seconds() / plan.traffic_s
-    clock = ScaledClock(real_start=real_start, virtual_start=virtual_start, factor=speed)
     ports = infra.ports.services
     environment |= {
         "RELAIS_CLOCK": f"scaled:{real_start.isoformat()}|{virtual_start.isoformat()}|{speed}",
@@ -197,176 +259,230 @@ def run(
         **carrier_webhooks_environment(carrier_secrets),
         **tuning_environment(speed),
     }
-    console.print(
-        f"traffic: {len(day.orders)} orders, {len(day.scans)} carrier calls over "
-        f"{plan.traffic_s:.0f} s (1 real second = {speed / 60:.0f} virtual minutes); "
-        f"{len(plan.faults)} faults"
-    )
-
-    def in_flight_before() -> datetime:
-        """Virtual now, less three real seconds: what came due since may be in flight."""
-        return clock.now() - timedelta(seconds=3 * speed)
-
-    output.mkdir(parents=True, exist_ok=True)
-    supervisor = Supervisor(
-        environment=environment, ports=ports, logs_dir=output / "logs", origin=origin
-    )
-    supervisor.start()
-    threads: list[threading.Thread] = []
-    mail = MailWatcher(infra.mail_dir, origin=origin)
-    driver: TrafficDriver | None = None
-    customers = ChatCustomers(seed=plan.seed, rate=plan.chat_answer_rate, mail=mail)
-    sampler = Sampler(
-        bootstrap=infra.bootstrap,
-        topics=[topic.name for topic in ALL_TOPICS],
-        mail=mail,
+    return _Stage(
+        plan=plan,
+        infra=infra,
         stub=stub,
-        traffic=lambda: driver.stats if driver is not None else None,
-        ready=lambda: {s: probe(p, "/ready", timeout_s=0.5)[0] for s, p in ports.items()},
         origin=origin,
+        merchants_dir=merchants_dir,
+        api_keys=api_keys,
+        carrier_secrets=carrier_secrets,
+        environment=environment,
+        ports=ports,
+        real_start=real_start,
+        day=day,
+        speed=speed,
+        clock=ScaledClock(real_start=real_start, virtual_start=virtual_start, factor=speed),
     )
-    injector: FaultInjector | None = None
-    try:
-        with console.status("starting the six services (relais run <service>)"):
-            health = wait_all(ports, path="/health", timeout_s=120)
-            ready = wait_all(ports, path="/ready", timeout_s=30)
-        console.print(f"services: /health {health}, /ready {ready}")
-        wait = (real_start - datetime.now(UTC)).total_seconds()
-        if wait > 0:
-            time.sleep(wait)
-        traffic_start_s = time.monotonic() - origin
-        driver = TrafficDriver(
-            day=day,
-            clock=clock,
-            tracker_url=f"http://127.0.0.1:{ports['tracker']}",
-            api_keys=api_keys,
-            carrier_secrets=carrier_secrets,
-            origin=origin,
+
+
+class _Crew:
+    """Everything running beside the infrastructure: the six services (supervised), the
+    mail watcher, the chat customers, the sampler, and, once the traffic starts, the
+    traffic driver and the fault injector, each of the last four on its own thread."""
+
+    def __init__(self, stage: _Stage, *, logs_dir: Path) -> None:
+        self.supervisor = Supervisor(
+            environment=stage.environment,
+            ports=stage.ports,
+            logs_dir=logs_dir,
+            origin=stage.origin,
         )
-        with _progress(console) as progress:
+        self.supervisor.start()
+        self.threads: list[threading.Thread] = []
+        self.mail = MailWatcher(stage.infra.mail_dir, origin=stage.origin)
+        self.driver: TrafficDriver | None = None
+        self.customers = ChatCustomers(
+            seed=stage.plan.seed, rate=stage.plan.chat_answer_rate, mail=self.mail
+        )
+        ports = stage.ports
+        self.sampler = Sampler(
+            bootstrap=stage.infra.bootstrap,
+            topics=[topic.name for topic in ALL_TOPICS],
+            mail=self.mail,
+            stub=stage.stub,
+            traffic=lambda: self.driver.stats if self.driver is not None else None,
+            ready=lambda: {s: probe(p, "/ready", timeout_s=0.5)[0] for s, p in ports.items()},
+            origin=stage.origin,
+        )
+        self.injector: FaultInjector | None = None
 
-            def note(message: str) -> None:
-                progress.console.print(f"[{time.monotonic() - origin:6.1f} s] {message}")
+    def start_threads(self, driver: TrafficDriver, injector: FaultInjector) -> None:
+        for name, target in (
+            ("chaos-sampler", self.sampler.run),
+            ("chaos-chat", self.customers.run),
+            ("chaos-traffic", driver.run),
+            ("chaos-faults", injector.run),
+        ):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self.threads.append(thread)
 
-            injector = FaultInjector(
-                faults=plan.faults,
-                infra=infra,
-                supervisor=supervisor,
-                origin=origin,
-                traffic_start_s=traffic_start_s,
-                on_event=note,
-            )
-            for name, target in (
-                ("chaos-sampler", sampler.run),
-                ("chaos-chat", customers.run),
-                ("chaos-traffic", driver.run),
-                ("chaos-faults", injector.run),
-            ):
-                thread = threading.Thread(target=target, name=name, daemon=True)
-                thread.start()
-                threads.append(thread)
-            calls = progress.add_task("carrier + order calls", total=len(driver.calls), info="")
-            until = traffic_start_s + plan.traffic_s
-            while True:
-                done, _ = driver.progress
-                now = time.monotonic() - origin
-                progress.update(
-                    calls,
-                    completed=done,
-                    info=f"{clock.now():%a %H:%M} virtual · {mail.count()} emails · "
-                    f"{stub.acted_count()} actions · {len(supervisor.restarts)} restarts",
-                )
-                if driver.done.is_set() and injector.done.is_set() and now >= until:
-                    break
-                time.sleep(0.5)
-            customers.stop.set()  # their last answers are processed while settling
-            settle = progress.add_task("settling", total=plan.settle_max_s, info="")
-            settled_at = _settle(
-                plan,
-                sampler,
-                progress,
-                settle,
-                origin,
-                backlog=lambda: asyncio.run(
-                    backlog(infra.database_url, virtual_now=in_flight_before())
-                ),
-            )
-            note(
-                "pipeline quiet"
-                if settled_at is not None
-                else f"still busy after {plan.settle_max_s:.0f} s; verifying anyway"
-            )
-        customers.stop.set()
-        sampler.stop.set()
-        for thread in threads:
+    def join(self) -> None:
+        """Stop the customers and the sampler, wait for the threads, read the last mail."""
+        self.customers.stop.set()
+        self.sampler.stop.set()
+        for thread in self.threads:
             thread.join(timeout=15)
-        mail.poll()
-        with console.status("verifying from the outside"):
-            verification = verify(
-                bootstrap=infra.bootstrap,
-                database_url=infra.database_url,
-                day=day,
-                stats=driver.stats,
-                mails_after=lambda: (mail.poll(), list(mail.mails))[1],
-                stub=stub,
-                merchants=load_merchants(merchants_dir),
-                ports=ports,
-                # What came due in the last three real seconds may still be in flight.
-                virtual_now=in_flight_before(),
-            )
-        recovered = recoveries(injector.records, sampler.samples)
-        report = build_report(
-            plan=plan,
-            verification=verification,
-            recovered=recovered,
-            samples=sampler.samples,
-            extra={
-                "speed": speed,
-                "traffic": {
-                    "orders_sent": len(day.orders),
-                    "carrier_calls": len(day.scans),
-                    "scenarios": day.scenarios,
-                    "formats": day.formats,
-                    **summary(driver.stats if driver else TrafficStats()),
-                },
-                "chat": summary(customers.stats),
-                "process_restarts": [r.__dict__ for r in supervisor.restarts],
-                "unexpected_exits": supervisor.unexpected_exits,
-                "duration_s": round(time.monotonic() - origin, 1),
-                "logs": str(output / "logs"),
-            },
-        )
-        report_path = output / "report.json"
-        plot_path = output / "throughput.png"
-        write_json(report_path, report)
-        plot(
-            plot_path,
-            samples=sampler.samples,
-            recovered=recovered,
-            title=f"relais chaos, seed {plan.seed}: {len(day.scans)} carrier calls, "
-            f"{len(plan.faults)} faults, lost {verification.lost}, "
-            f"duplicated {verification.duplicated}",
-        )
-        show(console, verification=verification, recovered=recovered)
-        return RunResult(
-            verification=verification,
-            report=report,
-            report_path=report_path,
-            plot_path=plot_path,
-        )
-    finally:
-        if driver is not None:
-            driver.stop.set()
-        if injector is not None:
-            injector.stop.set()
-        customers.stop.set()
-        sampler.stop.set()
+        self.mail.poll()
+
+    def stop(self, console: Console) -> None:
+        if self.driver is not None:
+            self.driver.stop.set()
+        if self.injector is not None:
+            self.injector.stop.set()
+        self.customers.stop.set()
+        self.sampler.stop.set()
         with console.status("stopping the services"):
-            supervisor.stop(grace_s=5.0)
-        stub.stop()
-        if not keep_infra:
-            with console.status("stopping the isolated infrastructure"):
-                infra.discard()
+            self.supervisor.stop(grace_s=5.0)
+
+
+def _drive(stage: _Stage, crew: _Crew, console: Console) -> tuple[TrafficDriver, FaultInjector]:
+    """Wait for the services, send the traffic while the faults strike, then settle."""
+    with console.status("starting the six services (relais run <service>)"):
+        health = wait_all(stage.ports, path="/health", timeout_s=120)
+        ready = wait_all(stage.ports, path="/ready", timeout_s=30)
+    console.print(f"services: /health {health}, /ready {ready}")
+    wait = (stage.real_start - datetime.now(UTC)).total_seconds()
+    if wait > 0:
+        time.sleep(wait)
+    traffic_start_s = stage.elapsed_s()
+    driver = crew.driver = TrafficDriver(
+        day=stage.day,
+        clock=stage.clock,
+        tracker_url=f"http://127.0.0.1:{stage.ports['tracker']}",
+        api_keys=stage.api_keys,
+        carrier_secrets=stage.carrier_secrets,
+        origin=stage.origin,
+    )
+    with _progress(console) as progress:
+
+        def note(message: str) -> None:
+            progress.console.print(f"[{stage.elapsed_s():6.1f} s] {message}")
+
+        injector = crew.injector = FaultInjector(
+            faults=stage.plan.faults,
+            infra=stage.infra,
+            supervisor=crew.supervisor,
+            origin=stage.origin,
+            traffic_start_s=traffic_start_s,
+            on_event=note,
+        )
+        crew.start_threads(driver, injector)
+        until = traffic_start_s + stage.plan.traffic_s
+        _follow_traffic(stage, crew, driver, injector, progress, until=until)
+        crew.customers.stop.set()  # their last answers are processed while settling
+        settle = progress.add_task("settling", total=stage.plan.settle_max_s, info="")
+        settled_at = _settle(
+            stage.plan,
+            crew.sampler,
+            progress,
+            settle,
+            stage.origin,
+            backlog=lambda: asyncio.run(
+                backlog(stage.infra.database_url, virtual_now=stage.in_flight_before())
+            ),
+        )
+        note(
+            "pipeline quiet"
+            if settled_at is not None
+            else f"still busy after {stage.plan.settle_max_s:.0f} s; verifying anyway"
+        )
+    return driver, injector
+
+
+def _follow_traffic(
+    stage: _Stage,
+    crew: _Crew,
+    driver: TrafficDriver,
+    injector: FaultInjector,
+    progress: Progress,
+    *,
+    until: float,
+) -> None:
+    """Show the calls sent until the traffic and the faults are done and `until` passed."""
+    calls = progress.add_task("carrier + order calls", total=len(driver.calls), info="")
+    while True:
+        done, _ = driver.progress
+        now = stage.elapsed_s()
+        progress.update(
+            calls,
+            completed=done,
+            info=f"{stage.clock.now():%a %H:%M} virtual · {crew.mail.count()} emails · "
+            f"{stage.stub.acted_count()} actions · {len(crew.supervisor.restarts)} restarts",
+        )
+        if driver.done.is_set() and injector.done.is_set() and now >= until:
+            break
+        time.sleep(0.5)
+
+
+def _verify(stage: _Stage, crew: _Crew, driver: TrafficDriver) -> Verification:
+    mail = crew.mail
+    return verify(
+        bootstrap=stage.infra.bootstrap,
+        database_url=stage.infra.database_url,
+        day=stage.day,
+        stats=driver.stats,
+        mails_after=lambda: (mail.poll(), list(mail.mails))[1],
+        stub=stage.stub,
+        merchants=load_merchants(stage.merchants_dir),
+        ports=stage.ports,
+        # What came due in the last three real seconds may still be in flight.
+        virtual_now=stage.in_flight_before(),
+    )
+
+
+def _write_report(
+    stage: _Stage,
+    crew: _Crew,
+    driver: TrafficDriver,
+    injector: FaultInjector,
+    *,
+    verification: Verification,
+    output: Path,
+    console: Console,
+) -> RunResult:
+    """report.json, throughput.png, and the verdict on the console."""
+    day, plan, samples = stage.day, stage.plan, crew.sampler.samples
+    recovered = recoveries(injector.records, samples)
+    report = build_report(
+        plan=plan,
+        verification=verification,
+        recovered=recovered,
+        samples=samples,
+        extra={
+            "speed": stage.speed,
+            "traffic": {
+                "orders_sent": len(day.orders),
+                "carrier_calls": len(day.scans),
+                "scenarios": day.scenarios,
+                "formats": day.formats,
+                **summary(driver.stats),
+            },
+            "chat": summary(crew.customers.stats),
+            "process_restarts": [r.__dict__ for r in crew.supervisor.restarts],
+            "unexpected_exits": crew.supervisor.unexpected_exits,
+            "duration_s": round(stage.elapsed_s(), 1),
+            "logs": str(output / "logs"),
+        },
+    )
+    result = RunResult(
+        verification=verification,
+        report=report,
+        report_path=output / "report.json",
+        plot_path=output / "throughput.png",
+    )
+    write_json(result.report_path, report)
+    plot(
+        result.plot_path,
+        samples=samples,
+        recovered=recovered,
+        title=f"relais chaos, seed {plan.seed}: {len(day.scans)} carrier calls, "
+        f"{len(plan.faults)} faults, lost {verification.lost}, "
+        f"duplicated {verification.duplicated}",
+    )
+    show(console, verification=verification, recovered=recovered)
+    return result
 
 
 def _progress(console: Console) -> Progress:

@@ -348,6 +348,19 @@ def check_notifications(
     rows_by_ref: dict[str, list[asyncpg.Record]] = defaultdict(list)
     for row in tables["notifications"]:
         rows_by_ref[row["trigger_ref"]].append(row)
+    for ref, what in _notification_triggers(tables, observed).items():
+        told.expected += 1
+        if rows_by_ref.get(ref):
+            told.ok += 1
+        else:
+            told.lose(what)
+    return told, _check_notifications_settled(tables, virtual_now=virtual_now)
+
+
+def _notification_triggers(
+    tables: dict[str, list[asyncpg.Record]], observed: Observed
+) -> dict[str, str]:
+    """Every trigger the notifier must have recorded: its ref, and what it was."""
     triggers: dict[str, str] = {}
     for event in observed.detected:
         triggers[str(event.anomaly_id)] = f"{event.anomaly_type.value} of {event.shipment_id}"
@@ -366,12 +379,12 @@ def check_notifications(
         )
     for completed in observed.completed:
         triggers[str(completed.action_id)] = f"action {completed.action_id}"
-    for ref, what in triggers.items():
-        told.expected += 1
-        if rows_by_ref.get(ref):
-            told.ok += 1
-        else:
-            told.lose(what)
+    return triggers
+
+
+def _check_notifications_settled(
+    tables: dict[str, list[asyncpg.Record]], *, virtual_now: datetime
+) -> Check:
     outcome = Check("notifications settled (not failed, none left due)")
     statuses: Counter[str] = Counter()
     for row in tables["notifications"]:
@@ -383,7 +396,7 @@ def check_notifications(
         else:
             outcome.ok += 1
     outcome.detail["by_channel_status_reason"] = dict(sorted(statuses.items()))
-    return told, outcome
+    return outcome
 
 
 def message_id_key(message_id: str) -> str:
@@ -403,8 +416,35 @@ def check_emails(
     by_id: dict[str, list[Mail]] = defaultdict(list)
     for mail in mails:
         by_id[message_id_key(mail.message_id)].append(mail)
+    sent_ids = _check_sent_rows(check, tables["notifications"], by_id, recipient_of)
+    duplicated_by_id = check.duplicated
+    rows_later = tables["notifications"] if rows_after is None else rows_after
+    unrecorded = _unrecorded_mails(check, by_id, sent_ids, rows_later)
+    received_per_recipient: Counter[str] = Counter(
+        recipient for mail in mails for recipient in mail.recipients
+    )
+    extra_by_recipient = _extra_by_recipient(received_per_recipient, rows_later, recipient_of)
+    check.detail["mails_received"] = len(mails)
+    check.detail["mails_not_recorded_as_sent_by_row_status"] = dict(unrecorded)
+    check.detail["recipients"] = len(received_per_recipient)
+    check.detail["extra_mails_by_recipient"] = extra_by_recipient
+    # A duplicate seen by recipient only: two notification rows for one message.
+    beyond = extra_by_recipient - duplicated_by_id - sum(unrecorded.values())
+    if beyond > 0:
+        check.duplicate(f"{beyond} mail(s) beyond what each recipient was sent", beyond)
+    return check
+
+
+def _check_sent_rows(
+    check: Check,
+    rows: list[asyncpg.Record],
+    by_id: dict[str, list[Mail]],
+    recipient_of: dict[str, str],
+) -> set[str]:
+    """Every email row recorded as sent has its mail, once, to the shipment's customer;
+    the Message-ID keys of those rows."""
     sent_ids: set[str] = set()
-    for row in tables["notifications"]:
+    for row in rows:
         if row["channel"] != "email" or row["status"] != "sent":
             continue
         check.expected += 1
@@ -421,11 +461,20 @@ def check_emails(
             check.lose(f"email {row['provider_message_id']} to the wrong recipient")
             continue
         check.ok += 1
-    duplicated_by_id = check.duplicated
-    # A mail whose Message-ID no sent row has: the provider took it but the notifier did
-    # not record the send (the window delivery.py describes). While its row waits for
-    # another round it will be sent again: that second copy is a duplicate.
-    rows_later = tables["notifications"] if rows_after is None else rows_after
+    return sent_ids
+
+
+def _unrecorded_mails(
+    check: Check,
+    by_id: dict[str, list[Mail]],
+    sent_ids: set[str],
+    rows_later: list[asyncpg.Record],
+) -> Counter[str]:
+    """Mails whose Message-ID no sent row has, by the status of their row.
+
+    The provider took such a mail but the notifier did not record the send (the window
+    delivery.py describes). While its row waits for another round it will be sent
+    again: that second copy is a duplicate."""
     rows_by_local = {
         str(row["idempotency_key"]).replace(":", ".").lower(): row
         for row in rows_later
@@ -436,20 +485,6 @@ def check_emails(
         for row in rows_later
         if row["channel"] == "email" and row["status"] == "sent"
     }
-    # Sends per recipient from the later read too: a mail sent between the first read and
-    # the mails is no extra mail.
-    sent_per_recipient = Counter(
-        recipient_of.get(row["shipment_id"], "")
-        for row in rows_later
-        if row["channel"] == "email" and row["status"] == "sent"
-    )
-    received_per_recipient: Counter[str] = Counter(
-        recipient for mail in mails for recipient in mail.recipients
-    )
-    extra_by_recipient = 0
-    for recipient, count in received_per_recipient.items():
-        if count > sent_per_recipient.get(recipient, 0):
-            extra_by_recipient += count - sent_per_recipient.get(recipient, 0)
     unrecorded: Counter[str] = Counter()
     for key, copies in by_id.items():
         if key in sent_ids or key in sent_later:
@@ -459,15 +494,27 @@ def check_emails(
         unrecorded[status] += len(copies)
         if status in ("pending", "sending"):
             check.duplicate(f"email {key} delivered, its row {status}: it will be sent again")
-    check.detail["mails_received"] = len(mails)
-    check.detail["mails_not_recorded_as_sent_by_row_status"] = dict(unrecorded)
-    check.detail["recipients"] = len(received_per_recipient)
-    check.detail["extra_mails_by_recipient"] = extra_by_recipient
-    # A duplicate seen by recipient only: two notification rows for one message.
-    beyond = extra_by_recipient - duplicated_by_id - sum(unrecorded.values())
-    if beyond > 0:
-        check.duplicate(f"{beyond} mail(s) beyond what each recipient was sent", beyond)
-    return check
+    return unrecorded
+
+
+def _extra_by_recipient(
+    received_per_recipient: Counter[str],
+    rows_later: list[asyncpg.Record],
+    recipient_of: dict[str, str],
+) -> int:
+    """Mails each recipient got beyond the sends recorded for them, summed. Sends per
+    recipient from the later read: a mail sent between the first read and the mails is
+    no extra mail."""
+    sent_per_recipient = Counter(
+        recipient_of.get(row["shipment_id"], "")
+        for row in rows_later
+        if row["channel"] == "email" and row["status"] == "sent"
+    )
+    extra = 0
+    for recipient, count in received_per_recipient.items():
+        if count > sent_per_recipient.get(recipient, 0):
+            extra += count - sent_per_recipient.get(recipient, 0)
+    return extra
 
 
 def decision_source(row: asyncpg.Record) -> tuple[str, str]:

@@ -57,83 +57,94 @@ def rows(
     survivals: Sequence[Survival],
     stuck_at_stop: Mapping[str, Sequence[str]] | None = None,
 ) -> list[Row]:
-    found = []
-    for result in http:
-        found.append(
-            Row(
-                target=f"http {result.service}",
-                cases=result.requests,
-                client_errors=str(result.count("4xx")),
-                server_errors=str(result.count("5xx")),
-                dead_lettered="-",
-                crashed_loops=_crashed(survivals, {result.service}),
-                ok=result.count("5xx") == 0 and not result.problem and result.requests > 0,
-                note=result.problem or f"{result.operations} ops",
-            )
-        )
+    found = [_http_row(result, survivals) for result in http]
     if webhooks is not None:
-        found.append(
-            Row(
-                target="webhooks",
-                cases=webhooks.cases,
-                client_errors=str(webhooks.count("4xx")),
-                server_errors=str(webhooks.count("5xx") + webhooks.count("none")),
-                dead_lettered="-",
-                crashed_loops=_crashed(survivals, {"tracker"}),
-                ok=not webhooks.failures
-                and webhooks.nothing_published_for_refused
-                and webhooks.tracker_alive,
-                note=f"{webhooks.accepted} accepted/{webhooks.published} published",
-            )
-        )
-    for form in forms:
-        found.append(
-            Row(
-                target=f"form {form.target}",
-                cases=form.cases,
-                client_errors=str(form.count("4xx")),
-                server_errors=str(form.count("5xx") + form.count("none")),
-                dead_lettered="-",
-                crashed_loops=_crashed(survivals, {form.service}),
-                ok=not form.failures,
-                note=f"page {form.page_status}",
-            )
-        )
+        found.append(_webhooks_row(webhooks, survivals))
+    found.extend(_form_row(form, survivals) for form in forms)
     topics = list(dict.fromkeys(group.topic for group in groups))
-    for topic in topics:
-        mine = [group for group in groups if group.topic == topic]
-        sent = sum(1 for item in published if item.message.topic == topic)
-        expected = sum(group.expected for group in mine)
-        lettered = sum(group.dead_lettered for group in mine)
-        sentinels = [group.sentinel for group in mine if group.sentinel != "none"]
-        processed = sum(1 for state in sentinels if state == "processed")
-        note = f"sentinel {processed}/{len(sentinels)}" if sentinels else "no sentinel"
-        found.append(
-            Row(
-                target=f"kafka {topic.removeprefix('relais.')}",
-                cases=sent,
-                client_errors="-",
-                server_errors="-",
-                dead_lettered=f"{lettered}/{expected}",
-                crashed_loops=_crashed(survivals, {group.service for group in mine}),
-                ok=all(group.ok for group in mine),
-                note=note,
-            )
-        )
-    for service, tasks in (stuck_at_stop or {}).items():
-        found.append(
-            Row(
-                target=f"stop {service}",
-                cases=0,
-                client_errors="-",
-                server_errors="-",
-                dead_lettered="-",
-                crashed_loops=0,
-                ok=False,
-                note=f"still stopping after {STOP_TIMEOUT_S:.0f} s, {len(tasks)} tasks pending",
-            )
-        )
+    found.extend(_kafka_row(topic, groups, published, survivals) for topic in topics)
+    found.extend(_stop_row(service, tasks) for service, tasks in (stuck_at_stop or {}).items())
     return found
+
+
+def _http_row(result: HttpResult, survivals: Sequence[Survival]) -> Row:
+    return Row(
+        target=f"http {result.service}",
+        cases=result.requests,
+        client_errors=str(result.count("4xx")),
+        server_errors=str(result.count("5xx")),
+        dead_lettered="-",
+        crashed_loops=_crashed(survivals, {result.service}),
+        ok=result.count("5xx") == 0 and not result.problem and result.requests > 0,
+        note=result.problem or f"{result.operations} ops",
+    )
+
+
+def _webhooks_row(webhooks: WebhookResult, survivals: Sequence[Survival]) -> Row:
+    return Row(
+        target="webhooks",
+        cases=webhooks.cases,
+        client_errors=str(webhooks.count("4xx")),
+        server_errors=str(webhooks.count("5xx") + webhooks.count("none")),
+        dead_lettered="-",
+        crashed_loops=_crashed(survivals, {"tracker"}),
+        ok=not webhooks.failures
+        and webhooks.nothing_published_for_refused
+        and webhooks.tracker_alive,
+        note=f"{webhooks.accepted} accepted/{webhooks.published} published",
+    )
+
+
+def _form_row(form: FormResult, survivals: Sequence[Survival]) -> Row:
+    return Row(
+        target=f"form {form.target}",
+        cases=form.cases,
+        client_errors=str(form.count("4xx")),
+        server_errors=str(form.count("5xx") + form.count("none")),
+        dead_lettered="-",
+        crashed_loops=_crashed(survivals, {form.service}),
+        ok=not form.failures,
+        note=f"page {form.page_status}",
+    )
+
+
+def _kafka_row(
+    topic: str,
+    groups: Sequence[GroupResult],
+    published: Sequence[Published],
+    survivals: Sequence[Survival],
+) -> Row:
+    """One topic: its malformed messages, dead-lettered by every consumer group of it."""
+    mine = [group for group in groups if group.topic == topic]
+    sent = sum(1 for item in published if item.message.topic == topic)
+    expected = sum(group.expected for group in mine)
+    lettered = sum(group.dead_lettered for group in mine)
+    sentinels = [group.sentinel for group in mine if group.sentinel != "none"]
+    processed = sum(1 for state in sentinels if state == "processed")
+    note = f"sentinel {processed}/{len(sentinels)}" if sentinels else "no sentinel"
+    return Row(
+        target=f"kafka {topic.removeprefix('relais.')}",
+        cases=sent,
+        client_errors="-",
+        server_errors="-",
+        dead_lettered=f"{lettered}/{expected}",
+        crashed_loops=_crashed(survivals, {group.service for group in mine}),
+        ok=all(group.ok for group in mine),
+        note=note,
+    )
+
+
+def _stop_row(service: str, tasks: Sequence[str]) -> Row:
+    return Row(
+        target=f"stop {service}",
+        cases=0,
+        client_errors="-",
+        server_errors="-",
+        dead_lettered="-",
+        crashed_loops=0,
+        ok=False,
+        note=f"still stopping after {STOP_TIMEOUT_S:.0f} s, {len(tasks)} tasks pending",
+    )
 
 
 def table(found: Sequence[Row], survivals: Sequence[Survival]) -> Table:
@@ -269,76 +280,31 @@ def _cell(value: Any) -> str:
     return html.escape(str(value))
 
 
+HEAD = (
+    "target",
+    "cases",
+    "4xx",
+    "5xx",
+    "dead-lettered/expected",
+    "crashed loops",
+    "ok",
+    "note",
+)
+"""The HTML page's table header."""
+CELLS = ("target", "cases", "client_errors", "server_errors", "dead_lettered", "crashed_loops")
+"""The row fields shown as they are, before the verdict and the note."""
+
+
 def write_html(report: dict[str, Any], path: Path) -> Path:
     """One self-contained page: the targets table, then every failure found."""
-    head = (
-        "target",
-        "cases",
-        "4xx",
-        "5xx",
-        "dead-lettered/expected",
-        "crashed loops",
-        "ok",
-        "note",
-    )
-    body_rows = "".join(
-        "<tr>"
-        + "".join(
-            f"<td>{_cell(row[key])}</td>"
-            for key in (
-                "target",
-                "cases",
-                "client_errors",
-                "server_errors",
-                "dead_lettered",
-                "crashed_loops",
-            )
-        )
-        + f"<td class={'ok' if row['ok'] else 'fail'}>{'ok' if row['ok'] else 'FAIL'}</td>"
-        + f"<td>{_cell(row['note'])}</td></tr>"
-        for row in report["targets"]
-    )
-    failures = []
-    for result in report["http"]:
-        for error in result["server_errors"]:
-            failures.append(
-                f"<li><b>{_cell(result['service'])}</b> {_cell(error['operation'])} → "
-                f"{error['status']} ({error['count']} requests)"
-                f"<pre>{_cell(error['reproducer'])}</pre>"
-                f"<pre>{_cell(error['response'])}</pre></li>"
-            )
-        for trace in result["tracebacks"]:
-            failures.append(
-                f"<li>{_cell(result['service'])} traceback<pre>{_cell(trace)}</pre></li>"
-            )
-    for failure in (report["webhooks"] or {}).get("failures", []):
-        failures.append(
-            f"<li><b>webhook</b> {_cell(failure['carrier'])} {_cell(failure['description'])}: "
-            f"{failure['status']} (expected {failure['expected']})"
-            f"<pre>{_cell(failure['reproducer'])}</pre></li>"
-        )
-    for form in report["forms"]:
-        for failure in form["failures"]:
-            failures.append(
-                f"<li><b>form</b> {_cell(form['target'])} {_cell(failure['description'])}: "
-                f"{failure['status']} (expected {failure['expected']})"
-                f"<pre>{_cell(failure['reproducer'])}</pre></li>"
-            )
-        for trace in form["tracebacks"]:
-            failures.append(f"<li>{_cell(form['target'])} traceback<pre>{_cell(trace)}</pre></li>")
-    for group in report["kafka"]["groups"]:
-        if not group["ok"]:
-            failures.append(
-                f"<li><b>kafka</b> {_cell(group['group'])} on {_cell(group['topic'])}: "
-                f"{group['dead_lettered']}/{group['expected']} dead-lettered, sentinel "
-                f"{_cell(group['sentinel'])}, caught up {group['caught_up']}"
-                f"<pre>{_cell(json.dumps(group['missing'][:20], indent=1))}</pre></li>"
-            )
-    for service, tasks in (report.get("stuck_at_stop") or {}).items():
-        failures.append(
-            f"<li><b>stop</b> {_cell(service)} still stopping after {STOP_TIMEOUT_S:.0f} s; "
-            f"pending tasks:<pre>{_cell(chr(10).join(tasks))}</pre></li>"
-        )
+    body_rows = "".join(_target_html(row) for row in report["targets"])
+    failures = [
+        *_http_failures(report["http"]),
+        *_webhook_failures(report["webhooks"]),
+        *_form_failures(report["forms"]),
+        *_kafka_failures(report["kafka"]["groups"]),
+        *_stop_failures(report.get("stuck_at_stop") or {}),
+    ]
     verdict = "passed" if report["passed"] else "FAILED"
     page = f"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>relais fuzz: {verdict}</title>
@@ -351,13 +317,81 @@ pre {{ background: #f6f6f6; padding: .5rem; white-space: pre-wrap; word-break: b
 <h1>relais fuzz: {verdict}</h1>
 <p>seed {_cell(report.get("seed"))}, started {_cell(report.get("started_at"))},
 {_cell(report.get("seconds"))} s. Totals: <code>{_cell(json.dumps(report["totals"]))}</code></p>
-<table><tr>{"".join(f"<th>{h}</th>" for h in head)}</tr>{body_rows}</table>
+<table><tr>{"".join(f"<th>{h}</th>" for h in HEAD)}</tr>{body_rows}</table>
 <h2>Failures</h2><ul>{"".join(failures) or "<li>none</li>"}</ul>
 </body></html>
 """
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(page)
     return path
+
+
+def _target_html(row: dict[str, Any]) -> str:
+    return (
+        "<tr>"
+        + "".join(f"<td>{_cell(row[key])}</td>" for key in CELLS)
+        + f"<td class={'ok' if row['ok'] else 'fail'}>{'ok' if row['ok'] else 'FAIL'}</td>"
+        + f"<td>{_cell(row['note'])}</td></tr>"
+    )
+
+
+def _http_failures(results: list[dict[str, Any]]) -> list[str]:
+    failures = []
+    for result in results:
+        for error in result["server_errors"]:
+            failures.append(
+                f"<li><b>{_cell(result['service'])}</b> {_cell(error['operation'])} → "
+                f"{error['status']} ({error['count']} requests)"
+                f"<pre>{_cell(error['reproducer'])}</pre>"
+                f"<pre>{_cell(error['response'])}</pre></li>"
+            )
+        for trace in result["tracebacks"]:
+            failures.append(
+                f"<li>{_cell(result['service'])} traceback<pre>{_cell(trace)}</pre></li>"
+            )
+    return failures
+
+
+def _webhook_failures(webhooks: dict[str, Any] | None) -> list[str]:
+    return [
+        f"<li><b>webhook</b> {_cell(failure['carrier'])} {_cell(failure['description'])}: "
+        f"{failure['status']} (expected {failure['expected']})"
+        f"<pre>{_cell(failure['reproducer'])}</pre></li>"
+        for failure in (webhooks or {}).get("failures", [])
+    ]
+
+
+def _form_failures(forms: list[dict[str, Any]]) -> list[str]:
+    failures = []
+    for form in forms:
+        for failure in form["failures"]:
+            failures.append(
+                f"<li><b>form</b> {_cell(form['target'])} {_cell(failure['description'])}: "
+                f"{failure['status']} (expected {failure['expected']})"
+                f"<pre>{_cell(failure['reproducer'])}</pre></li>"
+            )
+        for trace in form["tracebacks"]:
+            failures.append(f"<li>{_cell(form['target'])} traceback<pre>{_cell(trace)}</pre></li>")
+    return failures
+
+
+def _kafka_failures(groups: list[dict[str, Any]]) -> list[str]:
+    return [
+        f"<li><b>kafka</b> {_cell(group['group'])} on {_cell(group['topic'])}: "
+        f"{group['dead_lettered']}/{group['expected']} dead-lettered, sentinel "
+        f"{_cell(group['sentinel'])}, caught up {group['caught_up']}"
+        f"<pre>{_cell(json.dumps(group['missing'][:20], indent=1))}</pre></li>"
+        for group in groups
+        if not group["ok"]
+    ]
+
+
+def _stop_failures(stuck_at_stop: dict[str, list[str]]) -> list[str]:
+    return [
+        f"<li><b>stop</b> {_cell(service)} still stopping after {STOP_TIMEOUT_S:.0f} s; "
+        f"pending tasks:<pre>{_cell(chr(10).join(tasks))}</pre></li>"
+        for service, tasks in stuck_at_stop.items()
+    ]
 
 
 def show(console: Console, found: Sequence[Row], survivals: Sequence[Survival]) -> None:

@@ -9,7 +9,7 @@ import contextlib
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -47,7 +47,7 @@ from relais_cli.infra.base import Outcome
 from relais_cli.infra.paths import kafka_deploy_dir
 from relais_contracts.registry import Topic
 from relais_contracts.topics import ALL_TOPICS, anomalies
-from relais_tracker import carriers
+from relais_tracker.adapters import carriers
 
 INSIGHTS_COOKIE = "relais_insights"
 
@@ -141,13 +141,55 @@ def run(
         )
 
 
+@dataclass
+class _Findings:
+    """What each phase found, for the rows and the report (empty for a phase not run)."""
+
+    http: list[HttpResult] = field(default_factory=list)
+    webhooks: WebhookResult | None = None
+    forms: list[FormResult] = field(default_factory=list)
+    groups: list[kafka_phase.GroupResult] = field(default_factory=list)
+    malformed: list[kafka_phase.Published] = field(default_factory=list)
+    sentinels: list[kafka_phase.Published] = field(default_factory=list)
+    others: list[kafka_phase.Letter] = field(default_factory=list)
+    survivals: list[Survival] = field(default_factory=list)
+    plain: dict[str, list[str]] = field(default_factory=dict)
+
+
 async def _run(
     plan: FuzzPlan, *, state_dir: Path, output: Path, console: Console, keep_infra: bool
 ) -> RunResult:
     started = time.monotonic()
-    started_at = datetime.now(UTC)
     infra = FuzzInfra(state_dir=state_dir)
-    meta: dict[str, Any] = {
+    meta = _meta(plan, infra, started_at=datetime.now(UTC))
+    console.print(
+        f"isolated infrastructure in {infra.state_dir} (Kafka {infra.bootstrap}, PostgreSQL "
+        f":{infra.ports.postgres}, SMTP :{infra.ports.smtp}), wiped first"
+    )
+    with console.status("stopping and deleting the previous fuzz run's infrastructure"):
+        await infra.reset()
+    findings = _Findings()
+    try:
+        with console.status("starting Kafka, PostgreSQL and the SMTP catcher"):
+            await infra.up(reporter=InfraProgress(console))
+        console.print(f"infrastructure up in {time.monotonic() - started:.0f} s; topics created")
+        stack = await _fuzz_services(plan, infra, findings, output=output, console=console)
+        meta["stop_seconds"] = stack.stop_seconds
+        meta["slow_at_stop"] = stack.slow_at_stop
+        meta["stuck_at_stop"] = stack.stuck_at_stop
+        _print_stops(console, stack)
+    finally:
+        if keep_infra:
+            console.print(f"infrastructure left running (--keep-infra): {infra.state_dir}")
+        else:
+            with console.status("stopping the isolated infrastructure"):
+                await infra.down()
+    meta["seconds"] = round(time.monotonic() - started, 1)
+    return await _report(findings, meta, output=output, console=console)
+
+
+def _meta(plan: FuzzPlan, infra: FuzzInfra, *, started_at: datetime) -> dict[str, Any]:
+    return {
         "seed": plan.seed,
         "quick": plan.quick,
         "max_examples": plan.max_examples,
@@ -160,106 +202,99 @@ async def _run(
             name: f"http://127.0.0.1:{port}" for name, port in infra.ports.services.items()
         },
     }
-    console.print(
-        f"isolated infrastructure in {infra.state_dir} (Kafka {infra.bootstrap}, PostgreSQL "
-        f":{infra.ports.postgres}, SMTP :{infra.ports.smtp}), wiped first"
+
+
+async def _fuzz_services(
+    plan: FuzzPlan, infra: FuzzInfra, findings: _Findings, *, output: Path, console: Console
+) -> FuzzStack:
+    """Start the six services, run every phase against them, stop them: the stopped stack."""
+    prepared = await asyncio.to_thread(
+        prepare,
+        infra,
+        directory=infra.state_dir / "run",
+        source_merchants=kafka_deploy_dir().parent / "merchants",
     )
-    with console.status("stopping and deleting the previous fuzz run's infrastructure"):
-        await infra.reset()
-    http: list[HttpResult] = []
-    webhooks: WebhookResult | None = None
-    forms: list[FormResult] = []
-    groups: list[kafka_phase.GroupResult] = []
-    malformed: list[kafka_phase.Published] = []
-    sentinels: list[kafka_phase.Published] = []
-    others: list[kafka_phase.Letter] = []
-    survivals: list[Survival] = []
-    plain: dict[str, list[str]] = {}
-    try:
-        with console.status("starting Kafka, PostgreSQL and the SMTP catcher"):
-            await infra.up(reporter=InfraProgress(console))
-        console.print(f"infrastructure up in {time.monotonic() - started:.0f} s; topics created")
-        prepared = await asyncio.to_thread(
-            prepare,
-            infra,
-            directory=infra.state_dir / "run",
-            source_merchants=kafka_deploy_dir().parent / "merchants",
-        )
-        async with contextlib.AsyncExitStack() as exits:
-            with console.status("starting the six services in this process"):
-                stack = await exits.enter_async_context(running_stack(infra, prepared=prepared))
-            statuses = await wait_ready(stack.urls)
-            console.print(
-                "services: "
-                + ", ".join(
-                    f"{name} {'[green]ready[/]' if status == 200 else f'[red]{status}[/]'}"
-                    for name, status in statuses.items()
-                )
-                + f" (logs: {stack.log_path})"
-            )
-            metrics_before = await _metrics(stack)
-            letters_start = await kafka_phase.end_offsets(
-                infra.bootstrap, [kafka_phase.DEAD_LETTER_TOPIC]
-            )
-            http = await _http_phase(plan, stack, output=output, infra=infra, console=console)
-            webhooks = await _webhook_phase(
-                plan, stack, output=output, infra=infra, console=console
-            )
-            malformed, sentinels, groups, others, plain = await _kafka_phase(
-                plan, stack, infra=infra, console=console, letters_start=letters_start
-            )
-            forms = await _form_phase(
-                plan, stack, sentinels=sentinels, output=output, console=console
-            )
-            survivals = await _survivals(stack, metrics_before)
-            console.print("stopping the services")
-        meta["stop_seconds"] = stack.stop_seconds
-        meta["slow_at_stop"] = stack.slow_at_stop
-        meta["stuck_at_stop"] = stack.stuck_at_stop
+    async with contextlib.AsyncExitStack() as exits:
+        with console.status("starting the six services in this process"):
+            stack = await exits.enter_async_context(running_stack(infra, prepared=prepared))
+        statuses = await wait_ready(stack.urls)
         console.print(
-            "services stopped in "
-            + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stack.stop_seconds.items())
+            "services: "
+            + ", ".join(
+                f"{name} {'[green]ready[/]' if status == 200 else f'[red]{status}[/]'}"
+                for name, status in statuses.items()
+            )
+            + f" (logs: {stack.log_path})"
         )
-        for name in stack.slow_at_stop:
-            console.print(
-                f"[yellow]{name} took more than {STOP_SLOW_S:.0f} s to stop[/]: where its tasks "
-                "waited is in report.json (slow_at_stop)"
-            )
-        for name in stack.stuck_at_stop:
-            console.print(
-                f"[red]{name} did not stop within {STOP_TIMEOUT_S:.0f} s[/]: where its tasks "
-                "waited is in report.json (stuck_at_stop)"
-            )
-    finally:
-        if keep_infra:
-            console.print(f"infrastructure left running (--keep-infra): {infra.state_dir}")
-        else:
-            with console.status("stopping the isolated infrastructure"):
-                await infra.down()
-    meta["seconds"] = round(time.monotonic() - started, 1)
+        metrics_before = await _metrics(stack)
+        letters_start = await kafka_phase.end_offsets(
+            infra.bootstrap, [kafka_phase.DEAD_LETTER_TOPIC]
+        )
+        findings.http = await _http_phase(plan, stack, output=output, infra=infra, console=console)
+        findings.webhooks = await _webhook_phase(
+            plan, stack, output=output, infra=infra, console=console
+        )
+        (
+            findings.malformed,
+            findings.sentinels,
+            findings.groups,
+            findings.others,
+            findings.plain,
+        ) = await _kafka_phase(
+            plan, stack, infra=infra, console=console, letters_start=letters_start
+        )
+        findings.forms = await _form_phase(
+            plan, stack, sentinels=findings.sentinels, output=output, console=console
+        )
+        findings.survivals = await _survivals(stack, metrics_before)
+        console.print("stopping the services")
+    return stack
+
+
+def _print_stops(console: Console, stack: FuzzStack) -> None:
+    console.print(
+        "services stopped in "
+        + ", ".join(f"{name} {seconds:.1f} s" for name, seconds in stack.stop_seconds.items())
+    )
+    for name in stack.slow_at_stop:
+        console.print(
+            f"[yellow]{name} took more than {STOP_SLOW_S:.0f} s to stop[/]: where its tasks "
+            "waited is in report.json (slow_at_stop)"
+        )
+    for name in stack.stuck_at_stop:
+        console.print(
+            f"[red]{name} did not stop within {STOP_TIMEOUT_S:.0f} s[/]: where its tasks "
+            "waited is in report.json (stuck_at_stop)"
+        )
+
+
+async def _report(
+    findings: _Findings, meta: dict[str, Any], *, output: Path, console: Console
+) -> RunResult:
+    """The targets table on the console, report.json and report.html."""
     found = rows(
-        http=http,
-        webhooks=webhooks,
-        forms=forms,
-        groups=groups,
-        published=malformed,
-        survivals=survivals,
+        http=findings.http,
+        webhooks=findings.webhooks,
+        forms=findings.forms,
+        groups=findings.groups,
+        published=findings.malformed,
+        survivals=findings.survivals,
         stuck_at_stop=meta.get("stuck_at_stop"),
     )
     report = build_report(
         meta=meta,
-        http=http,
-        webhooks=webhooks,
-        forms=forms,
-        groups=groups,
-        published=malformed,
-        sentinels=sentinels,
-        other_letters=others,
-        plain_text_fields=plain,
-        survivals=survivals,
+        http=findings.http,
+        webhooks=findings.webhooks,
+        forms=findings.forms,
+        groups=findings.groups,
+        published=findings.malformed,
+        sentinels=findings.sentinels,
+        other_letters=findings.others,
+        plain_text_fields=findings.plain,
+        survivals=findings.survivals,
         found_rows=found,
     )
-    show(console, found, survivals)
+    show(console, found, findings.survivals)
     json_path = await asyncio.to_thread(write_json, report, output / "report.json")
     html_path = await asyncio.to_thread(write_html, report, output / "report.html")
     return RunResult(report=report, json_path=json_path, html_path=html_path)
@@ -416,7 +451,7 @@ async def _kafka_phase(
     )
     plain = {
         f"{topic.name} {model.__name__}": [
-            field.dotted for field in text_fields(model) if field.kind is TextKind.PLAIN
+            text.dotted for text in text_fields(model) if text.kind is TextKind.PLAIN
         ]
         for topic in topics
         for model in topic.message_types
@@ -427,6 +462,40 @@ async def _kafka_phase(
     expected = sum(
         1 for item in malformed for _, _, topic in stack.consumers if topic == item.message.topic
     )
+    groups, others = await _dead_letters(
+        plan,
+        stack,
+        infra=infra,
+        console=console,
+        letters_start=letters_start,
+        malformed=malformed,
+        sentinels=sentinels,
+        expected=expected,
+    )
+    lettered = sum(group.dead_lettered for group in groups)
+    ok = all(group.ok for group in groups)
+    console.print(
+        f"  {'[green]✓[/]' if ok else '[red]✗[/]'} kafka {len(malformed)} malformed messages on "
+        f"{len(topics)} topics: {lettered}/{expected} dead-lettered by {len(groups)} consumer "
+        f"groups; {len(sentinels)} sentinels; {len(others)} other dead letters",
+        highlight=False,
+    )
+    return malformed, sentinels, groups, others, plain
+
+
+async def _dead_letters(
+    plan: FuzzPlan,
+    stack: FuzzStack,
+    *,
+    infra: FuzzInfra,
+    console: Console,
+    letters_start: dict[Any, int],
+    malformed: list[kafka_phase.Published],
+    sentinels: list[kafka_phase.Published],
+    expected: int,
+) -> tuple[list[kafka_phase.GroupResult], list[kafka_phase.Letter]]:
+    """Wait until every consumer group dead-lettered the malformed messages and processed
+    its sentinel (or the timeout): the groups' results, and the other dead letters."""
     reader = kafka_phase.LetterReader(infra.bootstrap, letters_start)
     async with reader.opened():
         with console.status("kafka: waiting for the consumers") as status:
@@ -451,15 +520,7 @@ async def _kafka_phase(
                 on_progress=progress,
             )
         others = kafka_phase.other_letters(reader.letters, malformed=malformed, sentinels=sentinels)
-    lettered = sum(group.dead_lettered for group in groups)
-    ok = all(group.ok for group in groups)
-    console.print(
-        f"  {'[green]✓[/]' if ok else '[red]✗[/]'} kafka {len(malformed)} malformed messages on "
-        f"{len(topics)} topics: {lettered}/{expected} dead-lettered by {len(groups)} consumer "
-        f"groups; {len(sentinels)} sentinels; {len(others)} other dead letters",
-        highlight=False,
-    )
-    return malformed, sentinels, groups, others, plain
+    return groups, others
 
 
 async def _form_phase(

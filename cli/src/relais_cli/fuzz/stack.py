@@ -40,25 +40,25 @@ import httpx
 import structlog
 import yaml
 
-from relais_actions.entrypoint import build_spec as actions_spec
+from relais_actions.bootstrap import build_spec as actions_spec
 from relais_actions.settings import ActionsSettings
-from relais_chat.entrypoint import build_spec as chat_spec
+from relais_chat.bootstrap import build_spec as chat_spec
 from relais_chat.settings import ChatSettings
 from relais_cli.demo.merchant_stub import MerchantStub
 from relais_cli.fuzz.infra import FuzzInfra
-from relais_detector.entrypoint import build_spec as detector_spec
+from relais_detector.bootstrap import build_spec as detector_spec
 from relais_detector.settings import DetectorSettings
-from relais_insights.entrypoint import build_spec as insights_spec
+from relais_insights.bootstrap import build_spec as insights_spec
 from relais_insights.settings import InsightsSettings
-from relais_notifier.entrypoint import build_spec as notifier_spec
+from relais_notifier.bootstrap import build_spec as notifier_spec
 from relais_notifier.settings import NotifierSettings
 from relais_runtime.logging import configure_logging
 from relais_runtime.merchants.base import SecretRef
 from relais_runtime.merchants.tracking import CarrierWebhookAuth, WebhookScheme
 from relais_runtime.service import RunningService, ServiceSpec
 from relais_runtime.settings import RuntimeSettings
-from relais_tracker import carriers
-from relais_tracker.entrypoint import build_spec as tracker_spec
+from relais_tracker.adapters import carriers
+from relais_tracker.bootstrap import build_spec as tracker_spec
 from relais_tracker.settings import TrackerSettings
 
 SIGNATURE_HEADER = "X-Relais-Fuzz-Signature"

@@ -79,7 +79,7 @@ def _walk(
         for option in get_args(annotation):
             if option is not type(None):
                 yield from _walk(option, metadata, path, depth=depth)
-    elif origin in (list, tuple, set, frozenset) or _is_abc(origin, Sequence):
+    elif _is_collection(origin):
         for item in get_args(annotation):
             if item is not Ellipsis:
                 yield from _walk(item, [], (*path, ANY_ITEM), depth=depth)
@@ -87,12 +87,25 @@ def _walk(
         arguments = get_args(annotation)
         if len(arguments) == 2:
             yield from _walk(arguments[1], [], (*path, ANY_ITEM), depth=depth)
-    elif annotation is str:
+    else:
+        yield from _leaf(annotation, metadata, path, depth=depth)
+
+
+def _leaf(
+    annotation: Any, metadata: list[Any], path: tuple[str, ...], *, depth: int
+) -> Iterator[TextField]:
+    """A `str` (a text field, unless a pattern or a neutralizing rule says otherwise) or
+    a nested model; anything else holds no free text."""
+    if annotation is str:
         kind = _text_kind(metadata)
         if kind is not None:
             yield TextField(path=path, kind=kind)
     elif isinstance(annotation, type) and issubclass(annotation, BaseModel):
         yield from _model_fields(annotation, path, depth=depth + 1)
+
+
+def _is_collection(origin: Any) -> bool:
+    return origin in (list, tuple, set, frozenset) or _is_abc(origin, Sequence)
 
 
 def _is_abc(origin: Any, abc: type) -> bool:

@@ -144,14 +144,18 @@ def parse_config_resources(
 
 
 @asynccontextmanager
-async def admin_client(bootstrap: str) -> AsyncIterator[Any]:
+async def admin_client(
+    bootstrap: str, security: Mapping[str, Any] | None = None
+) -> AsyncIterator[Any]:
     """A started AIOKafkaAdminClient; an InfraError when the broker does not answer."""
     from aiokafka.admin import AIOKafkaAdminClient
     from aiokafka.errors import KafkaError
 
     logging.getLogger("aiokafka").setLevel(logging.CRITICAL)
     admin = AIOKafkaAdminClient(
-        bootstrap_servers=bootstrap, request_timeout_ms=int(ADMIN_TIMEOUT_S * 1000)
+        bootstrap_servers=bootstrap,
+        request_timeout_ms=int(ADMIN_TIMEOUT_S * 1000),
+        **(security or {}),
     )
     try:
         try:
@@ -258,9 +262,10 @@ async def apply_topics(
     specs: Sequence[TopicSpec],
     replication_factor: int = 1,
     dry_run: bool = False,
+    security: Mapping[str, Any] | None = None,
 ) -> list[TopicPlan]:
     """Make the broker's topics match `specs`; returns what was (or would be) changed."""
-    async with admin_client(bootstrap) as admin:
+    async with admin_client(bootstrap, security) as admin:
         states = await read_states(admin, names=[spec.name for spec in specs])
         plans = plan(specs, states)
         if not dry_run:
@@ -268,9 +273,14 @@ async def apply_topics(
     return plans
 
 
-async def list_topics(*, bootstrap: str, include_internal: bool = False) -> list[TopicState]:
+async def list_topics(
+    *,
+    bootstrap: str,
+    include_internal: bool = False,
+    security: Mapping[str, Any] | None = None,
+) -> list[TopicState]:
     """Every topic on the broker, sorted by name; internal ones (`__…`) only when asked."""
-    async with admin_client(bootstrap) as admin:
+    async with admin_client(bootstrap, security) as admin:
         states = await read_states(admin)
     return sorted(
         (state for state in states.values() if include_internal or not state.name.startswith("__")),

@@ -80,7 +80,7 @@ class MerchantConfig(Section):
         return value
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, eq=False)
 class MerchantDirectory(Mapping[str, MerchantConfig]):
     """Every merchant's configuration, by merchant id."""
 

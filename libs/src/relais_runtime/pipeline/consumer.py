@@ -9,7 +9,8 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import asyncpg
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
@@ -47,6 +48,7 @@ class Consumer:
         producer: AIOKafkaProducer,
         retry: RetryPolicy,
         bootstrap: str,
+        security: Mapping[str, Any] | None = None,
         clock: Clock | None = None,
         supervisor: Supervisor | None = None,
         fetch_timeout_ms: int = 500,
@@ -56,6 +58,8 @@ class Consumer:
         self._gate = _due_gate(subscription, clock)
         self._retry = retry
         self._bootstrap = bootstrap
+        self._security = dict(security or {})
+        """aiokafka security options (relais_runtime.kafka_security)."""
         self._supervisor = supervisor
         self._fetch_timeout_ms = fetch_timeout_ms
         self._top_up_ms = top_up_ms
@@ -107,6 +111,7 @@ class Consumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.subscription.max_records,
+            **self._security,
         )
         await self._outage().until_done(kafka.start)
         self._kafka = kafka

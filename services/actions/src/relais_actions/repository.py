@@ -11,7 +11,9 @@ from dataclasses import dataclass
 from datetime import datetime
 from uuid import UUID
 
-from relais_contracts.catalogue import ResolutionReason
+from relais_actions.domain.lifecycle import ActionState
+from relais_contracts.actions import ActionType
+from relais_contracts.catalogue import AnomalyType, ResolutionReason
 from relais_contracts.shipment import ShipmentContext
 from relais_contracts.topics.action_commands import ExecuteAction
 from relais_contracts.topics.action_results import ActionCompleted, ActionFailed
@@ -26,8 +28,8 @@ class AnomalyRow:
 
 @dataclass(frozen=True)
 class ActionRow:
-    state: str
-    action_type: str
+    state: ActionState
+    action_type: ActionType
 
 
 async def update_shipment(
@@ -69,7 +71,7 @@ async def get_or_create_anomaly(
     merchant_id: str,
     anomaly_id: UUID,
     shipment_id: str,
-    anomaly_type: str,
+    anomaly_type: AnomalyType,
     context: ShipmentContext,
     detected_at: datetime,
 ) -> None:
@@ -79,7 +81,7 @@ async def get_or_create_anomaly(
         merchant_id,
         anomaly_id,
         shipment_id,
-        anomaly_type,
+        anomaly_type.value,
         context.model_dump_json(),
         detected_at,
     )
@@ -143,7 +145,7 @@ async def create_action(
             command.source_event_id,
             command.anomaly_id,
             command.conversation_id,
-            "pending",
+            ActionState.PENDING.value,
             command.occurred_at,
             None,
             None,
@@ -159,7 +161,7 @@ async def create_action(
             refused.event_id,
             refused.anomaly_id,
             refused.conversation_id,
-            "failed",
+            ActionState.FAILED.value,
             refused.occurred_at,
             refused.occurred_at,
             refused.reason.value,
@@ -178,11 +180,6 @@ async def create_action(
 
 GET_ACTION = "SELECT state, action_type FROM actions WHERE merchant_id = $1 AND action_id = $2"
 GET_ACTION_LOCKED = GET_ACTION + " FOR NO KEY UPDATE"
-"""Locks the row against a concurrent attempt, not against attempts' foreign keys."""
-
-
-GET_ACTION = "SELECT state, action_type FROM actions WHERE merchant_id = $1 AND action_id = $2"
-GET_ACTION_LOCKED = GET_ACTION + " FOR NO KEY UPDATE"
 """Serialises attempts of one action without blocking its attempts' foreign keys."""
 
 
@@ -194,21 +191,23 @@ async def get_action(
         merchant_id,
         action_id,
     )
-    return None if row is None else ActionRow(state=row["state"], action_type=row["action_type"])
+    if row is None:
+        return None
+    return ActionRow(state=ActionState(row["state"]), action_type=ActionType(row["action_type"]))
 
 
 async def update_action(
     connection: DbConnection, *, result: ActionCompleted | ActionFailed
 ) -> None:
     """Close a pending action with its result (a closed action is never reopened)."""
-    failed = isinstance(result, ActionFailed)
+    state = ActionState.FAILED if isinstance(result, ActionFailed) else ActionState.COMPLETED
     await connection.execute(
         "UPDATE actions SET state = $3, finished_at = $4, failure_reason = $5,"
         " http_status = $6, escalated = $7, merchant_reference = $8, detail = $9"
         " WHERE merchant_id = $1 AND action_id = $2 AND state = 'pending'",
         result.merchant_id,
         result.action_id,
-        "failed" if failed else "completed",
+        state.value,
         result.occurred_at,
         result.reason.value if isinstance(result, ActionFailed) else None,
         result.http_status if isinstance(result, ActionFailed) else None,

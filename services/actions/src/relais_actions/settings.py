@@ -6,7 +6,6 @@ from datetime import timedelta
 
 from pydantic import Field, field_validator
 
-from relais_runtime.clock import clock_from_spec
 from relais_runtime.settings import RuntimeSettings
 
 
@@ -15,19 +14,12 @@ class ActionsSettings(RuntimeSettings):
 
     service_name: str = "actions"
     http_port: int = Field(default=8005, ge=0, le=65535)
-    clock: str = Field(default="system", description="system, or scaled:<real>|<virtual>|<f>")
     retry_delays_s: tuple[float, ...] = Field(
         default=(30.0, 300.0, 1800.0),
         min_length=1,
         description="Base delay before the second, third, and fourth-and-later attempts.",
     )
     retry_jitter: float = Field(default=0.2, ge=0, le=1)
-
-    @field_validator("clock")
-    @classmethod
-    def _known_clock(cls, value: str) -> str:
-        clock_from_spec(value)
-        return value
 
     @field_validator("retry_delays_s")
     @classmethod

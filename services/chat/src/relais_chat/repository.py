@@ -12,6 +12,7 @@ from datetime import datetime
 from typing import Any
 from uuid import UUID
 
+from relais_chat.domain.conversation import ConversationStatus
 from relais_chat.domain.engine import Progress
 from relais_contracts.topics.anomalies import AnomalyDetected
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
@@ -126,7 +127,7 @@ class StoredConversation:
     scenario_id: str
     locale: str
     progress: Progress
-    status: str
+    status: ConversationStatus
     updated_at: datetime
 
 
@@ -138,7 +139,7 @@ def _conversation(row: Any) -> StoredConversation:
         scenario_id=row["scenario_id"],
         locale=row["locale"],
         progress=Progress.from_json(json.loads(row["progress"])),
-        status=row["status"],
+        status=ConversationStatus(row["status"]),
         updated_at=row["updated_at"],
     )
 
@@ -191,7 +192,7 @@ async def create_conversation(
         scenario_version,
         locale,
         json.dumps(progress.to_json()),
-        "finished" if progress.finished else "open",
+        ConversationStatus.after(progress).value,
         now,
     )
     return bool(created)
@@ -202,7 +203,7 @@ async def update_conversation(
     *,
     conversation_id: UUID,
     progress: Progress | None = None,
-    status: str,
+    status: ConversationStatus,
     now: datetime,
 ) -> None:
     await connection.execute(
@@ -210,7 +211,7 @@ async def update_conversation(
         " updated_at = $4 WHERE conversation_id = $1",
         conversation_id,
         json.dumps(progress.to_json()) if progress else None,
-        status,
+        status.value,
         now,
     )
 

@@ -21,4 +21,3 @@ class ChatSettings(RuntimeSettings):
         description="A directory of extra scenario packs (one sub-directory per pack), "
         "besides the built-in `default` pack.",
     )
-    clock: str = Field(default="system", description="system, or scaled:<real>|<virtual>|<factor>.")

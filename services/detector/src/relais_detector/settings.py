@@ -2,19 +2,14 @@
 
 from __future__ import annotations
 
-from pydantic import Field, field_validator
+from pydantic import Field
 
-from relais_runtime.clock import Clock, clock_from_spec
 from relais_runtime.settings import RuntimeSettings
 
 
 class DetectorSettings(RuntimeSettings):
     service_name: str = "detector"
     http_port: int = Field(default=8002, ge=0, le=65535)
-    clock: str = Field(
-        default="system",
-        description="`system`, or `scaled:<real ISO>|<virtual ISO>|<factor>` for demos.",
-    )
     sweep_interval_s: float = Field(
         default=1.0, gt=0, le=3600, description="Real seconds between two timer sweeps."
     )
@@ -22,12 +17,3 @@ class DetectorSettings(RuntimeSettings):
     sweep_retry_s: float = Field(
         default=60, gt=0, description="Virtual seconds a timer waits after a failed evaluation."
     )
-
-    @field_validator("clock")
-    @classmethod
-    def _known_clock(cls, value: str) -> str:
-        clock_from_spec(value)
-        return value
-
-    def build_clock(self) -> Clock:
-        return clock_from_spec(self.clock)

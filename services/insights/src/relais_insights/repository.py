@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import Any
 
-from relais_insights.domain.facts import Fact, ShipmentFact
+from relais_insights.domain.facts import Fact, FactKind, ShipmentFact
 from relais_runtime.db import DbConnection
 
 SHIPMENT_COLUMNS = (
@@ -79,7 +79,7 @@ async def delete_shipment(connection: DbConnection, *, merchant_id: str, shipmen
 def _fact(row: Any) -> Fact:
     return Fact(
         event_id=row["event_id"],
-        kind=row["kind"],
+        kind=FactKind(row["kind"]),
         shipment_id=row["shipment_id"],
         ref_id=row["ref_id"],
         occurred_at=row["occurred_at"],

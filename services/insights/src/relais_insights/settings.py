@@ -28,4 +28,3 @@ class InsightsSettings(RuntimeSettings):
     metrics_window_days: int = Field(
         default=30, ge=1, le=366, description="The gauges cover the last N days."
     )
-    clock: str = Field(default="system", description="system, or scaled:<real>|<virtual>|<factor>.")

@@ -15,7 +15,7 @@ from typing import Any
 import asyncpg
 
 from relais_contracts.topics.notifications import Channel, LinkKind, TriggerKind
-from relais_notifier.domain.outcomes import Notification
+from relais_notifier.domain.outcomes import Notification, NotificationStatus
 from relais_notifier.domain.policy import Contact
 from relais_notifier.domain.triggers import MessageFacts
 from relais_runtime.db import DbConnection
@@ -134,7 +134,7 @@ def _notification(row: asyncpg.Record) -> Notification:
         link_kind=LinkKind(row["link_kind"]) if row["link_kind"] else None,
         link_subject=row["link_subject"],
         facts=MessageFacts.model_validate(facts) if facts else None,
-        status=row["status"],
+        status=NotificationStatus(row["status"]),
         planned_at=row["planned_at"],
         due_at=row["due_at"],
         attempts=row["attempts"],

@@ -28,7 +28,6 @@ class NotifierSettings(RuntimeSettings):
         default=HttpUrl("http://127.0.0.1:8003"),
         description="Base of this service's public routes (the unsubscribe link).",
     )
-    clock: str = Field(default="system", description="system, or scaled:<real>|<virtual>|<f>")
 
     smtp_host: str = "127.0.0.1"
     smtp_port: int = Field(default=1025, ge=1, le=65535)

@@ -18,7 +18,7 @@ from relais_contracts.topics.tracking_events import TrackingEventRecorded
 from relais_contracts.tracking import Substatus, TrackingStatus
 from relais_runtime.db import DbConnection
 from relais_runtime.tracing import trace_headers
-from relais_tracker.carriers.aliases import GENERIC
+from relais_tracker.adapters.carriers.aliases import GENERIC
 from relais_tracker.domain import OrderRecord, OrderState
 from relais_tracker.domain.shipments import (
     CARRIER_EVENT_JSON,

@@ -12,7 +12,6 @@ from relais_runtime.settings import RuntimeSettings
 class TrackerSettings(RuntimeSettings):
     service_name: str = "tracker"
     http_port: int = Field(default=8001, ge=0, le=65535)
-    clock: str = Field(default="system", description="relais_runtime.clock.clock_from_spec")
 
     carrier_webhooks: dict[str, CarrierWebhookAuth] = Field(
         default_factory=dict,

@@ -44,6 +44,13 @@ class Verdict(StrEnum):
     """Not called: the circuit is open."""
 
 
+class CallFailure(StrEnum):
+    """Why a call got no HTTP answer."""
+
+    TIMEOUT = "timeout"
+    CONNECTION_ERROR = "connection_error"
+
+
 @dataclass(frozen=True)
 class CallResult:
     """What one webhook call gave, as the HTTP adapter saw it."""
@@ -52,14 +59,14 @@ class CallResult:
     """None: no HTTP answer (timeout, connection error)."""
     response: ActionWebhookResponse | None = None
     """The parsed body of a 2xx answer, if it was valid."""
-    failure: str | None = None
-    """timeout, connection_error: why there was no answer."""
+    failure: CallFailure | None = None
+    """Why there was no answer (None when there was one)."""
 
     @property
     def outcome(self) -> str:
         """A bounded label for logs, metrics and the attempts table."""
         if self.status is None:
-            return self.failure or "no_answer"
+            return str(self.failure) if self.failure else "no_answer"
         return f"http_{self.status // 100}xx"
 
 

@@ -1,2 +1,3 @@
 """The chat's pure domain (no I/O): scenarios, the engine that walks them, form
-parsing, link access rules and what the pages show."""
+parsing, the events a conversation publishes and link access rules. What the pages
+show lives beside it, in relais_chat.ui."""

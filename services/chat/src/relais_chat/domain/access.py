@@ -12,9 +12,10 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Literal
+from enum import StrEnum
 
 from relais_runtime.links import LinkClaims, LinkError, LinkPurpose, LinkSigner
 from relais_runtime.merchants import MerchantConfig
@@ -29,9 +30,14 @@ class Granted:
     merchant: MerchantConfig
 
 
+class Refusal(StrEnum):
+    INVALID = "invalid"
+    EXPIRED = "expired"
+
+
 @dataclass(frozen=True)
 class Denied:
-    reason: Literal["invalid", "expired"]
+    reason: Refusal
     merchant: MerchantConfig | None
 
 
@@ -45,15 +51,15 @@ def check_link(
     token: str,
     purpose: LinkPurpose,
     now: datetime,
-    merchants: dict[str, MerchantConfig],
+    merchants: Mapping[str, MerchantConfig],
 ) -> Granted | Denied:
     try:
         claims = signer.verify(token, purpose=purpose, now=now)
     except (LinkError, KeyError, TypeError, ValueError):
-        return Denied(reason="invalid", merchant=None)
+        return Denied(reason=Refusal.INVALID, merchant=None)
     merchant = merchants.get(claims.merchant_id)
     if merchant is None:
-        return Denied(reason="invalid", merchant=None)
+        return Denied(reason=Refusal.INVALID, merchant=None)
     if now - claims.issued_at > timedelta(days=merchant.chat.link_max_age_days):
-        return Denied(reason="expired", merchant=merchant)
+        return Denied(reason=Refusal.EXPIRED, merchant=merchant)
     return Granted(claims=claims, merchant=merchant)

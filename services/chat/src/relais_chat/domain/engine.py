@@ -17,7 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Final
 
 from relais_chat.domain.forms import (
     FormContext,
@@ -33,9 +33,11 @@ from relais_chat.domain.scenarios import (
     FormNode,
     InfoNode,
     MessageNode,
+    Node,
     QuestionNode,
     ResolutionNode,
     Scenario,
+    ScenarioError,
     SurveyNode,
 )
 from relais_contracts.actions import ActionType
@@ -146,6 +148,16 @@ class _Walk:
     outputs: list[Output] = field(default_factory=list)
 
 
+@dataclass(frozen=True)
+class _Answered:
+    """A valid answer to one node: its turn's value, what it yields and where it leads
+    (None: the answer ends the conversation at this node)."""
+
+    value: dict[str, Any]
+    outputs: tuple[Output, ...]
+    next: str | None
+
+
 def begin(scenario: Scenario) -> Accepted:
     """The conversation's first state: passes the opening messages."""
     walk = _Walk(turns=[])
@@ -163,51 +175,71 @@ def submit(
 ) -> Submission:
     if progress.finished or node_id != progress.node_id or step != progress.step:
         return Stale()
-    node = scenario.node(node_id)
-    walk = _Walk(turns=list(progress.turns[:-1]))
+    answered = _answer(node_id, scenario.node(node_id), form, context)
+    if not isinstance(answered, _Answered):
+        return answered
+    walk = _Walk(
+        turns=[*progress.turns[:-1], Turn(node_id, answered.value)],
+        outputs=list(answered.outputs),
+    )
+    if answered.next is None:
+        finished = Progress(node_id=node_id, step=step + 1, turns=tuple(walk.turns), finished=True)
+        return Accepted(progress=finished, outputs=tuple(walk.outputs))
+    return _advance(scenario, answered.next, walk, step=step + 1)
+
+
+def _answer(
+    node_id: str, node: Node, form: Mapping[str, str], context: FormContext
+) -> _Answered | Rejected | Stale:
+    """What the form answers to the node; nodes that ask nothing take no submission."""
     if isinstance(node, QuestionNode):
-        chosen = next((c for c in node.choices if c.id == form.get("choice")), None)
-        if chosen is None:
-            return Rejected({"choice": "choice_required"})
-        value = {"choice": chosen.id}
-        walk.turns.append(Turn(node_id, value))
-        walk.outputs.append(AnswerGiven(node_id, AnswerKind.CHOICE, None, value))
-        return _advance(scenario, chosen.next, walk, step=step + 1)
+        return _choice(node_id, node, form)
     if isinstance(node, FormNode):
-        if node.optional and (form.get("skip") or is_empty(node.field, form)):
-            walk.turns.append(Turn(node_id, {"skipped": True}))
-            return _advance(scenario, node.next, walk, step=step + 1)
-        parsed = parse_field(node.field, form, context)
-        if parsed.value is None:
-            return Rejected(parsed.errors)
-        walk.turns.append(Turn(node_id, parsed.value))
-        walk.outputs.append(
-            AnswerGiven(node_id, FIELD_ANSWER_KIND[node.field], node.field, parsed.value)
-        )
-        return _advance(scenario, node.next, walk, step=step + 1)
+        return _field(node_id, node, form, context)
     if isinstance(node, SurveyNode):
-        parsed = parse_csat(form)
-        if parsed.value is None:
-            return Rejected(parsed.errors)
-        walk.turns.append(Turn(node_id, parsed.value))
-        walk.outputs.append(SurveyGiven(node_id, parsed.value["csat"], parsed.value["comment"]))
-        return _advance(scenario, node.next, walk, step=step + 1)
+        return _survey(node_id, node, form)
     if isinstance(node, EscalationNode):
-        parsed = parse_callback(form, context)
-        if parsed.value is None:
-            return Rejected(parsed.errors)
-        callback = parsed.value
-        walk.turns.append(Turn(node_id, callback))
-        walk.outputs.append(
-            CallbackAsked(node_id, callback["phone"], callback["slot"], callback["note"])
-        )
-        return Accepted(
-            progress=Progress(
-                node_id=node_id, step=step + 1, turns=tuple(walk.turns), finished=True
-            ),
-            outputs=tuple(walk.outputs),
-        )
+        return _callback(node_id, form, context)
     return Stale()
+
+
+def _choice(node_id: str, node: QuestionNode, form: Mapping[str, str]) -> _Answered | Rejected:
+    chosen = next((c for c in node.choices if c.id == form.get("choice")), None)
+    if chosen is None:
+        return Rejected({"choice": "choice_required"})
+    value = {"choice": chosen.id}
+    return _Answered(value, (AnswerGiven(node_id, AnswerKind.CHOICE, None, value),), chosen.next)
+
+
+def _field(
+    node_id: str, node: FormNode, form: Mapping[str, str], context: FormContext
+) -> _Answered | Rejected:
+    """An optional field left empty (or skipped) is a skip, which yields nothing."""
+    if node.optional and (form.get("skip") or is_empty(node.field, form)):
+        return _Answered({"skipped": True}, (), node.next)
+    parsed = parse_field(node.field, form, context)
+    if parsed.value is None:
+        return Rejected(parsed.errors)
+    given = AnswerGiven(node_id, FIELD_ANSWER_KIND[node.field], node.field, parsed.value)
+    return _Answered(parsed.value, (given,), node.next)
+
+
+def _survey(node_id: str, node: SurveyNode, form: Mapping[str, str]) -> _Answered | Rejected:
+    parsed = parse_csat(form)
+    if parsed.value is None:
+        return Rejected(parsed.errors)
+    given = SurveyGiven(node_id, parsed.value["csat"], parsed.value["comment"])
+    return _Answered(parsed.value, (given,), node.next)
+
+
+def _callback(node_id: str, form: Mapping[str, str], context: FormContext) -> _Answered | Rejected:
+    """An escalation ends the conversation on the callback request."""
+    parsed = parse_callback(form, context)
+    if parsed.value is None:
+        return Rejected(parsed.errors)
+    callback = parsed.value
+    asked = CallbackAsked(node_id, callback["phone"], callback["slot"], callback["note"])
+    return _Answered(callback, (asked,), None)
 
 
 def _advance(scenario: Scenario, node_id: str, walk: _Walk, *, step: int) -> Accepted:
@@ -237,13 +269,19 @@ def _resolution(
     return ResolutionReached(node_id, node.outcome, scenario.action_of(node), params)
 
 
+_PARAM_KEY: Final[dict[FieldKind, str]] = {
+    FieldKind.DATE: "day",
+    FieldKind.SLOT: "slot",
+    FieldKind.TEXT: "text",
+}
+"""The answer's key that fills a parameter; other fields fill it with the whole answer."""
+
+
 def _param_value(scenario: Scenario, source: str, value: dict[str, Any]) -> Any:
     node = scenario.node(source)
-    assert isinstance(node, FormNode)
-    if node.field is FieldKind.DATE:
-        return value["day"]
-    if node.field is FieldKind.SLOT:
-        return value["slot"]
-    if node.field is FieldKind.TEXT:
-        return value["text"]
-    return value
+    if not isinstance(node, FormNode):
+        raise ScenarioError(
+            f"{scenario.source}: parameter source {source!r} is a {node.kind} node, not a form"
+        )
+    key = _PARAM_KEY.get(node.field)
+    return value if key is None else value[key]

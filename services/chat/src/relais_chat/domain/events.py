@@ -14,7 +14,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, assert_never
 from uuid import UUID, uuid4
 
 from pydantic import TypeAdapter
@@ -124,50 +124,76 @@ def _envelope(ref: ConversationRef, now: datetime) -> dict[str, Any]:
 
 
 def _event(ref: ConversationRef, output: Output, *, submission: str, now: datetime) -> Event:
-    if isinstance(output, AnswerGiven):
-        answer_id = ids.answer_id(ref.conversation_id, output.node_id, submission)
-        return AnswerRecorded(
-            **_envelope(ref, now),
-            event_id=answer_id,
-            answer_id=answer_id,
-            node_id=output.node_id,
-            answer=contract_answer(output),
-        )
-    if isinstance(output, ResolutionReached):
-        assert ref.anomaly_id is not None
-        assert ref.anomaly_type is not None
-        resolution_id = ids.resolution_id(ref.conversation_id)
-        action = (
-            _ACTION.validate_python({"action": output.action.value, **output.params})
-            if output.action
-            else None
-        )
-        return ResolutionChosen(
-            **_envelope(ref, now),
-            event_id=resolution_id,
-            resolution_id=resolution_id,
-            order_id=ref.order_id,
-            anomaly_id=ref.anomaly_id,
-            anomaly_type=ref.anomaly_type,
-            outcome=output.outcome,
-            action=action,
-        )
-    if isinstance(output, CallbackAsked):
-        callback_id = ids.callback_id(ref.conversation_id)
-        return CallbackRequested(
-            **_envelope(ref, now),
-            event_id=callback_id,
-            callback_id=callback_id,
-            order_id=ref.order_id,
-            anomaly_id=ref.anomaly_id,
-            anomaly_type=ref.anomaly_type,
-            phone=output.phone,
-            slot=output.slot,
-            time_zone=ref.time_zone,
-            locale=ref.locale,
-            note=output.note,
-        )
-    assert isinstance(output, SurveyGiven)
+    match output:
+        case AnswerGiven():
+            return _answer_recorded(ref, output, submission=submission, now=now)
+        case ResolutionReached():
+            return _resolution_chosen(ref, output, now=now)
+        case CallbackAsked():
+            return _callback_requested(ref, output, now=now)
+        case SurveyGiven():
+            return _survey_answered(ref, output, now=now)
+        case _:
+            assert_never(output)
+
+
+def _answer_recorded(
+    ref: ConversationRef, output: AnswerGiven, *, submission: str, now: datetime
+) -> AnswerRecorded:
+    answer_id = ids.answer_id(ref.conversation_id, output.node_id, submission)
+    return AnswerRecorded(
+        **_envelope(ref, now),
+        event_id=answer_id,
+        answer_id=answer_id,
+        node_id=output.node_id,
+        answer=contract_answer(output),
+    )
+
+
+def _resolution_chosen(
+    ref: ConversationRef, output: ResolutionReached, *, now: datetime
+) -> ResolutionChosen:
+    """Only an anomaly's conversation resolves (a survey scenario has no resolution node)."""
+    if ref.anomaly_id is None or ref.anomaly_type is None:
+        raise ValueError(f"conversation {ref.conversation_id}: a resolution needs an anomaly")
+    resolution_id = ids.resolution_id(ref.conversation_id)
+    action = (
+        _ACTION.validate_python({"action": output.action.value, **output.params})
+        if output.action
+        else None
+    )
+    return ResolutionChosen(
+        **_envelope(ref, now),
+        event_id=resolution_id,
+        resolution_id=resolution_id,
+        order_id=ref.order_id,
+        anomaly_id=ref.anomaly_id,
+        anomaly_type=ref.anomaly_type,
+        outcome=output.outcome,
+        action=action,
+    )
+
+
+def _callback_requested(
+    ref: ConversationRef, output: CallbackAsked, *, now: datetime
+) -> CallbackRequested:
+    callback_id = ids.callback_id(ref.conversation_id)
+    return CallbackRequested(
+        **_envelope(ref, now),
+        event_id=callback_id,
+        callback_id=callback_id,
+        order_id=ref.order_id,
+        anomaly_id=ref.anomaly_id,
+        anomaly_type=ref.anomaly_type,
+        phone=output.phone,
+        slot=output.slot,
+        time_zone=ref.time_zone,
+        locale=ref.locale,
+        note=output.note,
+    )
+
+
+def _survey_answered(ref: ConversationRef, output: SurveyGiven, *, now: datetime) -> SurveyAnswered:
     return SurveyAnswered(
         **_envelope(ref, now),
         event_id=ids.derived_id("survey-answer", str(ref.conversation_id)),

@@ -8,7 +8,7 @@ Rules:
   and a city; the country is one of POSTAL_CODES;
 - a day (redelivery) or a slot's day (callback) is between tomorrow and
   MAX_DAYS_AHEAD days ahead, in the customer's time zone, and never a Sunday;
-- errors are keys of the UI catalogue (domain.ui), one per form field: the page
+- errors are keys of the pages' words (relais_chat.ui.words), one per form field: the page
   says what is wrong next to the field;
 - control characters: a field holding one no keyboard types (NUL, ESC, DEL...) is
   refused (`control_characters`); line breaks and tabs are whitespace: one-line fields

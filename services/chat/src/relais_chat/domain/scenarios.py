@@ -10,11 +10,11 @@ file and the node):
 - a resolution's parameters name the form nodes whose answers fill them, of the
   right field kind; an unknown action or parameter is an error;
 - every text has every language the scenario declares (and, in French, both tones
-  unless one text serves both); placeholders are limited to texts.PLACEHOLDERS;
+  unless one text serves both); placeholders are limited to translations.PLACEHOLDERS;
 - a file may `include` shared fragments (files starting with `_`): their nodes join
   the scenario, and only those the scenario uses need to be reachable.
 A scenario's id is `<pack directory>/<file stem>`, e.g. `default/delivery_late`.
-Reading the files is relais_chat.scenario_files' job; this module only checks.
+Reading the files is relais_chat.adapters.scenario_files' job; this module only checks.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from typing import Annotated, Any, Final, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from relais_chat.domain.texts import validate_text
+from relais_chat.domain.translations import validate_text
 from relais_contracts.actions import ActionType
 from relais_contracts.catalogue import AnomalyType
 from relais_contracts.topics.conversations import ResolutionOutcome
@@ -227,36 +227,56 @@ def assemble(
 
 def check(scenario: Scenario, *, own_nodes: set[str]) -> list[str]:
     """Every structural, action and translation problem of a scenario."""
+    if scenario.start not in scenario.nodes:
+        return [f"start: no node {scenario.start!r}"]
     problems: list[str] = []
-    nodes = scenario.nodes
-    if scenario.start not in nodes:
-        problems.append(f"start: no node {scenario.start!r}")
-        return problems
     if scenario.purpose == "anomaly" and not scenario.anomaly_types:
         problems.append("anomaly_types: an anomaly scenario names the types it answers")
-    for node_id, node in nodes.items():
-        for target in successors(node):
-            if target not in nodes:
-                problems.append(f"node {node_id!r}: leads to unknown node {target!r}")
-            elif target == node_id:
-                problems.append(f"node {node_id!r}: leads to itself")
+    for node_id, node in scenario.nodes.items():
+        problems.extend(_check_links(scenario, node_id, node))
         problems.extend(_check_node(scenario, node_id, node))
     reachable = _reachable(scenario)
-    for node_id in sorted(own_nodes - reachable):
-        problems.append(f"node {node_id!r}: unreachable from {scenario.start!r}")
-    for node_id in sorted(reachable):
-        if not _reaches_terminal(scenario, node_id):
-            problems.append(f"node {node_id!r}: dead end (no path to a resolution or an end)")
-    if scenario.purpose == "survey" and not any(
-        isinstance(nodes[node_id], SurveyNode) for node_id in reachable
-    ):
-        problems.append("a survey scenario needs a survey node")
+    problems.extend(_check_paths(scenario, reachable, own_nodes=own_nodes))
     if scenario.purpose == "survey":
-        problems.extend(
-            f"node {node_id!r}: a survey has no anomaly to resolve"
-            for node_id in sorted(reachable)
-            if isinstance(nodes[node_id], ResolutionNode)
-        )
+        problems.extend(_check_survey(scenario, reachable))
+    return problems
+
+
+def _check_links(scenario: Scenario, node_id: str, node: Node) -> list[str]:
+    problems = []
+    for target in successors(node):
+        if target not in scenario.nodes:
+            problems.append(f"node {node_id!r}: leads to unknown node {target!r}")
+        elif target == node_id:
+            problems.append(f"node {node_id!r}: leads to itself")
+    return problems
+
+
+def _check_paths(scenario: Scenario, reachable: set[str], *, own_nodes: set[str]) -> list[str]:
+    """The file's own nodes are all reachable, and every reachable node can end."""
+    unreachable = [
+        f"node {node_id!r}: unreachable from {scenario.start!r}"
+        for node_id in sorted(own_nodes - reachable)
+    ]
+    dead_ends = [
+        f"node {node_id!r}: dead end (no path to a resolution or an end)"
+        for node_id in sorted(reachable)
+        if not _reaches_terminal(scenario, node_id)
+    ]
+    return unreachable + dead_ends
+
+
+def _check_survey(scenario: Scenario, reachable: set[str]) -> list[str]:
+    """A survey asks for a CSAT and resolves nothing."""
+    nodes = scenario.nodes
+    problems = []
+    if not any(isinstance(nodes[node_id], SurveyNode) for node_id in reachable):
+        problems.append("a survey scenario needs a survey node")
+    problems.extend(
+        f"node {node_id!r}: a survey has no anomaly to resolve"
+        for node_id in sorted(reachable)
+        if isinstance(nodes[node_id], ResolutionNode)
+    )
     return problems
 
 

@@ -1,1 +1,1 @@
-"""Pure insights logic: facts from events, KPIs from facts, charts and CSV (no I/O)."""
+"""Pure insights rules: facts from events, KPIs from facts, the period, the CSV export (no I/O)."""

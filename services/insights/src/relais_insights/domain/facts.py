@@ -15,15 +15,16 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from enum import StrEnum
+from typing import Any, Final
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from relais_contracts.common import DeliveryMode
-from relais_contracts.envelope import Event
+from relais_contracts.envelope import Event, ShipmentEvent
 from relais_contracts.topics import (
     action_commands,
     action_results,
@@ -34,14 +35,42 @@ from relais_contracts.topics import (
     shipment_state,
     tracking_events,
 )
+from relais_contracts.topics.orders import OrderEvent
 
 Detail = Mapping[str, Any]
+
+
+class FactKind(StrEnum):
+    """What a fact records; the values are the `kind` column of the facts table."""
+
+    ORDER_PLACED = "order_placed"
+    ORDER_UPDATED = "order_updated"
+    ORDER_CANCELLED = "order_cancelled"
+    TRACKING_EVENT = "tracking_event"
+    ANOMALY_DETECTED = "anomaly_detected"
+    ANOMALY_ESCALATED = "anomaly_escalated"
+    ANOMALY_RESOLVED = "anomaly_resolved"
+    MILESTONE = "milestone"
+    NOTIFICATION_SENT = "notification_sent"
+    NOTIFICATION_DEFERRED = "notification_deferred"
+    NOTIFICATION_SUPPRESSED = "notification_suppressed"
+    NOTIFICATION_FAILED = "notification_failed"
+    TRACKING_PAGE_VIEWED = "tracking_page_viewed"
+    CONVERSATION_STARTED = "conversation_started"
+    ANSWER_RECORDED = "answer_recorded"
+    RESOLUTION_CHOSEN = "resolution_chosen"
+    CALLBACK_REQUESTED = "callback_requested"
+    SURVEY_ANSWERED = "survey_answered"
+    CONVERSATION_ABANDONED = "conversation_abandoned"
+    ACTION_REQUESTED = "action_requested"
+    ACTION_COMPLETED = "action_completed"
+    ACTION_FAILED = "action_failed"
 
 
 @dataclass(frozen=True)
 class Fact:
     event_id: UUID
-    kind: str
+    kind: FactKind
     shipment_id: str
     occurred_at: datetime
     ref_id: UUID | None = None
@@ -101,14 +130,32 @@ def shipment_fact(state: shipment_state.ShipmentStateChanged) -> ShipmentFact:
     )
 
 
-def _fact(event: Event, kind: str, ref_id: UUID | None = None, **detail: Any) -> Fact:
+def _present(detail: Mapping[str, Any]) -> Detail:
+    """A fact's detail leaves out what the event did not say (None)."""
+    return {key: value for key, value in detail.items() if value is not None}
+
+
+def _about_order(event: OrderEvent, kind: FactKind, **detail: Any) -> Fact:
+    """An order's fact is filed under the order id (no parcel is known yet)."""
     return Fact(
         event_id=event.event_id,
         kind=kind,
-        shipment_id=str(getattr(event, "shipment_id", getattr(event, "order_id", ""))),
+        shipment_id=event.order_id,
+        occurred_at=event.occurred_at,
+        detail=_present(detail),
+    )
+
+
+def _about_shipment(
+    event: ShipmentEvent, kind: FactKind, ref_id: UUID | None = None, **detail: Any
+) -> Fact:
+    return Fact(
+        event_id=event.event_id,
+        kind=kind,
+        shipment_id=event.shipment_id,
         occurred_at=event.occurred_at,
         ref_id=ref_id,
-        detail={key: value for key, value in detail.items() if value is not None},
+        detail=_present(detail),
     )
 
 
@@ -116,138 +163,70 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
-def fact_of(event: Event) -> Fact | None:
-    """The fact an event leaves, None for events no KPI needs (answers' content...)."""
-    match event:
-        case orders.OrderPlaced():
-            return _fact(event, "order_placed", parcels=len(event.parcels))
-        case orders.OrderUpdated():
-            return _fact(event, "order_updated", parcels=len(event.parcels))
-        case orders.OrderCancelled():
-            return _fact(event, "order_cancelled", reason=event.reason.value)
-        case tracking_events.TrackingEventRecorded():
-            return _fact(
-                event,
-                "tracking_event",
-                carrier=event.carrier,
-                status=event.status.value,
-                substatus=event.substatus.value,
-            )
-        case anomalies.AnomalyDetected():
-            return _fact(
-                event,
-                "anomaly_detected",
-                event.anomaly_id,
-                anomaly_type=event.anomaly_type.value,
-                carrier=event.shipment.carrier,
-                severity=event.severity.value,
-            )
-        case anomalies.AnomalyEscalated():
-            return _fact(
-                event,
-                "anomaly_escalated",
-                event.anomaly_id,
-                anomaly_type=event.anomaly_type.value,
-                level=event.level,
-                reason=event.reason.value,
-            )
-        case anomalies.AnomalyResolved():
-            return _fact(
-                event,
-                "anomaly_resolved",
-                event.anomaly_id,
-                anomaly_type=event.anomaly_type.value,
-                reason=event.reason.value,
-            )
-        case anomalies.ShipmentMilestoneReached():
-            return _fact(event, "milestone", event.milestone_id, milestone=event.milestone.value)
-        case (
-            notifications.NotificationSent()
-            | notifications.NotificationFailed()
-            | (notifications.NotificationSuppressed() | notifications.NotificationDeferred())
-        ):
-            return _notification_fact(event)
-        case conversations.TrackingPageViewed():
-            return _fact(event, "tracking_page_viewed", entry=event.entry.value)
-        case conversations.ConversationStarted():
-            return _fact(
-                event,
-                "conversation_started",
-                event.conversation_id,
-                purpose=event.purpose.value,
-                anomaly_id=_text(event.anomaly_id),
-                anomaly_type=_text(event.anomaly_type and event.anomaly_type.value),
-                entry=event.entry.value,
-            )
-        case conversations.AnswerRecorded():
-            return _fact(event, "answer_recorded", event.conversation_id, node=event.node_id)
-        case conversations.ResolutionChosen():
-            return _fact(
-                event,
-                "resolution_chosen",
-                event.conversation_id,
-                anomaly_id=str(event.anomaly_id),
-                anomaly_type=event.anomaly_type.value,
-                outcome=event.outcome.value,
-                action=_text(event.action and event.action.action.value),
-            )
-        case conversations.CallbackRequested():
-            return _fact(
-                event,
-                "callback_requested",
-                event.conversation_id,
-                anomaly_id=_text(event.anomaly_id),
-            )
-        case conversations.SurveyAnswered():
-            return _fact(
-                event,
-                "survey_answered",
-                event.conversation_id,
-                csat=event.csat,
-                comment=event.comment,
-                locale=event.locale,
-            )
-        case conversations.ConversationAbandoned():
-            return _fact(
-                event, "conversation_abandoned", event.conversation_id, reason=event.reason.value
-            )
-        case action_commands.ExecuteAction():
-            return _fact(
-                event,
-                "action_requested",
-                event.action_id,
-                action=event.request.action.value,
-                automatic=event.automatic,
-                anomaly_id=_text(event.anomaly_id),
-            )
-        case action_results.ActionCompleted() | action_results.ActionFailed():
-            failed = isinstance(event, action_results.ActionFailed)
-            return _fact(
-                event,
-                "action_failed" if failed else "action_completed",
-                event.action_id,
-                action=event.action.value,
-                automatic=event.automatic,
-                anomaly_id=_text(event.anomaly_id),
-                reason=event.reason.value
-                if isinstance(event, action_results.ActionFailed)
-                else None,
-                escalated=event.escalated
-                if isinstance(event, action_results.ActionFailed)
-                else None,
-            )
-    return None
+def _order_placed(event: orders.OrderPlaced) -> Fact:
+    return _about_order(event, FactKind.ORDER_PLACED, parcels=len(event.parcels))
 
 
-def _notification_fact(event: notifications._NotificationOutcome) -> Fact:
-    kind = {
-        "NotificationSent": "notification_sent",
-        "NotificationDeferred": "notification_deferred",
-        "NotificationSuppressed": "notification_suppressed",
-        "NotificationFailed": "notification_failed",
-    }[event.event_type]
-    reason = getattr(event, "reason", None)
-    return _fact(
+def _order_updated(event: orders.OrderUpdated) -> Fact:
+    return _about_order(event, FactKind.ORDER_UPDATED, parcels=len(event.parcels))
+
+
+def _order_cancelled(event: orders.OrderCancelled) -> Fact:
+    return _about_order(event, FactKind.ORDER_CANCELLED, reason=event.reason.value)
+
+
+def _tracking_event(event: tracking_events.TrackingEventRecorded) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.TRACKING_EVENT,
+        carrier=event.carrier,
+        status=event.status.value,
+        substatus=event.substatus.value,
+    )
+
+
+def _anomaly_detected(event: anomalies.AnomalyDetected) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.ANOMALY_DETECTED,
+        event.anomaly_id,
+        anomaly_type=event.anomaly_type.value,
+        carrier=event.shipment.carrier,
+        severity=event.severity.value,
+    )
+
+
+def _anomaly_escalated(event: anomalies.AnomalyEscalated) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.ANOMALY_ESCALATED,
+        event.anomaly_id,
+        anomaly_type=event.anomaly_type.value,
+        level=event.level,
+        reason=event.reason.value,
+    )
+
+
+def _anomaly_resolved(event: anomalies.AnomalyResolved) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.ANOMALY_RESOLVED,
+        event.anomaly_id,
+        anomaly_type=event.anomaly_type.value,
+        reason=event.reason.value,
+    )
+
+
+def _milestone(event: anomalies.ShipmentMilestoneReached) -> Fact:
+    return _about_shipment(
+        event, FactKind.MILESTONE, event.milestone_id, milestone=event.milestone.value
+    )
+
+
+def _notification(
+    event: notifications.NotificationEvent, kind: FactKind, reason: StrEnum | None = None
+) -> Fact:
+    return _about_shipment(
         event,
         kind,
         event.notification_id,
@@ -257,3 +236,150 @@ def _notification_fact(event: notifications._NotificationOutcome) -> Fact:
         trigger_name=event.trigger.name,
         reason=reason.value if reason is not None else None,
     )
+
+
+def _notification_sent(event: notifications.NotificationSent) -> Fact:
+    return _notification(event, FactKind.NOTIFICATION_SENT)
+
+
+def _notification_deferred(event: notifications.NotificationDeferred) -> Fact:
+    return _notification(event, FactKind.NOTIFICATION_DEFERRED, event.reason)
+
+
+def _notification_suppressed(event: notifications.NotificationSuppressed) -> Fact:
+    return _notification(event, FactKind.NOTIFICATION_SUPPRESSED, event.reason)
+
+
+def _notification_failed(event: notifications.NotificationFailed) -> Fact:
+    return _notification(event, FactKind.NOTIFICATION_FAILED, event.reason)
+
+
+def _tracking_page_viewed(event: conversations.TrackingPageViewed) -> Fact:
+    return _about_shipment(event, FactKind.TRACKING_PAGE_VIEWED, entry=event.entry.value)
+
+
+def _conversation_started(event: conversations.ConversationStarted) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.CONVERSATION_STARTED,
+        event.conversation_id,
+        purpose=event.purpose.value,
+        anomaly_id=_text(event.anomaly_id),
+        anomaly_type=_text(event.anomaly_type and event.anomaly_type.value),
+        entry=event.entry.value,
+    )
+
+
+def _answer_recorded(event: conversations.AnswerRecorded) -> Fact:
+    """The answer's content stays out: only which question was answered."""
+    return _about_shipment(
+        event, FactKind.ANSWER_RECORDED, event.conversation_id, node=event.node_id
+    )
+
+
+def _resolution_chosen(event: conversations.ResolutionChosen) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.RESOLUTION_CHOSEN,
+        event.conversation_id,
+        anomaly_id=str(event.anomaly_id),
+        anomaly_type=event.anomaly_type.value,
+        outcome=event.outcome.value,
+        action=_text(event.action and event.action.action.value),
+    )
+
+
+def _callback_requested(event: conversations.CallbackRequested) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.CALLBACK_REQUESTED,
+        event.conversation_id,
+        anomaly_id=_text(event.anomaly_id),
+    )
+
+
+def _survey_answered(event: conversations.SurveyAnswered) -> Fact:
+    """The one fact with personal data (the comment), erased with the shipment."""
+    return _about_shipment(
+        event,
+        FactKind.SURVEY_ANSWERED,
+        event.conversation_id,
+        csat=event.csat,
+        comment=event.comment,
+        locale=event.locale,
+    )
+
+
+def _conversation_abandoned(event: conversations.ConversationAbandoned) -> Fact:
+    return _about_shipment(
+        event, FactKind.CONVERSATION_ABANDONED, event.conversation_id, reason=event.reason.value
+    )
+
+
+def _action_requested(event: action_commands.ExecuteAction) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.ACTION_REQUESTED,
+        event.action_id,
+        action=event.request.action.value,
+        automatic=event.automatic,
+        anomaly_id=_text(event.anomaly_id),
+    )
+
+
+def _action_completed(event: action_results.ActionCompleted) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.ACTION_COMPLETED,
+        event.action_id,
+        action=event.action.value,
+        automatic=event.automatic,
+        anomaly_id=_text(event.anomaly_id),
+    )
+
+
+def _action_failed(event: action_results.ActionFailed) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.ACTION_FAILED,
+        event.action_id,
+        action=event.action.value,
+        automatic=event.automatic,
+        anomaly_id=_text(event.anomaly_id),
+        reason=event.reason.value,
+        escalated=event.escalated,
+    )
+
+
+FACT_OF_TYPE: Final[Mapping[type[Event], Callable[[Any], Fact]]] = {
+    orders.OrderPlaced: _order_placed,
+    orders.OrderUpdated: _order_updated,
+    orders.OrderCancelled: _order_cancelled,
+    tracking_events.TrackingEventRecorded: _tracking_event,
+    anomalies.AnomalyDetected: _anomaly_detected,
+    anomalies.AnomalyEscalated: _anomaly_escalated,
+    anomalies.AnomalyResolved: _anomaly_resolved,
+    anomalies.ShipmentMilestoneReached: _milestone,
+    notifications.NotificationSent: _notification_sent,
+    notifications.NotificationDeferred: _notification_deferred,
+    notifications.NotificationSuppressed: _notification_suppressed,
+    notifications.NotificationFailed: _notification_failed,
+    conversations.TrackingPageViewed: _tracking_page_viewed,
+    conversations.ConversationStarted: _conversation_started,
+    conversations.AnswerRecorded: _answer_recorded,
+    conversations.ResolutionChosen: _resolution_chosen,
+    conversations.CallbackRequested: _callback_requested,
+    conversations.SurveyAnswered: _survey_answered,
+    conversations.ConversationAbandoned: _conversation_abandoned,
+    action_commands.ExecuteAction: _action_requested,
+    action_results.ActionCompleted: _action_completed,
+    action_results.ActionFailed: _action_failed,
+}
+"""Every message type of the fact topics, mapped to the fact it leaves."""
+
+
+def fact_of(event: Event) -> Fact | None:
+    """The fact an event leaves; None for a type no mapper is written for (the consumer
+    dead-letters it: a type added to a topic must be mapped here first)."""
+    mapper = FACT_OF_TYPE.get(type(event))
+    return None if mapper is None else mapper(event)

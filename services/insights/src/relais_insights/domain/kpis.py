@@ -34,7 +34,7 @@ from datetime import date, datetime
 
 from pydantic import BaseModel, ConfigDict
 
-from relais_insights.domain.facts import Fact, ShipmentFact
+from relais_insights.domain.facts import Fact, FactKind, ShipmentFact
 from relais_insights.domain.period import Period
 from relais_insights.domain.savings import Savings, savings
 from relais_runtime.merchants.insights import InsightsSection
@@ -200,17 +200,17 @@ class _Index:
     """The facts of one report, grouped the ways the KPIs need."""
 
     def __init__(self, facts: Iterable[Fact]) -> None:
-        self.by_kind: dict[str, list[Fact]] = {}
+        self.by_kind: dict[FactKind, list[Fact]] = {}
         for fact in sorted(facts, key=lambda f: (f.occurred_at, str(f.event_id))):
             self.by_kind.setdefault(fact.kind, []).append(fact)
 
-    def kind(self, kind: str) -> list[Fact]:
+    def kind(self, kind: FactKind) -> list[Fact]:
         return self.by_kind.get(kind, [])
 
-    def about(self, kind: str, anomaly_ids: set[str], key: str = "anomaly_id") -> list[Fact]:
+    def about(self, kind: FactKind, anomaly_ids: set[str], key: str = "anomaly_id") -> list[Fact]:
         return [f for f in self.kind(kind) if f.detail.get(key) in anomaly_ids]
 
-    def firsts(self, kind: str, key: Callable[[Fact], str | None]) -> dict[str, Fact]:
+    def firsts(self, kind: FactKind, key: Callable[[Fact], str | None]) -> dict[str, Fact]:
         found: dict[str, Fact] = {}
         for fact in self.kind(kind):
             value = key(fact)
@@ -229,7 +229,7 @@ def compute_report(
 ) -> Report:
     index = _Index(facts)
     parcels = {s.shipment_id: s for s in shipments}
-    cohort = [f for f in index.kind("anomaly_detected") if period.covers(f.occurred_at)]
+    cohort = [f for f in index.kind(FactKind.ANOMALY_DETECTED) if period.covers(f.occurred_at)]
     cohort_ids = {str(f.ref_id) for f in cohort}
     anomalies = _anomalies(index, cohort, parcels, period)
     told = _time_to_tell(index, cohort)
@@ -287,7 +287,7 @@ def _anomalies(
 
     per_day = Counter(period.day_of(f.occurred_at) for f in cohort)
     in_period = [p for p in parcels.values() if period.covers(p.placed_at)]
-    with_anomaly = {f.shipment_id for f in index.kind("anomaly_detected")}
+    with_anomaly = {f.shipment_id for f in index.kind(FactKind.ANOMALY_DETECTED)}
     hit = sum(1 for p in in_period if p.shipment_id in with_anomaly)
     return Anomalies(
         total=len(cohort),
@@ -303,7 +303,7 @@ def _anomalies(
 
 def _time_to_tell(index: _Index, cohort: list[Fact]) -> tuple[TimeToTell, set[str]]:
     first_sent = index.firsts(
-        "notification_sent",
+        FactKind.NOTIFICATION_SENT,
         lambda f: str(f.detail["trigger_ref"]) if f.detail.get("trigger_kind") in TOLD_BY else None,
     )
     delays = [
@@ -327,20 +327,20 @@ def _time_to_tell(index: _Index, cohort: list[Fact]) -> tuple[TimeToTell, set[st
 def _funnel(index: _Index, cohort_ids: set[str], told_ids: set[str]) -> Funnel:
     started = [
         f
-        for f in index.about("conversation_started", cohort_ids)
+        for f in index.about(FactKind.CONVERSATION_STARTED, cohort_ids)
         if f.detail["purpose"] == "anomaly"
     ]
     anomaly_of = {str(f.ref_id): str(f.detail["anomaly_id"]) for f in started}
     opened = set(anomaly_of.values())
-    chosen = index.about("resolution_chosen", cohort_ids)
-    callbacks = index.about("callback_requested", cohort_ids)
+    chosen = index.about(FactKind.RESOLUTION_CHOSEN, cohort_ids)
+    callbacks = index.about(FactKind.CALLBACK_REQUESTED, cohort_ids)
     completed = {str(f.detail["anomaly_id"]) for f in [*chosen, *callbacks]}
     wants_action = {
         str(f.detail["anomaly_id"]) for f in chosen if f.detail["outcome"] == "execute_action"
     }
     done = {
         str(f.detail["anomaly_id"])
-        for f in index.about("action_completed", cohort_ids)
+        for f in index.about(FactKind.ACTION_COMPLETED, cohort_ids)
         if not f.detail.get("automatic")
     }
     counts = [
@@ -359,17 +359,21 @@ def _funnel(index: _Index, cohort_ids: set[str], told_ids: set[str]) -> Funnel:
     ]
     abandoned = {
         str(f.ref_id): str(f.detail["reason"])
-        for f in index.kind("conversation_abandoned")
+        for f in index.kind(FactKind.CONVERSATION_ABANDONED)
         if str(f.ref_id) in anomaly_of
     }
     return Funnel(
         stages=stages,
         callbacks_requested=len({str(f.ref_id) for f in callbacks}),
         actions_escalated=sum(
-            1 for f in index.about("action_failed", cohort_ids) if f.detail.get("escalated")
+            1 for f in index.about(FactKind.ACTION_FAILED, cohort_ids) if f.detail.get("escalated")
         ),
         anomalies_escalated=len(
-            {str(f.ref_id) for f in index.kind("anomaly_escalated") if str(f.ref_id) in cohort_ids}
+            {
+                str(f.ref_id)
+                for f in index.kind(FactKind.ANOMALY_ESCALATED)
+                if str(f.ref_id) in cohort_ids
+            }
         ),
         conversations_abandoned=len(abandoned),
         abandonment_rate=rate(len(abandoned), len(anomaly_of)),
@@ -378,11 +382,11 @@ def _funnel(index: _Index, cohort_ids: set[str], told_ids: set[str]) -> Funnel:
 
 
 def _resolutions(index: _Index, cohort: list[Fact], cohort_ids: set[str]) -> Resolutions:
-    chosen = index.about("resolution_chosen", cohort_ids)
-    completed = index.about("action_completed", cohort_ids)
-    failed = index.about("action_failed", cohort_ids)
+    chosen = index.about(FactKind.RESOLUTION_CHOSEN, cohort_ids)
+    completed = index.about(FactKind.ACTION_COMPLETED, cohort_ids)
+    failed = index.about(FactKind.ACTION_FAILED, cohort_ids)
     resolved = index.firsts(
-        "anomaly_resolved", lambda f: str(f.ref_id) if str(f.ref_id) in cohort_ids else None
+        FactKind.ANOMALY_RESOLVED, lambda f: str(f.ref_id) if str(f.ref_id) in cohort_ids else None
     )
     hours = [
         _minutes(f.occurred_at, resolved[str(f.ref_id)].occurred_at) / 60
@@ -403,7 +407,7 @@ def _resolutions(index: _Index, cohort: list[Fact], cohort_ids: set[str]) -> Res
 
 
 def _csat(index: _Index, period: Period) -> Csat:
-    answers = [f for f in index.kind("survey_answered") if period.covers(f.occurred_at)]
+    answers = [f for f in index.kind(FactKind.SURVEY_ANSWERED) if period.covers(f.occurred_at)]
     scores = [int(f.detail["csat"]) for f in answers]
     comments = [
         Comment(
@@ -423,8 +427,8 @@ def _csat(index: _Index, period: Period) -> Csat:
 
 
 def _wismo(index: _Index, period: Period) -> Wismo:
-    views = [f for f in index.kind("tracking_page_viewed") if period.covers(f.occurred_at)]
-    orders = sum(1 for f in index.kind("order_placed") if period.covers(f.occurred_at))
+    views = [f for f in index.kind(FactKind.TRACKING_PAGE_VIEWED) if period.covers(f.occurred_at)]
+    orders = sum(1 for f in index.kind(FactKind.ORDER_PLACED) if period.covers(f.occurred_at))
     return Wismo(
         orders=orders,
         tracking_page_views=len(views),

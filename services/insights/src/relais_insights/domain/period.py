@@ -71,3 +71,38 @@ def parse_period(
     if (last - first).days + 1 > max_days:
         raise PeriodError(f"the period is longer than {max_days} days")
     return Period(start=first, end=last, time_zone=time_zone)
+
+
+def today_in(time_zone: str, now: datetime) -> date:
+    """The merchant's today: the date of `now` in its time zone."""
+    return now.astimezone(ZoneInfo(time_zone)).date()
+
+
+def shortcut_days(raw: str | None) -> int:
+    """The dashboard's `days` shortcut (7, 30, 90...): DEFAULT_DAYS when absent or odd."""
+    return int(raw) if raw and raw.isdigit() and 1 <= int(raw) <= MAX_DAYS else DEFAULT_DAYS
+
+
+def period_or_default(
+    *,
+    start: str | None,
+    end: str | None,
+    days: str | None,
+    today: date,
+    time_zone: str,
+) -> tuple[Period, str | None]:
+    """The dashboard's period: a bad one shows the default period with the reason,
+    never an error page without figures."""
+    try:
+        return (
+            parse_period(
+                start=start,
+                end=end,
+                today=today,
+                time_zone=time_zone,
+                default_days=shortcut_days(days),
+            ),
+            None,
+        )
+    except PeriodError as problem:
+        return parse_period(start=None, end=None, today=today, time_zone=time_zone), str(problem)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from enum import StrEnum
 from typing import Any
 from uuid import UUID
 
@@ -29,6 +30,16 @@ from relais_contracts.topics.notifications import (
 from relais_notifier.domain.triggers import MessageFacts, MessageRequest, TriggerDisabled
 
 
+class NotificationStatus(StrEnum):
+    """Where a message is in the send log (the values are the `status` column's)."""
+
+    PENDING = "pending"
+    SENDING = "sending"
+    SENT = "sent"
+    SUPPRESSED = "suppressed"
+    FAILED = "failed"
+
+
 @dataclass(frozen=True)
 class Notification:
     idempotency_key: str
@@ -42,7 +53,7 @@ class Notification:
     trigger_name: str
     source_event_id: UUID
     purpose: str
-    status: str
+    status: NotificationStatus
     planned_at: datetime
     due_at: datetime
     template: str | None = None
@@ -85,7 +96,7 @@ def plan(
                 idempotency_key=key,
                 notification_id=notification_id(key),
                 channel=request.channel,
-                status="suppressed",
+                status=NotificationStatus.SUPPRESSED,
                 **common,
             )
         ]
@@ -97,7 +108,7 @@ def plan(
                 idempotency_key=key,
                 notification_id=notification_id(key),
                 channel=channel,
-                status="pending",
+                status=NotificationStatus.PENDING,
                 template=request.template,
                 urgent=request.urgent,
                 link_kind=request.link_kind,
@@ -119,7 +130,7 @@ def moved_to(row: Notification, channel: Channel, *, now: datetime) -> Notificat
             "notification_id": notification_id(key),
             "channel": channel,
             "fallback_from": row.channel,
-            "status": "pending",
+            "status": NotificationStatus.PENDING,
             "due_at": now,
             "attempts": 0,
             "rounds": 0,

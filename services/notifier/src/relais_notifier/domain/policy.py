@@ -136,21 +136,46 @@ def decide(
     contact_wait: timedelta,
 ) -> Decision:
     if contact is None:
-        if now < message.planned_at + contact_wait:
-            return Wait(until=min(now + timedelta(seconds=30), message.planned_at + contact_wait))
-        return Suppress(SuppressionReason.NO_CONTACT, "no contact received for this shipment")
+        return _without_contact(message, now=now, contact_wait=contact_wait)
     channel = message.channel
     if contact.address(channel) is None:
-        other = other_channel(channel)
-        if (
-            settings.fallback
-            and settings.configured(NotificationChannel(other.value))
-            and contact.address(other) is not None
-        ):
-            return Fallback(channel=other)
-        return Suppress(SuppressionReason.NO_CONTACT, f"no {channel.value} contact, no fallback")
+        return _without_address(channel, contact=contact, settings=settings)
     if channel in opted_out:
         return Suppress(SuppressionReason.UNSUBSCRIBED, f"unsubscribed from {channel.value}")
+    held = _held_back(message, contact=contact, settings=settings, recent=recent, now=now)
+    return held if held is not None else Send(channel=channel)
+
+
+def _without_contact(message: DueMessage, *, now: datetime, contact_wait: timedelta) -> Decision:
+    """Check 1: wait for the contact until `contact_wait` after planning, then suppress."""
+    if now < message.planned_at + contact_wait:
+        return Wait(until=min(now + timedelta(seconds=30), message.planned_at + contact_wait))
+    return Suppress(SuppressionReason.NO_CONTACT, "no contact received for this shipment")
+
+
+def _without_address(
+    channel: Channel, *, contact: Contact, settings: NotificationSettings
+) -> Decision:
+    """Check 2: the other channel when fallback allows it and it has an address."""
+    other = other_channel(channel)
+    if (
+        settings.fallback
+        and settings.configured(NotificationChannel(other.value))
+        and contact.address(other) is not None
+    ):
+        return Fallback(channel=other)
+    return Suppress(SuppressionReason.NO_CONTACT, f"no {channel.value} contact, no fallback")
+
+
+def _held_back(
+    message: DueMessage,
+    *,
+    contact: Contact,
+    settings: NotificationSettings,
+    recent: Sequence[datetime],
+    now: datetime,
+) -> Defer | Suppress | None:
+    """Checks 4 and 5: quiet hours, then the frequency cap; None when neither holds it."""
     if settings.quiet_hours is not None and not message.urgent:
         until = quiet_until(now=now, quiet=settings.quiet_hours, time_zone=contact.time_zone)
         if until is not None:
@@ -161,4 +186,4 @@ def decide(
             if message.trigger_kind is TriggerKind.MILESTONE:
                 return Suppress(SuppressionReason.FREQUENCY_CAP, "cap reached; news only")
             return Defer(until=frees_at, reason=DeferralReason.FREQUENCY_CAP)
-    return Send(channel=channel)
+    return None

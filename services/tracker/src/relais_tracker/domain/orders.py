@@ -19,6 +19,11 @@ from relais_contracts.topics.orders import OrderCancelled, OrderPlaced, OrderUpd
 
 OrderEvent = OrderPlaced | OrderUpdated | OrderCancelled
 
+ENVELOPE_FIELDS = frozenset(
+    {"event_id", "event_type", "schema_version", "occurred_at", "produced_at", "merchant_id"}
+)
+"""Fields of an order event that its publisher sets, never the merchant who sends it."""
+
 
 class OrderState(StrEnum):
     OPEN = "open"

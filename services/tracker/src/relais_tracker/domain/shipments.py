@@ -16,7 +16,7 @@ Rules:
   shipment's version by one;
 - a shipment is final when its substatus is final (delivered, returned...) or its
   order was cancelled, or its parcel was removed from the order;
-- a parcel's carrier is stored as its Relais code (relais_tracker.carriers.aliases:
+- a parcel's carrier is stored as its Relais code (relais_tracker.adapters.carriers.aliases:
   `laposte` is `colissimo`); a carrier event matches a shipment with the same tracking
   number (case-insensitive) and a compatible carrier (`compatible_carriers`): the same
   one, or either side `generic` (a carrier nobody named).
@@ -50,8 +50,8 @@ from relais_contracts.tracking import (
     TrackingStatus,
     is_final,
 )
-from relais_tracker.carriers.aliases import GENERIC, carrier_code
-from relais_tracker.carriers.base import NormalizedEvent
+from relais_tracker.adapters.carriers.aliases import GENERIC, carrier_code
+from relais_tracker.adapters.carriers.base import NormalizedEvent
 
 NOT_MOVING = frozenset({TrackingStatus.PENDING, TrackingStatus.INFO_RECEIVED})
 """Statuses that do not mean the parcel left the merchant (label data only)."""

@@ -1,0 +1,12 @@
+"""The `relais bench` typer app: one command per benchmark."""
+
+from __future__ import annotations
+
+import typer
+
+from relais_cli.bench import chat, detector, tracker
+
+app = typer.Typer(help="Benchmarks: commands that print figures.", no_args_is_help=True)
+app.command("detector")(detector.detector)
+app.command("chat")(chat.chat)
+app.command("tracker")(tracker.tracker)

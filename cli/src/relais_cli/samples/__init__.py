@@ -1,0 +1,1 @@
+"""Sample generators for the docs: outside the services' production packages."""

@@ -1,0 +1,1 @@
+"""What the chat reads from outside its code: scenario packs on disk."""

@@ -1,0 +1,88 @@
+"""The chat's start-up: its configuration, read and checked once, and its wiring.
+
+Rules:
+- `configure` is the only place that reads the settings, the scenario packs and the
+  merchants and builds the link signer and the clock; it touches no network;
+- every merchant's `chat` section is checked against the scenario library
+  (domain.library) before the service starts: a bad scenario, a bad merchant file
+  or a mismatch raises ConfigurationError naming the file, the field and the reason.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+
+from relais_chat import handlers
+from relais_chat.adapters.scenario_files import load_pack, pack_directories
+from relais_chat.domain.access import make_signer
+from relais_chat.domain.library import merchant_problems
+from relais_chat.domain.scenarios import Scenario, ScenarioError
+from relais_chat.service.pages import CustomerPages
+from relais_chat.settings import ChatSettings
+from relais_runtime.clock import Clock
+from relais_runtime.links import LinkSigner
+from relais_runtime.merchants import MerchantDirectory, merchants_of
+from relais_runtime.service import Dependencies, ServiceSpec, Wiring
+from relais_runtime.settings import ConfigurationError
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
+
+
+@dataclass(frozen=True)
+class ChatConfiguration:
+    merchants: MerchantDirectory
+    scenarios: Mapping[str, Scenario]
+    signer: LinkSigner
+    clock: Clock
+
+
+def configure(settings: ChatSettings) -> ChatConfiguration:
+    try:
+        scenarios = load_pack(pack_directories(settings.scenarios_dir))
+    except ScenarioError as error:
+        raise ConfigurationError(str(error)) from None
+    merchants = merchants_of(settings.merchants_dir)
+    problems = [
+        problem
+        for merchant in merchants.values()
+        for problem in merchant_problems(merchant, scenarios)
+    ]
+    if problems:
+        where = settings.merchants_dir
+        raise ConfigurationError("\n".join(f"{where}/{problem}" for problem in problems))
+    return ChatConfiguration(
+        merchants=merchants,
+        scenarios=scenarios,
+        signer=make_signer(settings.link_secret.get_secret_value()),
+        clock=settings.build_clock(),
+    )
+
+
+def build_spec(configuration: ChatConfiguration | None = None) -> ServiceSpec[ChatSettings]:
+    """Without a configuration, wiring configures from the settings it is given."""
+    return ServiceSpec(
+        name="chat",
+        schema="chat",
+        migrations_dir=MIGRATIONS_DIR,
+        wire=partial(wire, configuration=configuration),
+    )
+
+
+def wire(
+    dependencies: Dependencies[ChatSettings], *, configuration: ChatConfiguration | None = None
+) -> Wiring:
+    configuration = configuration or configure(dependencies.settings)
+    pages = CustomerPages(
+        pool=dependencies.pool,
+        merchants=configuration.merchants,
+        scenarios=configuration.scenarios,
+        signer=configuration.signer,
+        clock=configuration.clock,
+    )
+    return Wiring(
+        subscriptions=handlers.subscriptions(configuration.clock),
+        routers=(handlers.build_router(pages),),
+    )

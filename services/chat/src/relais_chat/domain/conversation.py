@@ -1,0 +1,91 @@
+"""What a conversation is about and where it stands, and whose language and time
+zone it speaks.
+
+Rules:
+- one conversation per subject: an anomaly, or a shipment's delivery (the survey);
+- a conversation is `open` until its scenario finishes (`finished`) or the facts
+  close its anomaly first (`abandoned`); only an open one accepts answers;
+- the customer's locale is used if the merchant speaks its language, else the
+  merchant's first locale; times are the customer's, else the merchant's zone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from uuid import UUID
+from zoneinfo import ZoneInfo
+
+from relais_chat.domain.engine import Progress
+from relais_chat.domain.forms import FormContext
+from relais_chat.domain.translations import language_of
+from relais_contracts.catalogue import AnomalyType
+from relais_contracts.shipment import ShipmentContext
+from relais_contracts.topics.conversations import ConversationPurpose
+from relais_contracts.topics.shipment_state import ShipmentStateChanged
+from relais_runtime.merchants import MerchantConfig
+
+DEFAULT_COUNTRY = "FR"
+"""The address form's country when neither the shipment nor its pickup point names one."""
+
+
+class ConversationStatus(StrEnum):
+    OPEN = "open"
+    FINISHED = "finished"
+    ABANDONED = "abandoned"
+
+    @classmethod
+    def after(cls, progress: Progress) -> ConversationStatus:
+        return cls.FINISHED if progress.finished else cls.OPEN
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What a link opens, as the chat's read model knows it."""
+
+    purpose: ConversationPurpose
+    subject_id: UUID
+    merchant_id: str
+    shipment_id: str
+    anomaly_type: AnomalyType | None
+    context: ShipmentContext
+    state: ShipmentStateChanged | None
+    closed: bool
+
+
+def customer_locale(merchant: MerchantConfig, state: ShipmentStateChanged | None) -> str:
+    """The customer's locale if the merchant speaks its language, else the merchant's first."""
+    if state is not None:
+        wanted = state.customer.locale
+        for locale in merchant.locales:
+            if language_of(locale) == language_of(wanted):
+                return wanted
+    return merchant.locales[0]
+
+
+def customer_zone(merchant: MerchantConfig, state: ShipmentStateChanged | None) -> str:
+    return state.customer.time_zone if state is not None else merchant.time_zone
+
+
+def home_country(subject: Subject) -> str:
+    """The delivery address's country, else the pickup point's, else DEFAULT_COUNTRY."""
+    state = subject.state
+    if state is not None and state.delivery.address is not None:
+        return state.delivery.address.country
+    if subject.context.pickup_point is not None:
+        return subject.context.pickup_point.address.country
+    return DEFAULT_COUNTRY
+
+
+def form_context(merchant: MerchantConfig, subject: Subject, now: datetime) -> FormContext:
+    """Forms read days in the customer's zone and phones in the customer's country."""
+    zone = ZoneInfo(customer_zone(merchant, subject.state))
+    return FormContext(
+        today=now.astimezone(zone).date(),
+        time_zone=zone,
+        country=home_country(subject),
+        pickup_network=subject.context.pickup_point.network
+        if subject.context.pickup_point
+        else None,
+    )

@@ -1,0 +1,143 @@
+"""What the pages show: placeholder values, the timeline, dates and the theme.
+
+Rules:
+- dates and times are shown in the customer's time zone and language (Babel);
+- the theme keeps text readable: the colour of text on the merchant's primary and
+  accent colours is black or white, whichever contrasts more (WCAG relative
+  luminance), so a pale brand colour never yields unreadable buttons.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import date, datetime
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from babel.dates import format_date, format_datetime
+
+from relais_contracts.common import carrier_display_name
+from relais_contracts.shipment import ShipmentContext
+from relais_contracts.topics.shipment_state import ShipmentStateChanged
+from relais_contracts.topics.tracking_events import TrackingEventRecorded
+from relais_contracts.tracking import TrackingStatus
+from relais_runtime.merchants import MerchantConfig
+
+
+def carrier_name(code: str | None) -> str:
+    if code is None:
+        return ""
+    return carrier_display_name(code)
+
+
+def show_date(day: date | None, *, locale: str) -> str:
+    return "" if day is None else format_date(day, format="full", locale=_babel(locale))
+
+
+def show_datetime(moment: datetime | None, *, locale: str, zone: str) -> str:
+    if moment is None:
+        return ""
+    local = moment.astimezone(ZoneInfo(zone))
+    return format_datetime(local, format="EEEE d MMMM, HH:mm", locale=_babel(locale))
+
+
+def _babel(locale: str) -> str:
+    return locale.replace("-", "_")
+
+
+def placeholder_values(
+    *,
+    merchant: MerchantConfig,
+    context: ShipmentContext,
+    state: ShipmentStateChanged | None,
+    locale: str,
+    zone: str,
+) -> dict[str, Any]:
+    """Values for translations.PLACEHOLDERS; the customer's name only from the shipment state."""
+    point = context.pickup_point
+    estimate = context.estimated_delivery
+    return {
+        "first_name": (state.customer.first_name if state else None) or "",
+        "merchant_name": merchant.branding.display_name,
+        "bot_name": merchant.branding.bot_name,
+        "order_number": context.order_number,
+        "carrier": carrier_name(context.carrier),
+        "tracking_number": context.tracking_number or "",
+        "promised_date": show_date(context.promised_delivery_by, locale=locale),
+        "estimated_date": show_date(estimate.day if estimate else None, locale=locale),
+        "pickup_point_name": point.name if point else "",
+        "pickup_point_address": one_line(point.address.model_dump()) if point else "",
+        "hold_deadline": show_datetime(context.pickup_hold_deadline, locale=locale, zone=zone),
+        "parcel_index": context.parcel_index,
+        "parcel_count": context.parcel_count,
+    }
+
+
+def one_line(address: dict[str, Any]) -> str:
+    parts = [address.get("line1"), f"{address.get('postal_code', '')} {address.get('city', '')}"]
+    return ", ".join(part.strip() for part in parts if part and part.strip())
+
+
+@dataclass(frozen=True)
+class TimelineItem:
+    when: str
+    status: TrackingStatus
+    description: str
+    place: str
+
+
+def timeline(
+    events: Sequence[TrackingEventRecorded], *, locale: str, zone: str
+) -> list[TimelineItem]:
+    """Newest first; one line per carrier event."""
+    ordered = sorted(events, key=lambda event: event.occurred_at, reverse=True)
+    return [
+        TimelineItem(
+            when=show_datetime(event.occurred_at, locale=locale, zone=zone),
+            status=event.status,
+            description=event.description,
+            place=_place(event),
+        )
+        for event in ordered
+    ]
+
+
+def _place(event: TrackingEventRecorded) -> str:
+    location = event.location
+    if location is None:
+        return ""
+    return ", ".join(
+        str(part) for part in (location.facility, location.city, location.country) if part
+    )
+
+
+def _luminance(color: str) -> float:
+    channels = [int(color[i : i + 2], 16) / 255 for i in (1, 3, 5)]
+    linear = [c / 12.92 if c <= 0.03928 else ((c + 0.055) / 1.055) ** 2.4 for c in channels]
+    return 0.2126 * linear[0] + 0.7152 * linear[1] + 0.0722 * linear[2]
+
+
+def contrast_ratio(first: str, second: str) -> float:
+    high, low = sorted((_luminance(first), _luminance(second)), reverse=True)
+    return (high + 0.05) / (low + 0.05)
+
+
+def readable_on(background: str) -> str:
+    """#ffffff or #000000, whichever contrasts more with the background."""
+    white, black = "#ffffff", "#000000"
+    return (
+        white if contrast_ratio(background, white) >= contrast_ratio(background, black) else black
+    )
+
+
+def theme(merchant: MerchantConfig) -> dict[str, str]:
+    colors = merchant.branding.colors
+    return {
+        "primary": colors.primary,
+        "on_primary": readable_on(colors.primary),
+        "accent": colors.accent,
+        "on_accent": readable_on(colors.accent),
+        "background": colors.background,
+        "text": colors.text,
+    }

@@ -1,0 +1,24 @@
+"""What the insights application runs with: built once at start (bootstrap.configure),
+never changed after."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+
+from relais_insights.service.sessions import DashboardSessions
+from relais_runtime.api_keys import ApiKeyRing
+from relais_runtime.clock import Clock
+from relais_runtime.merchants import MerchantConfig
+
+
+@dataclass(frozen=True)
+class InsightsConfiguration:
+    merchants: Mapping[str, MerchantConfig]
+    keys: ApiKeyRing
+    sessions: DashboardSessions
+    clock: Clock
+    metrics_refresh_s: float
+    """How often the headline gauges are recomputed."""
+    metrics_window_days: int
+    """The gauges cover the last N days."""

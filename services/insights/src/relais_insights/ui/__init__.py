@@ -1,0 +1,1 @@
+"""Presentation: the dashboard's pages, words (fr/en) and SVG charts, rendered on the server."""

@@ -1,0 +1,280 @@
+"""UPS: the Track API (GET https://onlinetools.ups.com/api/track/v1/details/{number}).
+
+Shape: `{trackResponse: {shipment: [{package: [{trackingNumber, deliveryDate: [{type,
+date}], deliveryTime: {startTime, endTime}, activity: [{date: YYYYMMDD, time: HHMMSS,
+gmtDate?, gmtTime?, gmtOffset?, location: {address: {city, postalCode, countryCode}},
+status: {type, code, description, statusCode}}]}], warnings?}]}}`; an error is
+`{response: {errors: [{code, message}]}}`.
+`date`/`time` are the local time of the scan without a zone: `gmtOffset` gives it when
+present, else the zone of the scan's country when it has one, else America/New_York
+(UPS's documented default for US-origin tracking). The status `type` is the documented
+key; the `description` (UPS's standard English wording) narrows it.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta, timezone
+from typing import Any, Final
+from zoneinfo import ZoneInfo
+
+from relais_contracts.tracking import DeliveryEstimate
+from relais_contracts.tracking import IncidentReason as R
+from relais_contracts.tracking import Substatus as B
+from relais_contracts.tracking import TrackingStatus as S
+from relais_tracker.adapters.carriers._common import (
+    CodeMapping,
+    Refinements,
+    as_list,
+    as_object,
+    build_event,
+    estimate,
+    field,
+    load_json,
+    make_location,
+    oldest_first,
+    optional_text,
+    parse_day,
+    parse_local,
+    resolve,
+    sub_object,
+    text,
+    window_on,
+    with_estimate_on_newest,
+    zone_for,
+)
+from relais_tracker.adapters.carriers.base import NormalizedEvent, PayloadError
+
+# Source: UPS Tracking API reference, `activity.status.type` values
+# (https://developer.ups.com/api/reference?loc=en_US#tag/Tracking): D delivered,
+# I in transit, M manifest (billing information received), MV manifest voided,
+# P pickup, X exception, RS returned to shipper, DO/DD delivered to origin /
+# destination CFS (freight), W warehousing, NA not available, O out for delivery.
+# Karrio (modules/connectors/ups/karrio/providers/ups/units.py TrackingStatus) knows
+# only X, MP, D, RS and OT.
+CODES: Final[dict[str, CodeMapping]] = {
+    "M": (S.INFO_RECEIVED, B.LABEL_CREATED, None),
+    "MV": (S.EXCEPTION, B.CANCELLED, R.RETAILER_CANCELLED),
+    "P": (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None),
+    "I": (S.IN_TRANSIT, B.IN_TRANSIT_UNSPECIFIED, None),
+    "O": (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None),
+    "D": (S.DELIVERED, B.DELIVERED_UNSPECIFIED, None),
+    "X": (S.EXCEPTION, B.EXCEPTION_UNSPECIFIED, R.UNKNOWN),
+    "RS": (S.EXCEPTION, B.RETURNED_TO_SENDER, R.UNKNOWN),
+    "DO": (S.IN_TRANSIT, B.ARRIVED_AT_FACILITY, None),
+    "DD": (S.IN_TRANSIT, B.ARRIVED_AT_FACILITY, None),
+    "W": (S.IN_TRANSIT, B.ARRIVED_AT_FACILITY, None),
+    "NA": (S.PENDING, B.PENDING_UNSPECIFIED, None),
+}
+
+_ABSENT: Final = (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_AVAILABLE)
+_READY: Final = (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)
+
+# UPS's standard English activity descriptions, folded; the first keyword found wins.
+TEXT_REFINEMENTS: Final[Refinements] = {
+    "I": (
+        ("out for delivery", (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None)),
+        ("access point", _READY),
+        ("import scan", (S.IN_TRANSIT, B.ARRIVED_IN_DESTINATION_COUNTRY, None)),
+        ("released by clearing agency", (S.IN_TRANSIT, B.CUSTOMS_CLEARED, None)),
+        ("clearance", (S.IN_TRANSIT, B.CUSTOMS_CLEARANCE_STARTED, None)),
+        ("arrived at facility", (S.IN_TRANSIT, B.ARRIVED_AT_FACILITY, None)),
+        ("departed from facility", (S.IN_TRANSIT, B.DEPARTED_FACILITY, None)),
+        ("origin scan", (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None)),
+        ("drop-off", (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None)),
+        ("rescheduled", (S.IN_TRANSIT, B.DELIVERY_RESCHEDULED, None)),
+        ("delivery change", (S.IN_TRANSIT, B.REDIRECTED, None)),
+    ),
+    "D": (
+        ("awaiting customer pickup", _READY),
+        ("picked up", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
+        ("neighbor", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
+        ("front door", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
+        ("porch", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
+        ("garage", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
+        ("mailbox", (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)),
+        ("receiver", (S.DELIVERED, B.DELIVERED_TO_RECEPTION, None)),
+        ("dock", (S.DELIVERED, B.DELIVERED_TO_RECEPTION, None)),
+    ),
+    "X": (
+        ("business was closed", (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)),
+        ("not available", _ABSENT),
+        ("not home", _ABSENT),
+        ("has moved", (S.EXCEPTION, B.CUSTOMER_MOVED, R.RECIPIENT_MOVED)),
+        ("incomplete", (S.EXCEPTION, B.INCOMPLETE_ADDRESS, R.RECIPIENT_INCOMPLETE_ADDRESS)),
+        ("address", (S.EXCEPTION, B.INCORRECT_ADDRESS, R.RECIPIENT_INCORRECT_ADDRESS)),
+        ("refused", (S.EXCEPTION, B.REFUSED_BY_RECIPIENT, R.RECIPIENT_REFUSED)),
+        ("damage", (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
+        ("weather", (S.EXCEPTION, B.DELAYED_WEATHER, R.WEATHER_DELAY)),
+        ("duties", (S.EXCEPTION, B.HELD_FOR_PAYMENT, R.CUSTOMS_DUTIES_UNPAID)),
+        ("customs", (S.EXCEPTION, B.HELD_AT_CUSTOMS, R.CUSTOMS_DELAY)),
+        ("clearance", (S.EXCEPTION, B.HELD_AT_CUSTOMS, R.CUSTOMS_DELAY)),
+        ("returned to the sender", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)),
+        ("returned to the shipper", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)),
+        ("returning", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)),
+        ("rescheduled", (S.IN_TRANSIT, B.DELIVERY_RESCHEDULED, None)),
+    ),
+}
+
+_DEFAULT_ZONE: Final = ZoneInfo("America/New_York")
+
+
+class UpsAdapter:
+    carrier = "ups"
+    default_zone = _DEFAULT_ZONE
+
+    def parse(self, payload: bytes) -> list[NormalizedEvent]:
+        document = as_object(load_json(payload, carrier=self.carrier), where="payload")
+        if "trackResponse" not in document:
+            raise PayloadError(_error_of(document) or "payload: no trackResponse")
+        response = as_object(document["trackResponse"], where="trackResponse")
+        shipments = as_list(field(response, "shipment", where="trackResponse"), where="shipment")
+        events: list[NormalizedEvent] = []
+        warnings: list[str] = []
+        for s_index, raw_shipment in enumerate(shipments):
+            shipment = as_object(raw_shipment, where=f"shipment[{s_index}]")
+            warnings.extend(_messages(shipment.get("warnings")))
+            for p_index, package in enumerate(
+                as_list(shipment.get("package") or [], where="package")
+            ):
+                events.extend(
+                    self._package(package, where=f"shipment[{s_index}].package[{p_index}]")
+                )
+        if not events and warnings:
+            raise PayloadError(f"UPS answered with a warning: {warnings[0]}")
+        return events
+
+    def _package(self, value: Any, *, where: str) -> list[NormalizedEvent]:
+        package = as_object(value, where=where)
+        tracking_number = text(field(package, "trackingNumber", where=where), where=where)
+        activities = as_list(package.get("activity") or [], where=f"{where}.activity")
+        delivery = package.get("deliveryInformation")
+        left_at = optional_text(delivery.get("location")) if isinstance(delivery, dict) else None
+        events = oldest_first(
+            reversed(
+                [
+                    self._event(
+                        raw,
+                        tracking_number=tracking_number,
+                        left_at=left_at,
+                        where=f"{where}.activity[{i}]",
+                    )
+                    for i, raw in enumerate(activities)
+                ]
+            )
+        )
+        zone = _zone_of(activities[0] if activities else None)
+        return with_estimate_on_newest(events, _estimate(package, zone=zone, where=where))
+
+    def _event(
+        self, value: Any, *, tracking_number: str, left_at: str | None, where: str
+    ) -> NormalizedEvent:
+        """`left_at` (deliveryInformation.location: "Front Door", "Neighbor"...) narrows
+        the delivery scan."""
+        raw = as_object(value, where=where)
+        status = as_object(field(raw, "status", where=where), where=f"{where}.status")
+        code = text(field(status, "type", where=f"{where}.status"), where=f"{where}.status.type")
+        description = optional_text(status.get("description"))
+        address = _address(raw)
+        return build_event(
+            tracking_number=tracking_number,
+            carrier_code=code,
+            carrier_reason_code=optional_text(status.get("code")),
+            mapping=resolve(
+                code,
+                table=CODES,
+                refinements=TEXT_REFINEMENTS,
+                texts=[description, left_at if code == "D" else None],
+            ),
+            occurred_at=_occurred_at(raw, where=where),
+            description=description,
+            location=make_location(
+                city=address.get("city"),
+                postal_code=address.get("postalCode"),
+                country=address.get("countryCode") or address.get("country"),
+            ),
+        )
+
+
+def _address(activity: dict[str, Any]) -> dict[str, Any]:
+    location = activity.get("location")
+    if isinstance(location, dict) and isinstance(location.get("address"), dict):
+        address: dict[str, Any] = location["address"]
+        return address
+    return {}
+
+
+def _zone_of(activity: Any) -> ZoneInfo:
+    address = _address(activity) if isinstance(activity, dict) else {}
+    return zone_for(optional_text(address.get("countryCode")), default=_DEFAULT_ZONE)
+
+
+def _occurred_at(activity: dict[str, Any], *, where: str) -> datetime:
+    date, clock = field(activity, "date", where=where), field(activity, "time", where=where)
+    offset = optional_text(activity.get("gmtOffset"))
+    local = parse_local(
+        date,
+        clock,
+        day_format="%Y%m%d",
+        clock_format="%H%M%S",
+        zone=_zone_of(activity),
+        where=where,
+    )
+    if offset is None:
+        return local
+    return local.replace(tzinfo=_fixed_offset(offset, where=f"{where}.gmtOffset"))
+
+
+def _fixed_offset(value: str, *, where: str) -> timezone:
+    sign = -1 if value.startswith("-") else 1
+    try:
+        hours, minutes = value.lstrip("+-").split(":")
+        return timezone(sign * timedelta(hours=int(hours), minutes=int(minutes)))
+    except ValueError:
+        raise PayloadError(f"{where}: {value!r} is not an offset like -05:00") from None
+
+
+def _estimate(package: dict[str, Any], *, zone: ZoneInfo, where: str) -> DeliveryEstimate | None:
+    dates = {
+        optional_text(item.get("type")): item.get("date")
+        for item in package.get("deliveryDate") or []
+        if isinstance(item, dict)
+    }
+    if "DEL" in dates:
+        return None
+    raw_day = dates.get("RDD") or dates.get("SDD")
+    if not raw_day:
+        return None
+    day = parse_day(raw_day, day_format="%Y%m%d", where=f"{where}.deliveryDate")
+    window = sub_object(package, "deliveryTime")
+    start, end = window_on(
+        day,
+        start=_clock(window.get("startTime")),
+        end=_clock(window.get("endTime")),
+        zone=zone,
+    )
+    return estimate(day=day, start=start, end=end)
+
+
+def _clock(value: Any) -> Any:
+    raw = optional_text(value)
+    if raw is None or raw == "000000":
+        return None
+    try:
+        return datetime.strptime(raw, "%H%M%S").time()
+    except ValueError:
+        return None
+
+
+def _messages(value: Any) -> list[str]:
+    items = value if isinstance(value, list) else []
+    return [
+        f"{item.get('code', '?')}: {item.get('message', 'no message')}"
+        for item in items
+        if isinstance(item, dict)
+    ]
+
+
+def _error_of(document: dict[str, Any]) -> str | None:
+    response = document.get("response")
+    errors = _messages(response.get("errors")) if isinstance(response, dict) else []
+    return f"UPS answered with an error: {errors[0]}" if errors else None

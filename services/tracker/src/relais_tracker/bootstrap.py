@@ -1,0 +1,200 @@
+"""Setting the tracker up: the one place that reads its settings, loads the merchants,
+builds the clock and the clients, and wires the handlers to the application steps.
+
+Rules:
+- `configure` reads and validates everything that can be wrong in the configuration
+  (merchant files, API keys, webhook secrets) without touching the network: a bad
+  configuration stops start-up with ConfigurationError before anything runs;
+- `wire` builds the application steps once and hands each consumer and router its own;
+- topics are the registry's unless `topic_overrides` renames them (benchmarks,
+  isolated test runs).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from datetime import timedelta
+from functools import partial
+from pathlib import Path
+
+import httpx
+from aiolimiter import AsyncLimiter
+from fastapi import APIRouter
+
+from relais_contracts.registry import Topic
+from relais_contracts.topics import carrier_updates, orders, shipment_state, tracking_events
+from relais_runtime.api_keys import ApiKeyRing
+from relais_runtime.clock import Clock
+from relais_runtime.consumer import BatchSubscription, Subscription
+from relais_runtime.merchants import MerchantDirectory, merchants_of
+from relais_runtime.service import Dependencies, ServiceSpec, Wiring
+from relais_runtime.supervisor import Loop
+from relais_tracker.adapters.carrier_poller import HttpCarrierPoller, PollRetry
+from relais_tracker.adapters.webhook_auth import WebhookAuthenticator
+from relais_tracker.handlers import (
+    CarrierUpdateConsumer,
+    OrderApi,
+    OrderConsumer,
+    WebhookIntake,
+    orders_router,
+    prepare_carrier_update,
+    webhooks_router,
+)
+from relais_tracker.service.carrier_events import CarrierEventRecorder
+from relais_tracker.service.orders import OrderCancellation, OrderIntake, OrderShipments
+from relais_tracker.service.polling import PollingLoop
+from relais_tracker.service.publishing import ShipmentPublisher
+from relais_tracker.settings import TrackerSettings
+
+MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
+
+ORDERS_GROUP = "tracker.orders"
+CARRIER_UPDATES_GROUP = "tracker.carrier-updates"
+
+
+@dataclass(frozen=True)
+class Topics:
+    orders: Topic
+    carrier_updates: Topic
+    tracking_events: Topic
+    shipment_state: Topic
+
+    @classmethod
+    def of(cls, overrides: dict[str, str]) -> Topics:
+        def named(topic: Topic) -> Topic:
+            return replace(topic, name=overrides[topic.name]) if topic.name in overrides else topic
+
+        return cls(
+            orders=named(orders.TOPIC),
+            carrier_updates=named(carrier_updates.TOPIC),
+            tracking_events=named(tracking_events.TOPIC),
+            shipment_state=named(shipment_state.TOPIC),
+        )
+
+
+@dataclass(frozen=True)
+class TrackerConfiguration:
+    settings: TrackerSettings
+    clock: Clock
+    topics: Topics
+    merchants: MerchantDirectory
+    api_keys: ApiKeyRing
+    webhook_authenticator: WebhookAuthenticator
+
+
+def configure(settings: TrackerSettings) -> TrackerConfiguration:
+    merchants = merchants_of(settings.merchants_dir)
+    return TrackerConfiguration(
+        settings=settings,
+        clock=settings.build_clock(),
+        topics=Topics.of(settings.topic_overrides),
+        merchants=merchants,
+        api_keys=ApiKeyRing.of(merchants),
+        webhook_authenticator=WebhookAuthenticator.of(
+            platform=settings.carrier_webhooks,
+            merchants=merchants,
+            tolerance_s=settings.webhook_signature_tolerance_s,
+        ),
+    )
+
+
+def build_spec(configuration: TrackerConfiguration | None = None) -> ServiceSpec[TrackerSettings]:
+    """Without a configuration, the service configures itself from the settings it is
+    started with."""
+    return ServiceSpec(
+        name="tracker",
+        schema="tracker",
+        migrations_dir=MIGRATIONS_DIR,
+        wire=partial(wire, configuration=configuration),
+    )
+
+
+def wire(
+    dependencies: Dependencies[TrackerSettings],
+    configuration: TrackerConfiguration | None = None,
+) -> Wiring:
+    configuration = configuration or configure(dependencies.settings)
+    settings, topics = configuration.settings, configuration.topics
+    publisher = ShipmentPublisher(
+        tracking_events=topics.tracking_events,
+        shipment_state=topics.shipment_state,
+        clock=configuration.clock,
+    )
+    intake = OrderIntake(
+        shipments=OrderShipments(publisher=publisher, clock=configuration.clock),
+        cancellation=OrderCancellation(publisher=publisher),
+    )
+    recorder = CarrierEventRecorder(publisher=publisher, clock=configuration.clock)
+    return Wiring(
+        subscriptions=[
+            BatchSubscription(
+                topic=topics.carrier_updates,
+                group_id=CARRIER_UPDATES_GROUP,
+                handler=CarrierUpdateConsumer(recorder).handle,
+                prepare=prepare_carrier_update,
+                max_records=settings.carrier_batch_max,
+            ),
+            Subscription(
+                topic=topics.orders, group_id=ORDERS_GROUP, handler=OrderConsumer(intake).handle
+            ),
+        ],
+        routers=_routers(configuration, dependencies),
+        background=_background(configuration, dependencies),
+    )
+
+
+def _routers(
+    configuration: TrackerConfiguration, dependencies: Dependencies[TrackerSettings]
+) -> list[APIRouter]:
+    settings, topics, clock = configuration.settings, configuration.topics, configuration.clock
+    return [
+        webhooks_router(
+            WebhookIntake(
+                producer=dependencies.producer,
+                topic=topics.carrier_updates,
+                authenticator=configuration.webhook_authenticator,
+                max_body_bytes=settings.webhook_max_body_bytes,
+                now=clock.now,
+            )
+        ),
+        orders_router(
+            OrderApi(
+                producer=dependencies.producer,
+                pool=dependencies.pool,
+                topic=topics.orders,
+                keys=configuration.api_keys,
+                now=clock.now,
+            )
+        ),
+    ]
+
+
+def _background(
+    configuration: TrackerConfiguration, dependencies: Dependencies[TrackerSettings]
+) -> list[Loop]:
+    """Carrier polling, when a pull API and carriers to poll are configured."""
+    settings = configuration.settings
+    if settings.poll_base_url is None or not settings.poll_carriers:
+        return []
+    poller = HttpCarrierPoller(
+        client=httpx.AsyncClient(timeout=settings.poll_timeout_s),
+        base_url=str(settings.poll_base_url),
+        limiter=AsyncLimiter(max_rate=settings.poll_rate_per_s, time_period=1.0),
+        retry=PollRetry(
+            max_attempts=settings.poll_max_attempts,
+            backoff_initial_s=settings.poll_backoff_initial_s,
+            backoff_max_s=settings.poll_backoff_max_s,
+        ),
+    )
+    polling = PollingLoop(
+        pool=dependencies.pool,
+        producer=dependencies.producer,
+        topic=configuration.topics.carrier_updates,
+        poller=poller,
+        carriers=settings.poll_carriers,
+        interval=timedelta(seconds=settings.poll_interval_s),
+        batch=settings.poll_batch,
+        now=configuration.clock.now,
+        idle_s=min(settings.poll_interval_s, 5.0),
+    )
+    return [Loop("carrier-polling", polling.run)]

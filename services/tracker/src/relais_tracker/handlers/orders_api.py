@@ -1,0 +1,224 @@
+"""The merchant order API: orders over HTTP, published to the orders topic.
+
+    POST /v1/orders                    the whole order (OrderPlaced) -> 202
+    PUT  /v1/orders/{order_id}         the whole order again (OrderUpdated) -> 202
+    POST /v1/orders/{order_id}/cancel  {"reason": ...} (OrderCancelled) -> 202
+    GET  /v1/orders/{order_id}         the order as the tracker knows it, with its shipments
+
+Rules:
+- every call carries one of the merchant's API keys (`Authorization: Bearer <key>`);
+  no key or an unknown key: 401; the merchant is the key's owner, never a field of
+  the body: a merchant can only write and read its own orders, and another
+  merchant's order is answered 404 like a missing one;
+- the body is validated with the orders topic's own models (envelope fields are
+  set by the API: merchant_id from the key, correlation_id = order_id, the event
+  time): invalid -> 422 listing each field and its message (never the values);
+  a parcel's `carrier` is first put through the alias table (`Mondial Relay`,
+  `mondial-relay` -> `mondial_relay`; relais_tracker.adapters.carriers.aliases), so
+  the published order carries Relais carrier codes;
+- an accepted order is published to the orders topic and Kafka's acknowledgement
+  awaited before answering 202; the tracker then applies it like any order event
+  (it never writes its tables from the API), so a GET may lag a POST briefly;
+- a retried identical request produces the same event id (consumers ignore it).
+"""
+
+import hashlib
+import json
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from enum import StrEnum
+from typing import Annotated, Any
+
+import asyncpg
+from aiokafka import AIOKafkaProducer
+from fastapi import APIRouter, Body, Depends, Header, HTTPException
+from fastapi.responses import JSONResponse
+from pydantic import ValidationError
+
+from relais_contracts import ids
+from relais_contracts.envelope import Event
+from relais_contracts.registry import Topic
+from relais_contracts.topics.orders import OrderCancelled, OrderPlaced, OrderUpdated
+from relais_runtime.api_keys import ApiKeyRing
+from relais_runtime.kafka import publish_events
+from relais_runtime.metrics import ORDER_API_REQUESTS
+from relais_runtime.routes import context_of, router_for
+from relais_tracker.adapters.carriers.aliases import carrier_code
+from relais_tracker.domain import ENVELOPE_FIELDS
+from relais_tracker.service.order_view import order_view
+
+
+@dataclass(frozen=True)
+class OrderApi:
+    producer: AIOKafkaProducer
+    pool: asyncpg.Pool
+    topic: Topic
+    keys: ApiKeyRing
+    now: Callable[[], datetime]
+
+
+class RequestOutcome(StrEnum):
+    """The `outcome` label of relais_order_api_requests_total."""
+
+    ACCEPTED = "accepted"
+    INVALID = "invalid"
+    UNAUTHORIZED = "unauthorized"
+    FOUND = "found"
+    NOT_FOUND = "not_found"
+
+
+Api = Annotated[OrderApi, Depends(context_of(OrderApi))]
+
+
+def merchant(api: Api, authorization: Annotated[str | None, Header()] = None) -> str:
+    """The owner of the request's API key; 401 without a valid one."""
+    owner = api.keys.merchant_of_header(authorization)
+    if owner is None:
+        ORDER_API_REQUESTS.labels(operation="any", outcome=RequestOutcome.UNAUTHORIZED).inc()
+        raise HTTPException(
+            status_code=401,
+            detail="missing or invalid API key",
+            headers={"WWW-Authenticate": "Bearer"},
+        )
+    return owner
+
+
+Merchant = Annotated[str, Depends(merchant)]
+OrderBody = Annotated[dict[str, Any], Body()]
+
+
+def _request_id(merchant_id: str, operation: str, body: dict[str, Any]) -> Any:
+    digest = hashlib.sha256(json.dumps(body, sort_keys=True, default=str).encode()).hexdigest()
+    return ids.derived_id("order-api", merchant_id, operation, digest)
+
+
+def _invalid(operation: str, error: ValidationError) -> HTTPException:
+    ORDER_API_REQUESTS.labels(operation=operation, outcome=RequestOutcome.INVALID).inc()
+    return HTTPException(
+        status_code=422,
+        detail=[
+            {"loc": ["body", *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
+            for problem in error.errors(include_url=False, include_input=False)
+        ],
+    )
+
+
+def _envelope_free(operation: str, body: dict[str, Any]) -> dict[str, Any]:
+    present = sorted(ENVELOPE_FIELDS & body.keys())
+    if present:
+        ORDER_API_REQUESTS.labels(operation=operation, outcome=RequestOutcome.INVALID).inc()
+        raise HTTPException(
+            status_code=422,
+            detail=[
+                {"loc": ["body", name], "msg": "set by the API, not by the caller"}
+                for name in present
+            ],
+        )
+    return _with_carrier_codes(body)
+
+
+def _with_carrier_codes(body: dict[str, Any]) -> dict[str, Any]:
+    """The body with each parcel's carrier named by its Relais code when the alias table
+    can tell (anything else is left for validation to judge)."""
+    parcels = body.get("parcels")
+    if not isinstance(parcels, list):
+        return body
+    named = []
+    for parcel in parcels:
+        carrier = parcel.get("carrier") if isinstance(parcel, dict) else None
+        code = carrier_code(carrier) if isinstance(carrier, str) else None
+        named.append({**parcel, "carrier": code} if code is not None else parcel)
+    return {**body, "parcels": named}
+
+
+async def _publish(api: OrderApi, operation: str, event: Event) -> JSONResponse:
+    await publish_events(api.producer, topic=api.topic.name, events=[event])
+    ORDER_API_REQUESTS.labels(operation=operation, outcome=RequestOutcome.ACCEPTED).inc()
+    return JSONResponse(
+        {"accepted": str(event.event_id), "event_type": event.event_type},
+        status_code=202,
+    )
+
+
+async def place(merchant_id: Merchant, body: OrderBody, api: Api) -> JSONResponse:
+    fields = _envelope_free("place", body)
+    try:
+        event = OrderPlaced.model_validate(
+            {
+                **fields,
+                "event_id": _request_id(merchant_id, "place", fields),
+                "merchant_id": merchant_id,
+                "correlation_id": fields.get("order_id") or "-",
+                "occurred_at": fields.get("placed_at"),
+                "produced_at": api.now(),
+            }
+        )
+    except ValidationError as error:
+        raise _invalid("place", error) from None
+    return await _publish(api, "place", event)
+
+
+async def update(merchant_id: Merchant, order_id: str, body: OrderBody, api: Api) -> JSONResponse:
+    fields = _envelope_free("update", body)
+    if fields.get("order_id", order_id) != order_id:
+        raise HTTPException(422, [{"loc": ["body", "order_id"], "msg": "differs from URL"}])
+    moment = api.now()
+    try:
+        event = OrderUpdated.model_validate(
+            {
+                **fields,
+                "order_id": order_id,
+                "event_id": _request_id(merchant_id, "update", {**fields, "at": moment}),
+                "merchant_id": merchant_id,
+                "correlation_id": order_id,
+                "occurred_at": moment,
+                "produced_at": moment,
+            }
+        )
+    except ValidationError as error:
+        raise _invalid("update", error) from None
+    return await _publish(api, "update", event)
+
+
+async def cancel(
+    merchant_id: Merchant,
+    order_id: str,
+    api: Api,
+    body: Annotated[dict[str, Any] | None, Body()] = None,
+) -> JSONResponse:
+    fields = _envelope_free("cancel", body or {})
+    moment = api.now()
+    try:
+        event = OrderCancelled.model_validate(
+            {
+                **fields,
+                "order_id": order_id,
+                "event_id": _request_id(merchant_id, "cancel", {"order_id": order_id}),
+                "merchant_id": merchant_id,
+                "correlation_id": order_id,
+                "occurred_at": moment,
+                "produced_at": moment,
+            }
+        )
+    except ValidationError as error:
+        raise _invalid("cancel", error) from None
+    return await _publish(api, "cancel", event)
+
+
+async def read(merchant_id: Merchant, order_id: str, api: Api) -> dict[str, Any]:
+    view = await order_view(api.pool, merchant_id=merchant_id, order_id=order_id)
+    if view is None:
+        ORDER_API_REQUESTS.labels(operation="read", outcome=RequestOutcome.NOT_FOUND).inc()
+        raise HTTPException(status_code=404, detail=f"no order {order_id!r}")
+    ORDER_API_REQUESTS.labels(operation="read", outcome=RequestOutcome.FOUND).inc()
+    return view
+
+
+def orders_router(api: OrderApi) -> APIRouter:
+    router = router_for(api, prefix="/v1/orders", tags=["orders"])
+    router.add_api_route("", place, methods=["POST"], status_code=202)
+    router.add_api_route("/{order_id}", update, methods=["PUT"], status_code=202)
+    router.add_api_route("/{order_id}/cancel", cancel, methods=["POST"], status_code=202)
+    router.add_api_route("/{order_id}", read, methods=["GET"])
+    return router
