@@ -1,62 +1,39 @@
 """The Helm chart, rendered by a real `helm template` and checked against the Kubernetes
 JSON schemas (kubernetes-validate, strict: unknown fields are errors), in several
 values variants, plus the invariants the schemas cannot express: non-root, probes,
-resource limits, secrets only by reference, replicas bounded by partitions."""
+resource limits, secrets only by reference, replicas bounded by partitions.
+
+The chart's exposure (public URLs, cookies, Ingress, NetworkPolicies) is checked in
+test_chart_exposure.py, its operations (alerts, dashboard, topics, KEDA, transport
+security) in test_chart_operations.py."""
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import kubernetes_validate
 import pytest
 import yaml
 
 from relais_contracts.topics import ALL_TOPICS
+from tests.deploy.chart import (
+    CHAT_URL,
+    KUBERNETES_VERSION,
+    MERCHANTS,
+    REPO,
+    SERVICES,
+    Manifest,
+    component,
+    demo_merchants,
+    of_kind,
+    render,
+    run_helm,
+)
 
-REPO = Path(__file__).resolve().parents[2]
-CHART = REPO / "deploy" / "helm" / "relais"
-MERCHANTS = REPO / "deploy" / "merchants"
-KUBERNETES_VERSION = "1.31.0"
-SERVICES = ("tracker", "detector", "notifier", "chat", "actions", "insights")
-# Kinds that come from CRDs, not from Kubernetes itself: no schema in kubernetes-validate.
-CUSTOM_KINDS = {"ServiceMonitor"}
-
-Manifest = dict[str, Any]
-
-
-def demo_merchants() -> list[str]:
-    args = []
-    for path in sorted(MERCHANTS.glob("*.yaml")):
-        key = path.name.replace(".", "\\.")
-        args += ["--set-file", f"merchants.files.{key}={path}"]
-    return args
-
-
-def run_helm(helm: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [str(helm), "template", "rel", str(CHART), "--kube-version", KUBERNETES_VERSION, *args],
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-
-
-def render(helm: Path, *args: str) -> list[Manifest]:
-    result = run_helm(helm, *args)
-    assert result.returncode == 0, result.stderr
-    return [document for document in yaml.safe_load_all(result.stdout) if document]
-
-
-def of_kind(manifests: list[Manifest], kind: str) -> list[Manifest]:
-    return [manifest for manifest in manifests if manifest["kind"] == kind]
-
-
-def component(manifest: Manifest) -> str:
-    component_name: str = manifest["metadata"]["labels"]["app.kubernetes.io/component"]
-    return component_name
+# Kinds that come from CRDs, not from Kubernetes itself: no schema in kubernetes-validate
+# (test_chart_operations.py checks their shape).
+CUSTOM_KINDS = {"ServiceMonitor", "PrometheusRule", "ScaledObject", "KafkaTopic"}
 
 
 def containers(deployment: Manifest) -> Iterator[Manifest]:
@@ -86,6 +63,70 @@ VARIANTS = {
         "services.tracker.replicas=3",
         "--set",
         "podDisruptionBudget.enabled=false",
+    ],
+    # Everything a platform team turns on: every public URL routed, alerts, dashboard,
+    # KEDA, Kafka over SASL_SSL with a private CA and a client certificate, PostgreSQL
+    # verify-full with a client certificate.
+    "production": [
+        "--set",
+        "publicUrls.tracker=https://api.relais.example",
+        "--set",
+        "publicUrls.insights=https://insights.relais.example",
+        "--set",
+        "ingress.enabled=true",
+        "--set",
+        "ingress.className=nginx",
+        "--set",
+        "serviceMonitor.enabled=true",
+        "--set",
+        "prometheusRule.enabled=true",
+        "--set",
+        "grafanaDashboard.enabled=true",
+        "--set",
+        "keda.enabled=true",
+        "--set",
+        "kafka.bootstrap=kafka-0.kafka:9093\\,kafka-1.kafka:9093",
+        "--set",
+        "kafka.securityProtocol=SASL_SSL",
+        "--set",
+        "kafka.sasl.username=relais",
+        "--set",
+        "kafka.sasl.passwordSecret.secretName=relais-kafka-user",
+        "--set",
+        "kafka.sasl.passwordSecret.key=password",
+        "--set",
+        "kafka.tls.ca.secretName=kafka-cluster-ca-cert",
+        "--set",
+        "kafka.tls.clientCertificate.secretName=relais-kafka-user",
+        "--set",
+        "kafka.tls.clientCertificate.certKey=user.crt",
+        "--set",
+        "kafka.tls.clientCertificate.keyKey=user.key",
+        "--set",
+        "kafka.tls.keyPasswordSecret.secretName=relais-kafka-user",
+        "--set",
+        "kafka.tls.keyPasswordSecret.key=user.password",
+        "--set",
+        "postgresql.sslmode=verify-full",
+        "--set",
+        "postgresql.ca.configMapName=postgres-ca",
+        "--set",
+        "postgresql.clientCertificate.secretName=relais-postgres-client",
+    ],
+    # Strimzi owns the topics (KafkaTopic resources instead of the hook Job).
+    "strimzi": ["--set", "topics.strimzi.enabled=true", "--set", "topics.replicationFactor=3"],
+    # A local cluster: http URLs allowed, cookies not Secure, no NetworkPolicies.
+    "development": [
+        "--set",
+        "development=true",
+        "--set",
+        "publicUrls.chat=http://localhost:8004",
+        "--set",
+        "publicUrls.notifier=http://localhost:8003",
+        "--set",
+        "networkPolicy.enabled=false",
+        "--set",
+        "topics.replicationFactor=1",
     ],
 }
 
@@ -150,7 +191,7 @@ def test_no_container_runs_as_root_or_with_privileges(
     variant: tuple[str, list[Manifest]],
 ) -> None:
     _, manifests = variant
-    for deployment in of_kind(manifests, "Deployment"):
+    for deployment in of_kind(manifests, "Deployment") + of_kind(manifests, "Job"):
         pod = deployment["spec"]["template"]["spec"]
         assert pod["securityContext"]["runAsNonRoot"] is True
         assert pod["securityContext"]["runAsUser"] != 0
@@ -191,10 +232,15 @@ def test_secrets_are_only_referenced(variant: tuple[str, list[Manifest]]) -> Non
             "valueFrom": {"secretKeyRef": {"name": "relais-database", "key": "url"}},
         }
         for item in container["env"]:
-            if any(word in item["name"] for word in ("SECRET", "PASSWORD", "TOKEN")):
+            if any(word in item["name"] for word in ("SECRET", "PEPPER", "PASSWORD", "TOKEN")):
                 assert set(item) == {"name", "valueFrom"}, item["name"]
-        if component(deployment) in {"notifier", "chat", "insights"}:
-            assert "secretKeyRef" in env["RELAIS_LINK_SECRET"]["valueFrom"]
+        needs = {
+            "notifier": ("RELAIS_CUSTOMER_LINK_SECRETS", "RELAIS_OPT_OUT_PEPPER"),
+            "chat": ("RELAIS_CUSTOMER_LINK_SECRETS",),
+            "insights": ("RELAIS_SESSION_SECRETS",),
+        }
+        for needed in needs.get(component(deployment), ()):
+            assert "secretKeyRef" in env[needed]["valueFrom"]
         if name == "ingress-and-service-monitor":
             assert container["envFrom"] == [{"secretRef": {"name": "relais-merchant-secrets"}}]
 
@@ -203,7 +249,14 @@ def test_secrets_are_only_referenced(variant: tuple[str, list[Manifest]]) -> Non
     ("args", "reason"),
     [
         (["--set", "secretEnv.RELAIS_DATABASE_URL.value=postgresql://u:p@db/relais"], "value"),
-        (["--set", "services.notifier.env.RELAIS_LINK_SECRET=plaintext"], "RELAIS_LINK_SECRET"),
+        (
+            ["--set", "services.notifier.env.RELAIS_CUSTOMER_LINK_SECRETS=plaintext"],
+            "RELAIS_CUSTOMER_LINK_SECRETS",
+        ),
+        (
+            ["--set", "services.notifier.env.RELAIS_OPT_OUT_PEPPER=plaintext"],
+            "RELAIS_OPT_OUT_PEPPER",
+        ),
         (["--set", "env.RELAIS_SMTP_PASSWORD=plaintext"], "RELAIS_SMTP_PASSWORD"),
     ],
 )
@@ -218,7 +271,9 @@ def test_merchant_configuration_is_a_config_map_mounted_read_only(
     variant: tuple[str, list[Manifest]],
 ) -> None:
     _, manifests = variant
-    (config_map,) = of_kind(manifests, "ConfigMap")
+    (config_map,) = [
+        c for c in of_kind(manifests, "ConfigMap") if c["metadata"]["name"].endswith("-merchants")
+    ]
     files = {path.name: path.read_text() for path in MERCHANTS.glob("*.yaml")}
     assert config_map["data"].keys() == files.keys()
     for file_name, content in files.items():
@@ -254,6 +309,7 @@ def test_a_changed_merchant_file_rolls_the_pods(helm: Path, tmp_path: Path) -> N
 
 def test_an_existing_config_map_is_mounted_instead(helm: Path) -> None:
     manifests = render(helm, "--set", "merchants.existingConfigMap=acme-merchants")
+    assert of_kind(manifests, "Deployment")
     assert of_kind(manifests, "ConfigMap") == []
     for deployment in of_kind(manifests, "Deployment"):
         volumes = {v["name"]: v for v in deployment["spec"]["template"]["spec"]["volumes"]}
@@ -325,22 +381,9 @@ def test_disruption_budgets_select_their_pods(helm: Path) -> None:
         assert budget["spec"]["maxUnavailable"] == 1
 
 
-def test_ingress_routes_the_public_services_and_the_monitor_scrapes_all(helm: Path) -> None:
+def test_the_monitor_scrapes_every_service(helm: Path) -> None:
     manifests = render(helm, *demo_merchants(), *VARIANTS["ingress-and-service-monitor"])
     services = {s["metadata"]["name"]: s for s in of_kind(manifests, "Service")}
-    (ingress,) = of_kind(manifests, "Ingress")
-    assert ingress["spec"]["ingressClassName"] == "nginx"
-    routed = {
-        rule["host"]: {path["backend"]["service"]["name"] for path in rule["http"]["paths"]}
-        for rule in ingress["spec"]["rules"]
-    }
-    assert routed == {
-        "api.relais.example": {"rel-relais-tracker"},
-        "chat.relais.example": {"rel-relais-chat"},
-    }
-    for backends in routed.values():
-        assert backends <= services.keys()
-
     (monitor,) = of_kind(manifests, "ServiceMonitor")
     assert monitor["apiVersion"] == "monitoring.coreos.com/v1"
     assert monitor["spec"]["endpoints"][0]["path"] == "/metrics"
@@ -356,3 +399,4 @@ def test_ingress_routes_the_public_services_and_the_monitor_scrapes_all(helm: Pa
     }
     assert env["OTEL_TRACES_EXPORTER"] == "otlp"
     assert env["OTEL_EXPORTER_OTLP_ENDPOINT"] == "http://tempo.observability:4318"
+    assert env["RELAIS_PUBLIC_CHAT_BASE_URL"] == CHAT_URL

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import signal
@@ -121,7 +122,10 @@ async def test_service_process_starts_and_stops_cleanly_on_sigterm(
             "RELAIS_KAFKA_BOOTSTRAP": infrastructure.kafka_bootstrap,
             "RELAIS_DATABASE_URL": infrastructure.database_url,
             "RELAIS_CONSUMER_GROUP_PREFIX": f"test-{unique}.",
-            "RELAIS_LINK_SECRET": secrets.token_urlsafe(32),  # test-only, generated
+            # test-only, generated; as a JSON list and comma-separated: both forms are read
+            "RELAIS_CUSTOMER_LINK_SECRETS": json.dumps([secrets.token_urlsafe(32)]),
+            "RELAIS_SESSION_SECRETS": f"{secrets.token_urlsafe(32)},{secrets.token_urlsafe(32)}",
+            "RELAIS_OPT_OUT_PEPPER": secrets.token_urlsafe(32),
         },
         stdout=asyncio.subprocess.PIPE,
         stderr=asyncio.subprocess.STDOUT,

@@ -25,14 +25,17 @@ def test_missing_secrets_are_generated_once_and_kept(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     merchants = load_merchants(DEMO_MERCHANTS)
-    monkeypatch.delenv("RELAIS_LINK_SECRET", raising=False)
+    platform = ("RELAIS_CUSTOMER_LINK_SECRETS", "RELAIS_SESSION_SECRETS", "RELAIS_OPT_OUT_PEPPER")
+    for name in platform:
+        monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("RELAIS_VELOCITY_SPORTS_WEBHOOK_SECRET", "set-by-the-developer")
     first = ensure_dev_secrets(state_dir=tmp_path, merchants=merchants)
     second = ensure_dev_secrets(state_dir=tmp_path, merchants=merchants)
     assert first == second
-    assert "RELAIS_LINK_SECRET" in first
-    assert len(first["RELAIS_LINK_SECRET"]) >= 32
     assert "RELAIS_VELOCITY_SPORTS_WEBHOOK_SECRET" not in first
     stored = tmp_path / "dev-secrets.env"
     assert stored.stat().st_mode & 0o777 == 0o600
-    assert read_env_file(stored)["RELAIS_LINK_SECRET"] == first["RELAIS_LINK_SECRET"]
+    for name in platform:  # one secret per purpose, each its own value
+        assert len(first[name]) >= 32
+        assert read_env_file(stored)[name] == first[name]
+    assert len({first[name] for name in platform}) == len(platform)

@@ -79,7 +79,7 @@ def test_secret_references_resolve_from_the_environment_or_a_file(tmp_path: Path
 
 
 def test_a_signed_link_verifies_for_its_purpose_until_it_expires() -> None:
-    signer = LinkSigner(secret=SECRET, max_age=timedelta(days=7))
+    signer = LinkSigner(secrets=[SECRET], max_age=timedelta(days=7))
     issued = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     token = signer.sign(
         merchant_id="acme", purpose=LinkPurpose.CHAT, subject="anomaly-1", issued_at=issued
@@ -94,14 +94,14 @@ def test_a_signed_link_verifies_for_its_purpose_until_it_expires() -> None:
 
 
 def test_a_tampered_or_foreign_link_is_refused() -> None:
-    signer = LinkSigner(secret=SECRET, max_age=timedelta(days=7))
+    signer = LinkSigner(secrets=[SECRET], max_age=timedelta(days=7))
     now = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
     token = signer.sign(merchant_id="acme", purpose=LinkPurpose.CHAT, subject="a", issued_at=now)
     tampered = token[:-2] + ("AA" if not token.endswith("AA") else "BB")
     with pytest.raises(LinkError, match="not valid") as forged:
         signer.verify(tampered, purpose=LinkPurpose.CHAT, now=now)
     assert not forged.value.expired
-    other = LinkSigner(secret="y" * 40, max_age=timedelta(days=7))
+    other = LinkSigner(secrets=["y" * 40], max_age=timedelta(days=7))
     with pytest.raises(LinkError, match="not valid"):
         other.verify(token, purpose=LinkPurpose.CHAT, now=now)
 

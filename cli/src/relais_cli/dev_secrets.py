@@ -4,7 +4,8 @@ Rules:
 - only for local runs: production reads secrets from its environment or mounted
   files (merchant configuration holds references, never values);
 - every environment variable a merchant configuration references, and the
-  platform's link secret, gets a random value if the environment does not set one;
+  platform's secrets (one per purpose: customer links, dashboard sessions, opt-out
+  pepper; docs/security.md), gets a random value if the environment does not set one;
 - values persist in `<state dir>/dev-secrets.env` (mode 0600) so links and
   signatures stay valid across restarts.
 """
@@ -21,7 +22,11 @@ from pydantic import BaseModel
 from relais_runtime.merchants import MerchantDirectory
 from relais_runtime.merchants.base import SecretRef
 
-PLATFORM_SECRETS = ("RELAIS_LINK_SECRET",)
+PLATFORM_SECRETS = (
+    "RELAIS_CUSTOMER_LINK_SECRETS",
+    "RELAIS_SESSION_SECRETS",
+    "RELAIS_OPT_OUT_PEPPER",
+)
 
 
 def referenced_env_secrets(model: object) -> Iterator[str]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import typer
 
 from relais_cli import (
+    carriers_cmd,
     chaos_cmd,
     contracts_cmd,
     dead_letters_cmd,
@@ -13,10 +14,13 @@ from relais_cli import (
     infra_cmd,
     insights_cmd,
     lint_cmd,
+    merchant_cmd,
     normalize_cmd,
     run_cmd,
+    settings_reference,
     test_cmd,
     topics_cmd,
+    tracker_cmd,
     webhook_cmd,
 )
 
@@ -38,6 +42,10 @@ app.add_typer(contracts_cmd.app, name="contracts")
 app.add_typer(webhook_cmd.app, name="webhook")
 app.add_typer(dead_letters_cmd.app, name="dead-letters")
 app.add_typer(insights_cmd.app, name="insights")
+app.add_typer(tracker_cmd.app, name="tracker")
+app.add_typer(carriers_cmd.app, name="carriers")
+app.add_typer(merchant_cmd.app, name="merchant")
+app.add_typer(settings_reference.app, name="settings")
 app.command("run")(run_cmd.run)
 app.command("up")(run_cmd.up)
 app.command("demo")(demo_cmd.demo)

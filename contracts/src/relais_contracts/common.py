@@ -70,6 +70,12 @@ KNOWN_CARRIERS: Final = (
     "dpd",
     "gls",
     "mondial_relay",
+    "royal_mail",
+    "postnl",
+    "inpost",
+    "evri",
+    "bpost",
+    "correos",
 )
 """Carriers with a dedicated adapter in the tracker; any other code goes through the
 generic Relais format."""
@@ -83,6 +89,13 @@ CARRIER_DISPLAY_NAMES: Final = {
     "dpd": "DPD",
     "gls": "GLS",
     "mondial_relay": "Mondial Relay",
+    "royal_mail": "Royal Mail",
+    "postnl": "PostNL",
+    "inpost": "InPost",
+    "evri": "Evri",
+    "bpost": "bpost",
+    "correos": "Correos",
+    "colis_prive": "Colis Privé",
 }
 
 

@@ -2,7 +2,11 @@
 
 Rules:
 - a link token carries the merchant id, the purpose and the subject (an anomaly,
-  a shipment...), signed with the platform's link secret (itsdangerous, HMAC);
+  a shipment...), signed (itsdangerous, HMAC) with the first of the signer's secrets
+  and accepted under any of them: the list is how a secret rotates (the new one first,
+  the old one after it until what it signed has expired; docs/security.md);
+- one signer per secret purpose: customer links (RELAIS_CUSTOMER_LINK_SECRETS) and
+  dashboard sessions (RELAIS_SESSION_SECRETS) never share a secret;
 - a token is valid only for the purpose it was made for and until it expires;
 - the verifier returns the merchant id from inside the signed token, so a page
   only ever loads that merchant's data: one merchant's link can never open
@@ -11,6 +15,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
@@ -46,10 +51,13 @@ class LinkClaims:
 class LinkSigner:
     """Issue and verify tokens; times come from the injected clock, not the wall."""
 
-    def __init__(self, *, secret: str, max_age: timedelta) -> None:
-        if len(secret) < 32:
-            raise ValueError("the link secret must be at least 32 characters")
-        self._serializer = URLSafeSerializer(secret, salt="relais-customer-link")
+    def __init__(self, *, secrets: Sequence[str], max_age: timedelta) -> None:
+        if isinstance(secrets, str) or not secrets:
+            raise ValueError("a signer needs a list of secrets, the current one first")
+        if any(len(secret) < 32 for secret in secrets):
+            raise ValueError("every link secret must be at least 32 characters")
+        # itsdangerous signs with the last key and verifies with every one of them.
+        self._serializer = URLSafeSerializer(list(reversed(secrets)), salt="relais-customer-link")
         self._max_age = max_age
 
     def sign(

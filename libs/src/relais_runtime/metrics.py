@@ -93,7 +93,8 @@ CARRIER_POLLS = Counter(
 TRACKING_EVENTS = Counter(
     "relais_tracking_events_total",
     "Normalized carrier events, by outcome (recorded, duplicate, held: waiting for their "
-    "order, reconciled: recorded once their order arrived).",
+    "order, reconciled: recorded once their order arrived, expired: held too long, "
+    "deleted).",
     ["outcome"],
 )
 ORDER_API_REQUESTS = Counter(

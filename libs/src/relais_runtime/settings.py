@@ -6,23 +6,32 @@ Rules:
 - every variable is prefixed `RELAIS_`; DATABASE_URL is also honoured, as the
   platform convention;
 - a bad value stops start-up with `ConfigurationError`, naming where the value
-  came from, the field and the reason.
+  came from, the field and the reason;
+- a secret is one per purpose (docs/security.md): `SecretList` for signing keys that
+  rotate (sign with the first, verify with all), `Secret` for one value; both refuse an
+  empty or short (< 32 characters) secret;
+- `RELAIS_ENVIRONMENT=production` refuses a public URL (a `public_*_url` setting) that is
+  not https.
 """
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
-from typing import Any, Literal, TypeVar
+from typing import Annotated, Any, Literal, Self, TypeVar
+from urllib.parse import urlsplit
 
 from pydantic import (
+    AfterValidator,
     AliasChoices,
+    BeforeValidator,
     Field,
     SecretStr,
     ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from relais_runtime.clock import Clock, clock_from_spec
 
@@ -34,6 +43,93 @@ ENV_PREFIX = "RELAIS_"
 
 class ConfigurationError(Exception):
     """Bad configuration: the message names the source, the field and the reason."""
+
+
+SECRET_MIN_LENGTH = 32
+
+
+def _secret_items(value: object) -> object:
+    """A list of secrets from the environment: a JSON list (`["new...", "old..."]`) when
+    the value starts with `[`, else comma-separated (`new...,old...`); one value without
+    a comma is a list of one, and a blank value a list of none."""
+    if isinstance(value, SecretStr):
+        value = value.get_secret_value()
+    if not isinstance(value, str):
+        return value
+    text = value.strip()
+    if not text:
+        return []
+    if text.startswith("["):
+        try:
+            return json.loads(text)
+        except json.JSONDecodeError:
+            raise ValueError("starts with '[' but is not a JSON list of strings") from None
+    return [part.strip() for part in text.split(",")]
+
+
+def _secret_problem(secret: SecretStr) -> str | None:
+    value = secret.get_secret_value()
+    if not value.strip():
+        return "is empty"
+    if len(value) < SECRET_MIN_LENGTH:
+        return f"is shorter than {SECRET_MIN_LENGTH} characters"
+    return None
+
+
+def _checked_secret(secret: SecretStr) -> SecretStr:
+    problem = _secret_problem(secret)
+    if problem:
+        raise ValueError(f"the secret {problem}")
+    return secret
+
+
+def _checked_secrets(secrets: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+    """Every secret of the list long enough, none repeated (never naming a value)."""
+    problems = []
+    seen: dict[str, int] = {}
+    for position, secret in enumerate(secrets, start=1):
+        problem = _secret_problem(secret)
+        if problem:
+            problems.append(f"secret {position} of {len(secrets)} {problem}")
+        elif secret.get_secret_value() in seen:
+            first = seen[secret.get_secret_value()]
+            problems.append(f"secret {position} of {len(secrets)} repeats secret {first}")
+        seen.setdefault(secret.get_secret_value(), position)
+    if problems:
+        raise ValueError("; ".join(problems))
+    return secrets
+
+
+def _required_secrets(secrets: tuple[SecretStr, ...]) -> tuple[SecretStr, ...]:
+    if not secrets:
+        raise ValueError("no secret given: at least one is required")
+    return _checked_secrets(secrets)
+
+
+Secret = Annotated[SecretStr, AfterValidator(_checked_secret)]
+"""One secret of at least 32 characters (never blank)."""
+
+SecretList = Annotated[
+    tuple[SecretStr, ...],
+    NoDecode,
+    BeforeValidator(_secret_items),
+    AfterValidator(_required_secrets),
+]
+"""Keys that rotate: current first, then the previous ones still accepted; at least one.
+From the environment as a JSON list or comma-separated (see `_secret_items`)."""
+
+OptionalSecretList = Annotated[
+    tuple[SecretStr, ...],
+    NoDecode,
+    BeforeValidator(_secret_items),
+    AfterValidator(_checked_secrets),
+]
+"""Like SecretList, but may be empty (a blank variable is no secret)."""
+
+
+def secret_values(secrets: tuple[SecretStr, ...]) -> tuple[str, ...]:
+    """The values, in order, for the one place that hands them to a signer or a hash."""
+    return tuple(secret.get_secret_value() for secret in secrets)
 
 
 class KafkaSettings(BaseSettings):
@@ -105,8 +201,17 @@ class KafkaSettings(BaseSettings):
 
 
 class RuntimeSettings(KafkaSettings):
-    """What every service needs; a service subclasses it to add its own fields."""
+    """What every service needs; a service subclasses it to add its own fields.
 
+    A subclass names every URL that customers or merchants open `public_<...>_url`: in
+    production it must be https.
+    """
+
+    environment: Literal["development", "production"] = Field(
+        default="development",
+        description="RELAIS_ENVIRONMENT: `production` refuses at start-up what only a "
+        "developer's machine may use: a public URL (`public_*_url`) that is not https.",
+    )
     service_name: str = "relais"
     database_url: str = Field(
         default=DEFAULT_DATABASE_URL,
@@ -175,6 +280,24 @@ class RuntimeSettings(KafkaSettings):
     def _known_clock(cls, value: str) -> str:
         clock_from_spec(value)
         return value
+
+    @model_validator(mode="after")
+    def _https_public_urls_in_production(self) -> Self:
+        if self.environment == "development":
+            return self
+        plain = [
+            f"{ENV_PREFIX}{name.upper()} is {value}"
+            for name in sorted(type(self).model_fields)
+            if name.startswith("public_") and name.endswith("_url")
+            for value in [getattr(self, name)]
+            if value is not None and urlsplit(str(value)).scheme != "https"
+        ]
+        if plain:
+            raise ValueError(
+                f"{ENV_PREFIX}ENVIRONMENT={self.environment} needs https public URLs: "
+                + "; ".join(plain)
+            )
+        return self
 
     def build_clock(self) -> Clock:
         """The one clock a service reads time on; every process given the same spec agrees."""

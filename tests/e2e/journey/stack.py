@@ -355,13 +355,14 @@ def service_settings(
         "notifier": NotifierSettings(
             **common,
             http_port=port["notifier"],
-            link_secret=link_secret,
+            customer_link_secrets=[link_secret],
+            opt_out_pepper="test-only-journey-opt-out-pepper-" + secrets.token_urlsafe(16),
             public_chat_base_url=urls["chat"],
             public_notifier_base_url=urls["notifier"],
             smtp_host="127.0.0.1",
             smtp_port=smtp.smtp_port,
         ),
-        "chat": ChatSettings(**common, http_port=port["chat"], link_secret=link_secret),
+        "chat": ChatSettings(**common, http_port=port["chat"], customer_link_secrets=[link_secret]),
         "actions": ActionsSettings(
             **common,
             http_port=port["actions"],

@@ -152,7 +152,7 @@ def link(
     subject: str,
     issued_at: datetime | None = None,
 ) -> str:
-    token = make_signer(LINK_SECRET).sign(
+    token = make_signer([LINK_SECRET]).sign(
         merchant_id=merchant_id,
         purpose=purpose,
         subject=subject,
@@ -227,7 +227,7 @@ async def running_chat(
         database_url=infrastructure.database_url,
         http_port=free_port(),
         consumer_group_prefix=f"test-{unique}.",
-        link_secret=LINK_SECRET,
+        customer_link_secrets=[LINK_SECRET],
         merchants_dir=MERCHANTS_DIR,
         outbox_poll_interval_s=0.1,
     )

@@ -35,7 +35,7 @@ from relais_insights.topics import FACT_TOPICS
 from relais_runtime.service import RunningService
 from tests.conftest import REPO_ROOT, Infrastructure, drop_schemas, free_port
 
-LINK_SECRET = "test-only-insights-link-secret-0123456789"
+SESSION_SECRET = "test-only-insights-session-secret-0123456789"
 SOURCE = Path(REPO_ROOT) / "deploy" / "merchants" / "maison-lumiere.yaml"
 
 
@@ -270,7 +270,7 @@ async def running_insights(
         http_port=free_port(),
         consumer_group_prefix=f"test-{unique}-{generation}.",
         consumer_new_groups_start="earliest",
-        link_secret=LINK_SECRET,
+        session_secrets=[SESSION_SECRET],
         merchants_dir=merchants_dir,
         metrics_refresh_s=0.5,
     )

@@ -18,7 +18,7 @@ from relais_runtime.db import create_pool
 from relais_runtime.migrations import migrate
 from tests.conftest import Infrastructure, drop_schemas
 from tests.integration.conftest import eventually
-from tests.integration.insights.support import LINK_SECRET, write_merchants
+from tests.integration.insights.support import SESSION_SECRET, write_merchants
 
 
 def refreshed(merchant_id: str) -> float | None:
@@ -32,7 +32,7 @@ async def test_one_merchant_failing_never_stops_the_others_gauges(
     settings = InsightsSettings(
         kafka_bootstrap=infrastructure.kafka_bootstrap,
         database_url=infrastructure.database_url,
-        link_secret=LINK_SECRET,
+        session_secrets=[SESSION_SECRET],
         merchants_dir=tmp_path,
         metrics_refresh_s=0.05,
     )

@@ -217,7 +217,8 @@ def notifier_settings(
         database_url=infrastructure.database_url,
         http_port=http_port,
         merchants_dir=MERCHANTS_DIR,
-        link_secret=secrets.token_urlsafe(32),  # generated per run: test-only
+        customer_link_secrets=[secrets.token_urlsafe(32)],  # generated per run: test-only
+        opt_out_pepper=secrets.token_urlsafe(32),
         public_chat_base_url="https://chat.test",
         public_notifier_base_url=f"http://127.0.0.1:{http_port}",
         smtp_host="127.0.0.1",

@@ -130,7 +130,13 @@ async def start_tracker(
 ) -> AsyncIterator[StartTracker]:
     started: list[Tracker] = []
 
-    async def start(*, timestamped: bool = False, **overrides: Any) -> Tracker:
+    async def start(
+        *,
+        timestamped: bool = False,
+        webhooks: dict[str, CarrierWebhookAuth] | None = None,
+        **overrides: Any,
+    ) -> Tracker:
+        """`webhooks`: carrier credentials added to the generic carrier's."""
         topics = {
             topic.name: await new_topic(f"test.{unique}.{topic.name}")
             for topic in (
@@ -163,7 +169,8 @@ async def start_tracker(
                     header=SIGNATURE_HEADER,
                     prefix="sha256=",
                     secret=SecretRef(env=secret_env),
-                )
+                ),
+                **(webhooks or {}),
             },
             webhook_max_body_bytes=4096,
             outbox_poll_interval_s=0.1,

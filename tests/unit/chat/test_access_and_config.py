@@ -31,7 +31,7 @@ def merchants() -> dict[str, MerchantConfig]:
 def sign(
     merchant_id: str, *, purpose: LinkPurpose = LinkPurpose.CHAT, age: timedelta = timedelta()
 ) -> str:
-    return make_signer(SECRET).sign(
+    return make_signer([SECRET]).sign(
         merchant_id=merchant_id, purpose=purpose, subject="a-subject", issued_at=NOW - age
     )
 
@@ -40,7 +40,7 @@ def check(
     token: str, merchants: dict[str, MerchantConfig], purpose: LinkPurpose = LinkPurpose.CHAT
 ) -> Granted | Denied:
     return check_link(
-        signer=make_signer(SECRET), token=token, purpose=purpose, now=NOW, merchants=merchants
+        signer=make_signer([SECRET]), token=token, purpose=purpose, now=NOW, merchants=merchants
     )
 
 
@@ -58,7 +58,7 @@ def test_a_tampered_link_names_no_merchant(merchants: dict[str, MerchantConfig])
 
 
 def test_another_secret_is_refused(merchants: dict[str, MerchantConfig]) -> None:
-    token = make_signer("another-secret-0123456789abcdefghijkl").sign(
+    token = make_signer(["another-secret-0123456789abcdefghijkl"]).sign(
         merchant_id="maison-lumiere", purpose=LinkPurpose.CHAT, subject="x", issued_at=NOW
     )
     assert check(token, merchants) == Denied(reason="invalid", merchant=None)
@@ -127,7 +127,7 @@ def test_a_broken_extra_pack_stops_start_up_naming_file_and_node(tmp_path: Path)
         "  b: {kind: resolution, outcome: execute_action, action: teleport, text: {en: Done}}\n"
     )
     settings = ChatSettings(
-        link_secret=SECRET,
+        customer_link_secrets=[SECRET],
         scenarios_dir=tmp_path,
         merchants_dir=REPO / "deploy" / "merchants",
     )
@@ -138,7 +138,7 @@ def test_a_broken_extra_pack_stops_start_up_naming_file_and_node(tmp_path: Path)
 
 def test_the_demo_configuration_loads(tmp_path: Path) -> None:
     settings = ChatSettings(
-        link_secret=SECRET,
+        customer_link_secrets=[SECRET],
         merchants_dir=REPO / "deploy" / "merchants",
     )
     configuration = configure(settings)
@@ -146,7 +146,7 @@ def test_the_demo_configuration_loads(tmp_path: Path) -> None:
     assert "default/survey" in configuration.scenarios
 
 
-def test_the_link_secret_is_required(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.delenv("RELAIS_LINK_SECRET", raising=False)
-    with pytest.raises(ConfigurationError, match="RELAIS_LINK_SECRET"):
+def test_the_customer_link_secrets_are_required(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("RELAIS_CUSTOMER_LINK_SECRETS", raising=False)
+    with pytest.raises(ConfigurationError, match="RELAIS_CUSTOMER_LINK_SECRETS"):
         load_settings(ChatSettings)

@@ -18,7 +18,10 @@ from relais_runtime.clock import ManualClock, ScaledClock, SystemClock
 from relais_runtime.merchants.notification import NotificationSettings
 
 PLANNED = datetime(2026, 11, 23, 12, 0, tzinfo=UTC)
-SETTINGS = NotifierSettings(link_secret="test-only-link-secret-0123456789abcdef")
+SETTINGS = NotifierSettings(
+    customer_link_secrets=["test-only-link-secret-0123456789abcdef"],
+    opt_out_pepper="test-only-opt-out-pepper-0123456789abcdef",
+)
 MERCHANT = NotificationSettings.model_validate({"email": {"sender_address": "shop@example.com"}})
 DEMO_CLOCK = ScaledClock(real_start=PLANNED, virtual_start=PLANNED, factor=1800)
 

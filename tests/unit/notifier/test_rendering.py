@@ -10,6 +10,7 @@ import pytest
 
 from relais_cli.samples.notifier import render_samples
 from relais_contracts.topics.notifications import LinkKind
+from relais_notifier.adapters.customer_hashes import CustomerHashes
 from relais_notifier.adapters.links import LinkMaker
 from relais_notifier.domain.sms import SmsEncoding, measure_sms
 from relais_notifier.domain.triggers import MessageFacts
@@ -221,7 +222,8 @@ def test_every_sms_stays_gsm7_in_two_segments_with_a_real_link(locale: str) -> N
     """A signed chat link is about 180 characters; one accented letter outside GSM 03.38
     (ê, û, ç...) would turn the text to UCS-2 and cost five segments instead of two."""
     links = LinkMaker(
-        secret="s" * 40,
+        secrets=["s" * 40],
+        hashes=CustomerHashes(pepper="p" * 40),
         public_chat_base_url="https://chat.relais.example",
         public_notifier_base_url="https://relais.example",
         max_age=timedelta(days=30),

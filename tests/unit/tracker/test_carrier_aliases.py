@@ -60,8 +60,8 @@ def test_every_documented_name_is_one_relais_code(name: str, code: str) -> None:
 
 
 def test_an_unknown_carrier_keeps_its_folded_name_and_a_non_name_is_refused() -> None:
-    assert known_carrier("royal-mail") is None
-    assert carrier_code("Royal Mail") == "royal_mail"
+    assert known_carrier("swiss-post") is None
+    assert carrier_code("Swiss Post") == "swiss_post"
     assert carrier_code("Colis Privé") == "colis_prive"
     assert carrier_code("7") is None
     assert carrier_code("---") is None
@@ -78,9 +78,9 @@ def test_adapters_are_found_by_any_alias() -> None:
 
     assert adapter_for("mondial-relay") is ADAPTERS["mondial_relay"]
     assert parse("Mondial Relay", payload) == parse("mondial_relay", payload)
-    assert adapter_for("royal-mail") is None
+    assert adapter_for("swiss-post") is None
     with pytest.raises(PayloadError, match="unknown carrier"):
-        parse("royal-mail", payload)
+        parse("swiss-post", payload)
 
 
 def _generic(carrier: str | None) -> bytes:

@@ -49,7 +49,10 @@ def test_control_characters_in_carrier_texts_become_spaces(payload: Path) -> Non
     texts = _texts(clean)
     if not texts:
         pytest.skip("no carrier text with a space in this payload")
-    spoiled = json.dumps(_spoil(json.loads(payload.read_bytes()), texts)).encode()
+    document = json.loads(payload.read_bytes())
+    spoiled = json.dumps(_spoil(document, texts)).encode()
+    if spoiled == json.dumps(document).encode():
+        pytest.skip("the events' texts are the adapter's (a code-only push), not the payload's")
     assert CONTROLS in spoiled.decode("unicode_escape")
 
     events = parse(carrier, spoiled)

@@ -12,18 +12,47 @@ import pytest
 
 from relais_contracts.tracking import IncidentReason, Substatus, TrackingStatus, status_of
 from relais_tracker.adapters.carriers import (
+    bpost,
+    chronopost,
+    colissimo,
+    correos,
+    dhl,
+    dpd,
+    dpd_push,
+    evri,
+    fedex,
+    gls,
+    gls_track_trace,
+    inpost,
+    karrio,
+    mondial_relay,
+    postnl,
+    royal_mail,
+    seventeen_track,
+    ups_codes,
+)
+from relais_tracker.adapters.carriers._common import fold
+
+MODULES = (
     chronopost,
     colissimo,
     dhl,
     dpd,
+    dpd_push,
     fedex,
     gls,
+    gls_track_trace,
     mondial_relay,
-    ups,
+    ups_codes,
+    royal_mail,
+    postnl,
+    inpost,
+    evri,
+    bpost,
+    correos,
+    seventeen_track,
+    karrio,
 )
-from relais_tracker.adapters.carriers._common import fold
-
-MODULES = (chronopost, colissimo, dhl, dpd, fedex, gls, mondial_relay, ups)
 PROBLEMS = {TrackingStatus.EXCEPTION, TrackingStatus.FAILED_ATTEMPT}
 
 

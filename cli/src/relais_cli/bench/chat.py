@@ -43,7 +43,7 @@ from relais_contracts.topics.anomalies import AnomalyDetected, Evidence
 from relais_runtime.links import LinkPurpose
 from relais_runtime.logging import configure_logging
 from relais_runtime.service import serve_until_signalled
-from relais_runtime.settings import load_settings
+from relais_runtime.settings import load_settings, secret_values
 
 MERCHANT = "maison-lumiere"
 REPO_ROOT = Path(__file__).resolve().parents[4]
@@ -162,7 +162,7 @@ async def _weight(base_url: str, path: str) -> dict[str, tuple[int, int]]:
 
 
 async def _run(*, requests: int, concurrency: int) -> None:
-    base = load_settings(ChatSettings, link_secret=secrets.token_urlsafe(32))
+    base = load_settings(ChatSettings, customer_link_secrets=[secrets.token_urlsafe(32)])
     unique = uuid.uuid4().hex[:8]
     schema = f"bench_chat_{unique}"
     port = free_port()
@@ -185,7 +185,7 @@ async def _run(*, requests: int, concurrency: int) -> None:
         await _wait_healthy(base_url, child)
         shipment_id = f"BENCH-{unique}"
         anomaly_id = await _seed(settings, schema, shipment_id)
-        signer = make_signer(settings.link_secret.get_secret_value())
+        signer = make_signer(secret_values(settings.customer_link_secrets))
         now = datetime.now(UTC)
         chat_path = "/c/" + signer.sign(
             merchant_id=MERCHANT, purpose=LinkPurpose.CHAT, subject=anomaly_id, issued_at=now
@@ -212,7 +212,7 @@ async def _run(*, requests: int, concurrency: int) -> None:
 
 def _settings_json(settings: ChatSettings) -> str:
     data: dict[str, Any] = settings.model_dump(mode="json")
-    data["link_secret"] = settings.link_secret.get_secret_value()
+    data["customer_link_secrets"] = secret_values(settings.customer_link_secrets)
     return json.dumps(data)
 
 

@@ -180,10 +180,9 @@ def _rate(samples: list[Sample], values: list[float | None]) -> tuple[list[float
 
 
 def plot(path: Path, *, samples: list[Sample], recovered: list[Recovery], title: str) -> None:
-    import matplotlib
+    from relais_cli.plots import pyplot
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    plt = pyplot()
 
     series: dict[str, list[float | None]] = {
         "carrier + order calls accepted": [float(s.accepted_calls) for s in samples],

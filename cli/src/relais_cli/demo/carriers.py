@@ -285,7 +285,7 @@ UPS: Final[dict[str, Ups]] = {
     "arrived_in_destination_country": Ups("I", "IP", "Import Scan"),
     "held_at_customs": Ups("X", "CW", "Your package is being held for customs clearance."),
     "incorrect_address": Ups(
-        "X", "5R", "The receiver's address is incorrect. UPS is attempting to update this address."
+        "X", "AE", "The street number is incorrect. We're attempting to update the address."
     ),
     "refused_by_recipient": Ups("X", "RE", "The receiver refused the delivery."),
     "damaged": Ups("X", "DM", "The package was damaged. The sender has been notified."),

@@ -84,7 +84,7 @@ async def _page(client: httpx.AsyncClient, url: str) -> tuple[int, dict[str, str
 
 
 async def form_targets(stack: FuzzStack, subject: Subject | None) -> list[FormTarget]:
-    signer = LinkSigner(secret=stack.link_secret, max_age=timedelta(days=1))
+    signer = LinkSigner(secrets=[stack.link_secret], max_age=timedelta(days=1))
     now = datetime.now(UTC)
     merchant = stack.merchant("fr")
     targets = []

@@ -183,7 +183,8 @@ class FuzzStack:
     log_path: Path
     errors: ErrorCapture
     link_secret: str
-    """Signs customer links as the notifier does (the forms phase opens pages with it)."""
+    """The customer link secret: signs links as the notifier does (the forms phase opens
+    pages with it)."""
     services: dict[str, RunningService[Any]] = field(default_factory=dict)
     stop_seconds: dict[str, float] = field(default_factory=dict)
     """How long each service took to stop (graceful shutdown), filled at the end."""
@@ -235,18 +236,21 @@ def service_settings(
         "notifier": NotifierSettings(
             **common,
             http_port=ports["notifier"],
-            link_secret=link_secret,
+            customer_link_secrets=[link_secret],
+            opt_out_pepper=secrets.token_urlsafe(48),
             public_chat_base_url=urls["chat"],
             public_notifier_base_url=urls["notifier"],
             smtp_host="127.0.0.1",
             smtp_port=infra.ports.smtp,
         ),
-        "chat": ChatSettings(**common, http_port=ports["chat"], link_secret=link_secret),
+        "chat": ChatSettings(
+            **common, http_port=ports["chat"], customer_link_secrets=[link_secret]
+        ),
         "actions": ActionsSettings(
             **common, http_port=ports["actions"], retry_delays_s=(1.0, 2.0, 4.0)
         ),
         "insights": InsightsSettings(
-            **common, http_port=ports["insights"], link_secret=link_secret
+            **common, http_port=ports["insights"], session_secrets=[secrets.token_urlsafe(48)]
         ),
     }
 

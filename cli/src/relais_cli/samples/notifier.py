@@ -19,6 +19,7 @@ from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
 from relais_contracts.topics.notifications import Channel, LinkKind
+from relais_notifier.adapters.customer_hashes import CustomerHashes
 from relais_notifier.adapters.links import LinkMaker
 from relais_notifier.domain.triggers import MessageFacts
 from relais_notifier.texts.rendering import Renderer, RenderRequest
@@ -68,7 +69,8 @@ def render_samples(merchants_dir: Path) -> dict[str, str]:
     merchants = load_merchants(merchants_dir)
     renderer = Renderer()
     links = LinkMaker(
-        secret=SAMPLE_SECRET,
+        secrets=[SAMPLE_SECRET],
+        hashes=CustomerHashes(pepper=SAMPLE_SECRET),  # the samples' links, unchanged
         public_chat_base_url="https://relais.example",
         public_notifier_base_url="https://relais.example/notify",
         max_age=timedelta(days=30),

@@ -10,6 +10,12 @@ Rules:
   and they must be allowed;
 - the webhook's signing secret is a reference (env or file), resolved at start-up;
   `previous_secrets` are signed with too during a rotation (one match is enough);
+- `signature` chooses how the calls are signed: `relais` (the default, the
+  `Relais-Signature` header of relais_contracts.webhooks), `standard` (Standard Webhooks,
+  standardwebhooks.com: `webhook-id`, `webhook-timestamp`, `webhook-signature`, so the
+  merchant can verify with any Standard Webhooks library) or `both` (both sets of
+  headers, to move a receiver from one to the other); `standard` and `both` need
+  secrets of the form `whsec_<base64 of 24 to 64 random bytes>`, checked at start-up;
 - `timeout_s` bounds one call; `max_attempts` counts every try, including those
   skipped while the circuit breaker is open; after the last one the action is
   dead-lettered and escalated to a human.
@@ -17,8 +23,11 @@ Rules:
 
 from __future__ import annotations
 
+import base64
+import binascii
 from decimal import Decimal
-from typing import Annotated, Self
+from enum import StrEnum
+from typing import Annotated, Final, Self
 
 from pydantic import Field, HttpUrl, StringConstraints, model_validator
 
@@ -37,11 +46,57 @@ class MoneyLimit(Section):
     currency: Annotated[str, StringConstraints(pattern=r"^[A-Z]{3}$")]
 
 
+class SignatureScheme(StrEnum):
+    RELAIS = "relais"
+    """`Relais-Signature: t=<unix>,v1=<hex HMAC-SHA256(secret, "<t>.<body>")>`."""
+    STANDARD = "standard"
+    """Standard Webhooks: `webhook-signature: v1,<base64 HMAC-SHA256(key, "<id>.<t>.<body>")>`
+    where the key is the base64-decoded part of a `whsec_` secret."""
+    BOTH = "both"
+    """Both sets of headers (while a receiver moves from one scheme to the other)."""
+
+    @property
+    def relais(self) -> bool:
+        return self in {SignatureScheme.RELAIS, SignatureScheme.BOTH}
+
+    @property
+    def standard(self) -> bool:
+        return self in {SignatureScheme.STANDARD, SignatureScheme.BOTH}
+
+
+STANDARD_SECRET_PREFIX: Final = "whsec_"  # noqa: S105 (a prefix, not a secret)
+STANDARD_KEY_BYTES: Final = (24, 64)
+"""Standard Webhooks: a symmetric key of at least 24 bytes (192 bits), at most 64 (512 bits)."""
+
+
+def standard_webhook_key(secret: str) -> bytes:
+    """The HMAC key of a Standard Webhooks secret (`whsec_` + base64); ValueError naming
+    what is wrong (never the secret itself)."""
+    if not secret.startswith(STANDARD_SECRET_PREFIX):
+        raise ValueError(
+            f"a standard signature needs a secret starting with {STANDARD_SECRET_PREFIX}"
+        )
+    try:
+        key = base64.b64decode(secret.removeprefix(STANDARD_SECRET_PREFIX), validate=True)
+    except (binascii.Error, ValueError):
+        raise ValueError(f"the part after {STANDARD_SECRET_PREFIX} is not base64") from None
+    low, high = STANDARD_KEY_BYTES
+    if not low <= len(key) <= high:
+        raise ValueError(
+            f"a standard signature key has {low} to {high} bytes once decoded, not {len(key)}"
+        )
+    return key
+
+
 class Webhook(Section):
     url: HttpUrl
     secret: SecretRef
     previous_secrets: tuple[SecretRef, ...] = Field(default=(), max_length=3)
     timeout_s: float = Field(default=10.0, gt=0, le=60)
+    signature: SignatureScheme = Field(
+        default=SignatureScheme.RELAIS,
+        description="relais (Relais-Signature), standard (Standard Webhooks) or both.",
+    )
 
 
 class CircuitBreakerSettings(Section):

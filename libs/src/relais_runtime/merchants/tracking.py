@@ -10,7 +10,8 @@ Rules:
   value; it is checked the way that carrier signs its calls: a shared secret in a
   header, or an HMAC-SHA256 of the raw body in a header (hex or base64, with an
   optional prefix such as `sha256=`), or a timestamped HMAC that is refused once older
-  than the tracker's tolerance (replay protection);
+  than the tracker's tolerance (replay protection), or 17TRACK's SHA-256 of the body
+  and the secret;
 - carrier credentials can also be set once for the platform (tracker settings):
   a call that matches a merchant's credential is attributed to that merchant, one
   that matches the platform's is of unknown merchant until its tracking number is
@@ -35,6 +36,10 @@ class WebhookScheme(StrEnum):
     """The header carries `t=<unix seconds>,v1=<hex HMAC-SHA256(secret, "<t>.<raw body>")>`
     (relais_contracts.webhooks, as Relais signs its own webhooks); a timestamp older than
     the receiver's tolerance is refused (replay protection)."""
+    SEVENTEEN_TRACK_SIGN = "seventeen_track_sign"
+    """The header carries the hex SHA-256 of the raw body, then `/`, then the secret (no
+    HMAC: 17TRACK's push `sign` header, https://asset.17track.net/api/document/v2.4_en,
+    section Webhook); it cannot be checked for freshness."""
 
 
 class SignatureEncoding(StrEnum):

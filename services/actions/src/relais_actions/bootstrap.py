@@ -35,6 +35,7 @@ from relais_contracts.topics import action_commands, anomalies, conversations
 from relais_runtime.clock import Clock, SystemClock
 from relais_runtime.consumer import Subscription
 from relais_runtime.merchants import MerchantConfig, merchants_of
+from relais_runtime.merchants.actions import standard_webhook_key
 from relais_runtime.service import Dependencies, ServiceSpec, Wiring
 from relais_runtime.settings import ConfigurationError
 
@@ -97,12 +98,18 @@ def resolve_endpoints(
         secrets: list[bytes] = []
         for name, ref in refs.items():
             try:
-                secrets.append(ref.resolve(env).encode())
-            except LookupError as error:
+                value = ref.resolve(env)
+                if webhook.signature.standard:
+                    standard_webhook_key(value)
+                secrets.append(value.encode())
+            except (LookupError, ValueError) as error:
                 where = directory / f"{merchant_id}.yaml" if directory else merchant_id
                 problems.append(f"{where}: actions.webhook.{name}: {error}")
         endpoints[merchant_id] = Endpoint(
-            url=str(webhook.url), secrets=tuple(secrets), timeout_s=webhook.timeout_s
+            url=str(webhook.url),
+            secrets=tuple(secrets),
+            timeout_s=webhook.timeout_s,
+            signature=webhook.signature,
         )
     if problems:
         raise ConfigurationError("\n".join(problems))

@@ -26,7 +26,7 @@ from relais_runtime.clock import Clock
 from relais_runtime.links import LinkSigner
 from relais_runtime.merchants import MerchantDirectory, merchants_of
 from relais_runtime.service import Dependencies, ServiceSpec, Wiring
-from relais_runtime.settings import ConfigurationError
+from relais_runtime.settings import ConfigurationError, secret_values
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 
@@ -56,7 +56,7 @@ def configure(settings: ChatSettings) -> ChatConfiguration:
     return ChatConfiguration(
         merchants=merchants,
         scenarios=scenarios,
-        signer=make_signer(settings.link_secret.get_secret_value()),
+        signer=make_signer(secret_values(settings.customer_link_secrets)),
         clock=settings.build_clock(),
     )
 

@@ -26,6 +26,7 @@ from relais_runtime.api_keys import ApiKeyRing
 from relais_runtime.links import LinkSigner
 from relais_runtime.merchants import merchants_of
 from relais_runtime.service import Dependencies, ServiceSpec, Wiring
+from relais_runtime.settings import secret_values
 from relais_runtime.supervisor import Loop
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
@@ -39,7 +40,7 @@ def configure(settings: InsightsSettings) -> InsightsConfiguration:
         merchants=merchants,
         keys=ApiKeyRing.of(merchants),
         sessions=DashboardSessions(
-            signer=LinkSigner(secret=settings.link_secret.get_secret_value(), max_age=max_age),
+            signer=LinkSigner(secrets=secret_values(settings.session_secrets), max_age=max_age),
             clock=clock,
             max_age=max_age,
             secure_cookies=settings.secure_cookies,

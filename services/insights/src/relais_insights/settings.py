@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from pydantic import Field, SecretStr
+from pydantic import Field
 
-from relais_runtime.settings import RuntimeSettings
+from relais_runtime.settings import RuntimeSettings, SecretList
 
 
 class InsightsSettings(RuntimeSettings):
     service_name: str = "insights"
     http_port: int = Field(default=8006, ge=0, le=65535)
-    link_secret: SecretStr = Field(
-        min_length=32,
-        description="RELAIS_LINK_SECRET: signs the dashboard session cookie (purpose "
-        "`dashboard`, so no customer link can open a dashboard).",
+    session_secrets: SecretList = Field(
+        description="RELAIS_SESSION_SECRETS: sign the dashboard session cookie with the "
+        "first, accept any (a secret of its own: no customer link can open a dashboard).",
     )
     session_hours: float = Field(
         default=12, gt=0, le=24 * 30, description="How long a dashboard sign-in lasts."

@@ -22,6 +22,7 @@ import httpx
 from relais_contracts.topics import action_results, anomalies, shipment_state
 from relais_notifier.adapters.channels.email import SmtpConfig, SmtpSender
 from relais_notifier.adapters.channels.sms import SmsSender, TwilioSms
+from relais_notifier.adapters.customer_hashes import CustomerHashes
 from relais_notifier.adapters.links import LinkMaker
 from relais_notifier.handlers import Notifier, UnsubscribeContext, build_router
 from relais_notifier.service.dispatch_policy import DispatchPolicy
@@ -32,7 +33,7 @@ from relais_runtime.clock import Clock, ScaledClock
 from relais_runtime.consumer import Subscription
 from relais_runtime.merchants import MerchantConfig, MerchantDirectory, merchants_of
 from relais_runtime.service import Dependencies, ServiceSpec, Wiring
-from relais_runtime.settings import ConfigurationError
+from relais_runtime.settings import ConfigurationError, secret_values
 from relais_runtime.supervisor import Loop
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
@@ -85,7 +86,11 @@ def load_merchant_directory(directory: Path | None) -> MerchantDirectory:
 
 def make_links(settings: NotifierSettings) -> LinkMaker:
     return LinkMaker(
-        secret=settings.link_secret.get_secret_value(),
+        secrets=secret_values(settings.customer_link_secrets),
+        hashes=CustomerHashes(
+            pepper=settings.opt_out_pepper.get_secret_value(),
+            previous_peppers=secret_values(settings.opt_out_previous_peppers),
+        ),
         public_chat_base_url=str(settings.public_chat_base_url),
         public_notifier_base_url=str(settings.public_notifier_base_url),
         max_age=timedelta(days=settings.link_max_age_days),

@@ -3,12 +3,15 @@
 Verbs: get, get_or_create, create, update, delete, list; keyword arguments only.
 Contacts are the only personal data stored here, one row per shipment, replaced by
 newer versions of the shipment state and deleted with it; opt-outs store a keyed
-hash of the address, never the address.
+hash of the address (under the opt-out pepper, adapters.customer_hashes), never the
+address.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
@@ -163,12 +166,15 @@ async def get_lease_until(connection: DbConnection, *, idempotency_key: str) -> 
     return lease
 
 
-async def lock_customer(connection: DbConnection, *, customer_key: str) -> None:
+async def lock_customer(connection: DbConnection, *, customer_keys: Sequence[str]) -> None:
     """Serialise decisions about one customer until this transaction ends.
 
-    Two messages to the same customer then cannot both pass the frequency cap.
+    Two messages to the same customer then cannot both pass the frequency cap. The keys
+    are the customer's under the current pepper and each previous one, locked in one
+    order: a process still on a previous pepper serialises on the key both share.
     """
-    await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", customer_key)
+    for customer_key in sorted(customer_keys):
+        await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", customer_key)
 
 
 async def list_due(connection: DbConnection, *, now: datetime, limit: int) -> list[str]:
@@ -244,18 +250,19 @@ async def list_recent_sends(
     connection: DbConnection,
     *,
     merchant_id: str,
-    customer_key: str,
+    customer_keys: Sequence[str],
     since: datetime,
     exclude_trigger: Any,
 ) -> list[datetime]:
-    """When each other trigger was first sent to this customer since `since`."""
+    """When each other trigger was first sent to this customer (known by any of its
+    keys: one per pepper) since `since`."""
     rows = await connection.fetch(
         """SELECT min(claimed_at) AS at FROM notifications
-           WHERE merchant_id = $1 AND customer_key = $2 AND status IN ('sending', 'sent')
-             AND claimed_at > $3 AND trigger_ref <> $4
+           WHERE merchant_id = $1 AND customer_key = ANY($2::text[])
+             AND status IN ('sending', 'sent') AND claimed_at > $3 AND trigger_ref <> $4
            GROUP BY trigger_ref""",
         merchant_id,
-        customer_key,
+        list(customer_keys),
         since,
         exclude_trigger,
     )
@@ -275,20 +282,33 @@ async def create_opt_out(
     )
 
 
+@dataclass(frozen=True)
+class OptOut:
+    channel: str
+    address_hash: str
+    created_at: datetime
+
+
 async def list_opt_outs(
-    connection: DbConnection, *, merchant_id: str, hashes: dict[str, str]
-) -> frozenset[Channel]:
-    """The channels, among `hashes` (channel -> address hash), this address opted out of."""
-    if not hashes:
-        return frozenset()
+    connection: DbConnection, *, merchant_id: str, hashes: Mapping[str, Sequence[str]]
+) -> list[OptOut]:
+    """The opt-outs recorded under any of `hashes` (channel -> the address's hashes)."""
+    pairs = [(channel, value) for channel, values in hashes.items() for value in values]
+    if not pairs:
+        return []
     rows = await connection.fetch(
-        "SELECT channel FROM opt_outs WHERE merchant_id = $1"
+        "SELECT channel, address_hash, created_at FROM opt_outs WHERE merchant_id = $1"
         " AND (channel, address_hash) IN (SELECT * FROM unnest($2::text[], $3::text[]))",
         merchant_id,
-        list(hashes),
-        list(hashes.values()),
+        [channel for channel, _ in pairs],
+        [value for _, value in pairs],
     )
-    return frozenset(Channel(row["channel"]) for row in rows)
+    return [
+        OptOut(
+            channel=row["channel"], address_hash=row["address_hash"], created_at=row["created_at"]
+        )
+        for row in rows
+    ]
 
 
 async def get_wake_channel(connection: DbConnection) -> str:

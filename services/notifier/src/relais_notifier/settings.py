@@ -1,7 +1,8 @@
 """The notifier's settings: the shared runtime settings plus its own.
 
-Secrets (`link_secret`, SMTP password, SMS token) are `SecretStr`: never printed,
-never logged. `link_secret` has no default: start-up fails without it.
+Secrets (customer link secrets, opt-out pepper, SMTP password, SMS token) are
+`SecretStr`: never printed, never logged. The link secrets and the pepper have no
+default: start-up fails without them (docs/security.md).
 """
 
 from __future__ import annotations
@@ -10,14 +11,27 @@ from pathlib import Path
 
 from pydantic import Field, HttpUrl, SecretStr
 
-from relais_runtime.settings import RuntimeSettings
+from relais_runtime.settings import OptionalSecretList, RuntimeSettings, Secret, SecretList
 
 
 class NotifierSettings(RuntimeSettings):
     service_name: str = "notifier"
     http_port: int = Field(default=8003, ge=0, le=65535)
 
-    link_secret: SecretStr = Field(min_length=32, description="RELAIS_LINK_SECRET")
+    customer_link_secrets: SecretList = Field(
+        description="RELAIS_CUSTOMER_LINK_SECRETS: sign the customer links (chat, tracking, "
+        "survey, unsubscribe) with the first, accept any; the chat holds the same list."
+    )
+    opt_out_pepper: Secret = Field(
+        description="RELAIS_OPT_OUT_PEPPER: keys the hashes that name a customer without "
+        "their address (opt-outs, frequency cap); independent of the link secrets."
+    )
+    opt_out_previous_peppers: OptionalSecretList = Field(
+        default=(),
+        description="RELAIS_OPT_OUT_PREVIOUS_PEPPERS: peppers RELAIS_OPT_OUT_PEPPER replaced; "
+        "hashes under them still match, and a matched opt-out is recorded again under the "
+        "current pepper.",
+    )
     link_max_age_days: int = Field(default=30, ge=1, le=365)
     unsubscribe_link_max_age_days: int = Field(default=365, ge=1, le=3650)
     public_chat_base_url: HttpUrl = Field(

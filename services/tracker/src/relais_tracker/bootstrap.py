@@ -30,7 +30,9 @@ from relais_runtime.merchants import MerchantDirectory, merchants_of
 from relais_runtime.service import Dependencies, ServiceSpec, Wiring
 from relais_runtime.supervisor import Loop
 from relais_tracker.adapters.carrier_poller import HttpCarrierPoller, PollRetry
+from relais_tracker.adapters.pull import PullPoller, build_pull_clients
 from relais_tracker.adapters.webhook_auth import WebhookAuthenticator
+from relais_tracker.domain.polling import PollSchedule
 from relais_tracker.handlers import (
     CarrierUpdateConsumer,
     OrderApi,
@@ -41,6 +43,8 @@ from relais_tracker.handlers import (
     webhooks_router,
 )
 from relais_tracker.service.carrier_events import CarrierEventRecorder
+from relais_tracker.service.held_events import LOOP as HELD_EVENTS_LOOP
+from relais_tracker.service.held_events import HeldEventExpiry
 from relais_tracker.service.orders import OrderCancellation, OrderIntake, OrderShipments
 from relais_tracker.service.polling import PollingLoop
 from relais_tracker.service.publishing import ShipmentPublisher
@@ -139,7 +143,10 @@ def wire(
             ),
         ],
         routers=_routers(configuration, dependencies),
-        background=_background(configuration, dependencies),
+        background=[
+            *_background(configuration, dependencies),
+            _held_event_expiry(configuration, dependencies),
+        ],
     )
 
 
@@ -172,29 +179,78 @@ def _routers(
 def _background(
     configuration: TrackerConfiguration, dependencies: Dependencies[TrackerSettings]
 ) -> list[Loop]:
-    """Carrier polling, when a pull API and carriers to poll are configured."""
+    """Carrier polling, when carriers to poll are configured: those with a pull client
+    (`pull_carriers`), and those of the generic poll API (`poll_base_url`)."""
     settings = configuration.settings
-    if settings.poll_base_url is None or not settings.poll_carriers:
+    poller = _poller(settings)
+    if poller is None:
         return []
-    poller = HttpCarrierPoller(
-        client=httpx.AsyncClient(timeout=settings.poll_timeout_s),
-        base_url=str(settings.poll_base_url),
-        limiter=AsyncLimiter(max_rate=settings.poll_rate_per_s, time_period=1.0),
-        retry=PollRetry(
-            max_attempts=settings.poll_max_attempts,
-            backoff_initial_s=settings.poll_backoff_initial_s,
-            backoff_max_s=settings.poll_backoff_max_s,
-        ),
-    )
+    schedule = _poll_schedule(settings)
     polling = PollingLoop(
         pool=dependencies.pool,
         producer=dependencies.producer,
         topic=configuration.topics.carrier_updates,
         poller=poller,
-        carriers=settings.poll_carriers,
-        interval=timedelta(seconds=settings.poll_interval_s),
+        carriers=_polled_carriers(settings),
+        schedule=schedule,
         batch=settings.poll_batch,
         now=configuration.clock.now,
-        idle_s=min(settings.poll_interval_s, 5.0),
+        idle_s=min(schedule.shortest.total_seconds(), 5.0),
     )
     return [Loop("carrier-polling", polling.run)]
+
+
+def _polled_carriers(settings: TrackerSettings) -> tuple[str, ...]:
+    generic = settings.poll_carriers if settings.poll_base_url is not None else ()
+    return tuple(sorted({*settings.pull_carriers, *generic}))
+
+
+def _poll_schedule(settings: TrackerSettings) -> PollSchedule:
+    return PollSchedule(
+        regular=timedelta(seconds=settings.poll_interval_s),
+        out_for_delivery=timedelta(seconds=settings.poll_out_for_delivery_interval_s),
+        promise_near=timedelta(seconds=settings.poll_promise_near_interval_s),
+        promise_window_days=settings.poll_promise_window_days,
+    )
+
+
+def _poller(settings: TrackerSettings) -> PullPoller | None:
+    """The carriers' own API clients, and the generic poller when a base URL is set;
+    None when nothing is to be polled."""
+    retry = PollRetry(
+        max_attempts=settings.poll_max_attempts,
+        backoff_initial_s=settings.poll_backoff_initial_s,
+        backoff_max_s=settings.poll_backoff_max_s,
+    )
+    generic = None
+    if settings.poll_base_url is not None and settings.poll_carriers:
+        generic = HttpCarrierPoller(
+            client=httpx.AsyncClient(timeout=settings.poll_timeout_s),
+            base_url=str(settings.poll_base_url),
+            limiter=AsyncLimiter(max_rate=settings.poll_rate_per_s, time_period=1.0),
+            retry=retry,
+        )
+    if generic is None and not settings.pull_carriers:
+        return None
+    clients = build_pull_clients(
+        settings.pull_carriers,
+        retry=retry,
+        http=lambda: httpx.AsyncClient(timeout=settings.poll_timeout_s),
+        max_wait_s=settings.poll_max_wait_s,
+    )
+    return PullPoller(clients, fallback=generic)
+
+
+def _held_event_expiry(
+    configuration: TrackerConfiguration, dependencies: Dependencies[TrackerSettings]
+) -> Loop:
+    """Events held without an order are deleted once `held_event_ttl_s` old."""
+    settings = configuration.settings
+    expiry = HeldEventExpiry(
+        pool=dependencies.pool,
+        ttl=timedelta(seconds=settings.held_event_ttl_s),
+        batch=settings.held_event_sweep_batch,
+        now=configuration.clock.now,
+        idle_s=settings.held_event_sweep_interval_s,
+    )
+    return Loop(HELD_EVENTS_LOOP, expiry.run)

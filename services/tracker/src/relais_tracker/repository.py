@@ -20,6 +20,7 @@ from relais_runtime.db import DbConnection
 from relais_runtime.tracing import trace_headers
 from relais_tracker.adapters.carriers.aliases import GENERIC
 from relais_tracker.domain import OrderRecord, OrderState
+from relais_tracker.domain.polling import PollPlan
 from relais_tracker.domain.shipments import (
     CARRIER_EVENT_JSON,
     CarrierEvent,
@@ -409,18 +410,40 @@ class PollTarget:
 
 
 async def list_shipments_to_poll(
-    connection: DbConnection, *, carriers: Sequence[str], polled_before: datetime, limit: int
+    connection: DbConnection, *, carriers: Sequence[str], plan: PollPlan, limit: int
 ) -> list[PollTarget]:
-    """Shipments that are not final, have a tracking number of a polled carrier and were
-    not polled since `polled_before`; never polled first."""
+    """Shipments that are not final, have a tracking number of a polled carrier and are
+    due by the schedule (relais_tracker.domain.polling, whose `poll_interval` this
+    mirrors); never polled first, then the longest overdue."""
     rows = await connection.fetch(
-        "SELECT merchant_id, shipment_id, carrier, base->>'tracking_number' AS tracking_number"
-        " FROM shipments"
-        " WHERE NOT final AND tracking_key IS NOT NULL AND carrier = ANY($1::text[])"
-        " AND (polled_at IS NULL OR polled_at < $2)"
-        " ORDER BY polled_at NULLS FIRST LIMIT $3",
+        """
+        WITH candidates AS (
+            SELECT merchant_id, shipment_id, carrier,
+                   base->>'tracking_number' AS tracking_number,
+                   polled_at + CASE
+                       WHEN status = ANY($2::text[]) THEN $3::interval
+                       WHEN LEAST((base->>'promised_delivery_by')::date,
+                                  (progress->'estimated_delivery'->>'day')::date)
+                            BETWEEN $4::date AND $5::date THEN $6::interval
+                       ELSE $7::interval
+                   END AS due_at
+            FROM shipments
+            WHERE NOT final AND tracking_key IS NOT NULL AND carrier = ANY($1::text[])
+              AND (polled_at IS NULL OR polled_at <= $8)
+        )
+        SELECT merchant_id, shipment_id, carrier, tracking_number FROM candidates
+        WHERE due_at IS NULL OR due_at <= $9
+        ORDER BY due_at NULLS FIRST LIMIT $10
+        """,
         list(carriers),
-        polled_before,
+        [status.value for status in plan.out_for_delivery_statuses],
+        plan.out_for_delivery_every,
+        plan.promise_from,
+        plan.promise_until,
+        plan.promise_near_every,
+        plan.regular_every,
+        plan.polled_before,
+        plan.now,
         limit,
     )
     return [
@@ -462,3 +485,137 @@ async def list_shipment_summaries(
         order_id,
     )
     return [dict(row) for row in rows]
+
+
+async def delete_expired_pending_events(
+    connection: DbConnection, *, received_before: datetime, limit: int
+) -> list[tuple[str, datetime]]:
+    """Delete up to `limit` held events received before `received_before`, oldest first;
+    returns each one's (carrier, received_at). Rows an order's transaction is taking are
+    skipped (SKIP LOCKED): a pass never waits, the event is taken or expires next time."""
+    rows = await connection.fetch(
+        """
+        DELETE FROM pending_tracking_events
+        WHERE ctid = ANY(ARRAY(
+            SELECT ctid FROM pending_tracking_events
+            WHERE received_at < $1
+            ORDER BY received_at
+            LIMIT $2
+            FOR UPDATE SKIP LOCKED
+        ))
+        RETURNING carrier, received_at
+        """,
+        received_before,
+        limit,
+    )
+    return [(row["carrier"], row["received_at"]) for row in rows]
+
+
+@dataclass(frozen=True)
+class HeldEventRow:
+    """A held event as `relais tracker unmatched` shows it, with the parcels following
+    its tracking number (each (merchant, carrier)), if any."""
+
+    carrier: str
+    tracking_key: str
+    merchant_id: str
+    received_at: datetime
+    occurred_at: datetime
+    parcels: tuple[tuple[str, str], ...]
+
+
+async def list_pending_events(connection: DbConnection, *, limit: int) -> list[HeldEventRow]:
+    """Held events, oldest received first, each with the shipments of its tracking key."""
+    rows = await connection.fetch(
+        """
+        SELECT p.carrier, p.tracking_key, p.merchant_id, p.received_at, p.occurred_at,
+               COALESCE((SELECT array_agg(s.merchant_id || '/' || s.carrier
+                                          ORDER BY s.merchant_id, s.carrier)
+                         FROM shipments s WHERE s.tracking_key = p.tracking_key), '{}')
+                 AS parcels
+        FROM pending_tracking_events p
+        ORDER BY p.received_at, p.tracking_key
+        LIMIT $1
+        """,
+        limit,
+    )
+    return [
+        HeldEventRow(
+            carrier=row["carrier"],
+            tracking_key=row["tracking_key"],
+            merchant_id=row["merchant_id"],
+            received_at=row["received_at"],
+            occurred_at=row["occurred_at"],
+            parcels=tuple(
+                (merchant, carrier)
+                for merchant, _, carrier in (p.rpartition("/") for p in row["parcels"])
+            ),
+        )
+        for row in rows
+    ]
+
+
+@dataclass(frozen=True)
+class UnknownCode:
+    """A carrier code no table of the adapter that read it knows."""
+
+    carrier: str
+    """The adapter that read it (the one whose table is to extend)."""
+    carrier_code: str
+    description: str
+
+
+@dataclass(frozen=True)
+class UnknownCodeRow:
+    carrier: str
+    carrier_code: str
+    seen: int
+    example: str
+    first_seen_at: datetime
+    last_seen_at: datetime
+
+
+async def update_unknown_codes(
+    connection: DbConnection, *, codes: Sequence[UnknownCode], seen_at: datetime
+) -> None:
+    """Count each unknown code once more per occurrence, keeping the latest non-empty
+    description as its example (200 characters at most)."""
+    counted: dict[tuple[str, str], tuple[int, str]] = {}
+    for code in codes:
+        key = (code.carrier, code.carrier_code[:100])
+        seen, example = counted.get(key, (0, ""))
+        counted[key] = (seen + 1, code.description[:200] or example)
+    if not counted:
+        return
+    keys = sorted(counted)  # one order for every transaction: no deadlock between batches
+    await connection.execute(
+        """
+        INSERT INTO unknown_carrier_codes AS u
+            (carrier, carrier_code, seen, example, first_seen_at, last_seen_at)
+        SELECT c, k, n, d, $5, $5
+        FROM unnest($1::text[], $2::text[], $3::bigint[], $4::text[]) AS t(c, k, n, d)
+        ON CONFLICT (carrier, carrier_code) DO UPDATE SET
+            seen = u.seen + EXCLUDED.seen,
+            example = CASE WHEN EXCLUDED.example <> '' THEN EXCLUDED.example ELSE u.example END,
+            last_seen_at = GREATEST(u.last_seen_at, EXCLUDED.last_seen_at)
+        """,
+        [carrier for carrier, _ in keys],
+        [code for _, code in keys],
+        [counted[key][0] for key in keys],
+        [counted[key][1] for key in keys],
+        seen_at,
+    )
+
+
+async def list_unknown_codes(
+    connection: DbConnection, *, carrier: str | None = None, limit: int
+) -> list[UnknownCodeRow]:
+    """The unknown codes seen, most seen first (of one carrier when given)."""
+    rows = await connection.fetch(
+        "SELECT carrier, carrier_code, seen, example, first_seen_at, last_seen_at"
+        " FROM unknown_carrier_codes WHERE $1::text IS NULL OR carrier = $1"
+        " ORDER BY seen DESC, carrier, carrier_code LIMIT $2",
+        carrier,
+        limit,
+    )
+    return [UnknownCodeRow(**dict(row)) for row in rows]

@@ -12,7 +12,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
@@ -41,8 +41,9 @@ class Denied:
     merchant: MerchantConfig | None
 
 
-def make_signer(secret: str) -> LinkSigner:
-    return LinkSigner(secret=secret, max_age=PLATFORM_MAX_AGE)
+def make_signer(secrets: Sequence[str]) -> LinkSigner:
+    """Customer links signed with any of `secrets` (RELAIS_CUSTOMER_LINK_SECRETS) open."""
+    return LinkSigner(secrets=secrets, max_age=PLATFORM_MAX_AGE)
 
 
 def check_link(

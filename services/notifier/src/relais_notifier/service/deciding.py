@@ -1,5 +1,11 @@
 """Deciding what becomes of a claimed row: what the policy needs is read under a per-customer
-advisory lock, so two messages to one customer cannot both pass the frequency cap."""
+advisory lock, so two messages to one customer cannot both pass the frequency cap.
+
+The customer is known by keyed hashes under the opt-out pepper (adapters.customer_hashes):
+under the current pepper and each previous one, so a pepper rotation neither forgets an
+opt-out nor resets the frequency cap; an opt-out found only under a previous pepper is
+recorded again under the current one (re-hash on read).
+"""
 
 from __future__ import annotations
 
@@ -46,26 +52,24 @@ class Decider:
         )
         if contact is None:
             return Circumstances(contact=None, customer_key=None)
-        customer_key = self._links.customer_key(merchant_id=row.merchant_id, contact=contact)
-        if customer_key is None:
-            return Circumstances(contact=contact, customer_key=None)
-        await repository.lock_customer(connection, customer_key=customer_key)
-        opted_out = await repository.list_opt_outs(
-            connection,
-            merchant_id=row.merchant_id,
-            hashes=self._address_hashes(row.merchant_id, contact),
+        customer_keys = self._links.hashes.customer_keys(
+            merchant_id=row.merchant_id, contact=contact
         )
+        if not customer_keys:
+            return Circumstances(contact=contact, customer_key=None)
+        await repository.lock_customer(connection, customer_keys=customer_keys)
+        opted_out = await self._opted_out(connection, row.merchant_id, contact)
         recent: list[datetime] = []
         if settings.frequency_cap is not None:
             recent = await repository.list_recent_sends(
                 connection,
                 merchant_id=row.merchant_id,
-                customer_key=customer_key,
+                customer_keys=customer_keys,
                 since=now - timedelta(hours=settings.frequency_cap.window_hours),
                 exclude_trigger=row.trigger_ref,
             )
         return Circumstances(
-            contact=contact, customer_key=customer_key, opted_out=opted_out, recent=recent
+            contact=contact, customer_key=customer_keys[0], opted_out=opted_out, recent=recent
         )
 
     def decide(
@@ -91,12 +95,29 @@ class Decider:
             contact_wait=self._contact_wait,
         )
 
-    def _address_hashes(self, merchant_id: str, contact: Contact) -> dict[str, str]:
-        hashes = {}
-        for channel in Channel:
-            address = contact.address(channel)
-            if address:
-                hashes[channel.value] = self._links.address_hash(
-                    merchant_id=merchant_id, address=address
+    async def _opted_out(
+        self, connection: DbConnection, merchant_id: str, contact: Contact
+    ) -> frozenset[Channel]:
+        """The channels the contact's addresses opted out of, under any pepper; an opt-out
+        found only under a previous pepper is recorded again under the current one (with
+        its date), so it still matches once that pepper is retired."""
+        hashes = {
+            channel.value: self._links.hashes.address_hashes(
+                merchant_id=merchant_id, address=address
+            )
+            for channel in Channel
+            if (address := contact.address(channel))
+        }
+        found = await repository.list_opt_outs(connection, merchant_id=merchant_id, hashes=hashes)
+        for channel in sorted({opt_out.channel for opt_out in found}):
+            matched = [opt_out for opt_out in found if opt_out.channel == channel]
+            current = hashes[channel][0]
+            if all(opt_out.address_hash != current for opt_out in matched):
+                await repository.create_opt_out(
+                    connection,
+                    merchant_id=merchant_id,
+                    channel=channel,
+                    address_hash=current,
+                    at=min(opt_out.created_at for opt_out in matched),
                 )
-        return hashes
+        return frozenset(Channel(opt_out.channel) for opt_out in found)

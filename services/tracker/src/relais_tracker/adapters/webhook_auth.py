@@ -3,9 +3,9 @@ the runtime's `relais_runtime.api_keys`).
 
 Rules:
 - a carrier webhook is accepted only if one configured credential of that carrier
-  verifies (shared secret or HMAC-SHA256 of the raw body, compared in constant
-  time); a merchant's credential attributes the call to that merchant, the
-  platform's leaves the merchant unknown;
+  verifies (shared secret, HMAC-SHA256 of the raw body, or 17TRACK's SHA-256 of the raw
+  body + "/" + secret; always compared in constant time); a merchant's credential
+  attributes the call to that merchant, the platform's leaves the merchant unknown;
 - a scheme whose signature carries a timestamp (timestamped_hmac_sha256) is refused
   when that timestamp is further than the tolerance from the injected clock's now
   (default 5 minutes): a captured call cannot be replayed later;
@@ -48,6 +48,10 @@ class WebhookCredential:
         presented = presented[len(self.prefix) :].strip()
         if self.scheme is WebhookScheme.SHARED_SECRET:
             return hmac.compare_digest(presented.encode(), self.secret)
+        if self.scheme is WebhookScheme.SEVENTEEN_TRACK_SIGN:
+            return hmac.compare_digest(
+                presented.lower().encode(), seventeen_track_sign(body, self.secret).encode()
+            )
         if self.scheme is WebhookScheme.TIMESTAMPED_HMAC_SHA256:
             if now is None:
                 return False
@@ -63,6 +67,11 @@ class WebhookCredential:
         if self.encoding is SignatureEncoding.BASE64:
             return base64.b64encode(digest).decode()
         return digest.hex()
+
+
+def seventeen_track_sign(body: bytes, secret: bytes) -> str:
+    """17TRACK's `sign` header: hex SHA-256 of the raw body, `/`, and the security key."""
+    return hashlib.sha256(body + b"/" + secret).hexdigest()
 
 
 def _credential(merchant_id: str, auth: CarrierWebhookAuth, *, where: str) -> WebhookCredential:

@@ -17,14 +17,17 @@ Rules:
 - a shipment is final when its substatus is final (delivered, returned...) or its
   order was cancelled, or its parcel was removed from the order;
 - a parcel's carrier is stored as its Relais code (relais_tracker.adapters.carriers.aliases:
-  `laposte` is `colissimo`); a carrier event matches a shipment with the same tracking
-  number (case-insensitive) and a compatible carrier (`compatible_carriers`): the same
-  one, or either side `generic` (a carrier nobody named).
+  `laposte` is `colissimo`); a parcel that names none has the carrier its tracking
+  number's format names with certainty, else `generic`; a carrier event matches a
+  shipment with the same tracking number (case-insensitive) and a compatible carrier
+  (`compatible_carriers`): the same one, or either side `generic` (a carrier nobody
+  named); an event of no named carrier that fits parcels of several carriers goes to
+  those its number's formats point to (`narrowed_by_number`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
@@ -52,6 +55,7 @@ from relais_contracts.tracking import (
 )
 from relais_tracker.adapters.carriers.aliases import GENERIC, carrier_code
 from relais_tracker.adapters.carriers.base import NormalizedEvent
+from relais_tracker.domain.tracking_numbers import candidates, carrier_of
 
 NOT_MOVING = frozenset({TrackingStatus.PENDING, TrackingStatus.INFO_RECEIVED})
 """Statuses that do not mean the parcel left the merchant (label data only)."""
@@ -68,11 +72,29 @@ def compatible_carriers(event_carrier: str, parcel_carrier: str) -> bool:
     return event_carrier == parcel_carrier or GENERIC in (event_carrier, parcel_carrier)
 
 
-def parcel_carrier(name: str | None) -> str | None:
-    """A parcel's carrier as its Relais code (the alias table's), else as given."""
+def parcel_carrier(name: str | None, tracking_number: str | None = None) -> str | None:
+    """A parcel's carrier as its Relais code (the alias table's), else as given; a parcel
+    with a tracking number and no carrier gets the carrier its number's format names
+    with certainty (domain.tracking_numbers.carrier_of), else `generic` (any carrier)."""
     if name is None:
-        return None
+        if tracking_number is None:
+            return None
+        return carrier_of(tracking_number) or GENERIC
     return carrier_code(name) or name
+
+
+def narrowed_by_number(
+    event_carrier: str, tracking_number: str, parcel_carriers: Collection[str]
+) -> set[str]:
+    """The parcel carriers an event may belong to: those compatible with its carrier,
+    and, when an event of no named carrier (`generic`) fits parcels of several carriers,
+    those its tracking number's formats point to (domain.tracking_numbers.candidates),
+    if any do."""
+    compatible = {c for c in parcel_carriers if compatible_carriers(event_carrier, c)}
+    if event_carrier != GENERIC or len(compatible - {GENERIC}) < 2:
+        return compatible
+    hinted = {c for c in compatible if c == GENERIC or c in candidates(tracking_number)}
+    return hinted if hinted - {GENERIC} else compatible
 
 
 @dataclass(frozen=True)
@@ -193,7 +215,7 @@ def bases_of(order: OrderPlaced | OrderUpdated) -> dict[str, ShipmentBase]:
             parcel_count=count,
             placed_at=order.placed_at,
             order_value=order.order_value,
-            carrier=parcel_carrier(parcel.carrier),
+            carrier=parcel_carrier(parcel.carrier, parcel.tracking_number),
             tracking_number=parcel.tracking_number,
             merchant_shipped_at=parcel.shipped_at,
             promised_ship_by=order.promised_ship_by,

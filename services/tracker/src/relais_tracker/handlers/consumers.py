@@ -4,7 +4,9 @@
 - carrier updates (batches): each payload is normalized by its carrier's adapter
   (an aggregator's or the generic format's events carry the real carrier they name)
   while the batch is prepared, then service.carrier_events.CarrierEventRecorder
-  matches, holds, records and publishes them in the batch's transaction;
+  matches, holds, records and publishes them in the batch's transaction, and counts
+  the codes no table knows (by the adapter that read them: `relais carriers
+  unknown-codes`);
 - a message of a type the topic should not carry is dead-lettered
   (failures.unexpected_event); a payload no adapter can read too (PermanentError).
 """
@@ -24,6 +26,7 @@ from relais_tracker.adapters import carriers
 from relais_tracker.adapters.carriers.base import PayloadError
 from relais_tracker.domain.payloads import payload_bytes
 from relais_tracker.domain.shipments import CarrierEvent, carrier_event_from
+from relais_tracker.repository import UnknownCode
 from relais_tracker.service.carrier_events import CarrierEventRecorder, Received
 from relais_tracker.service.orders import OrderIntake
 
@@ -63,7 +66,28 @@ class CarrierUpdateConsumer:
     recorder: CarrierEventRecorder
 
     async def handle(self, batch: Sequence[Prepared], connection: DbConnection) -> None:
-        await self.recorder.record(connection, [pair for item in batch for pair in item.value])
+        await self.recorder.record(
+            connection,
+            [pair for item in batch for pair in item.value],
+            unknown=unknown_codes(batch),
+        )
+
+
+def unknown_codes(batch: Sequence[Prepared]) -> list[UnknownCode]:
+    """The batch's events whose code no table knows, each with the adapter that read it
+    (the table to extend: AfterShip's for an AfterShip subtag, whatever the real carrier)."""
+    found = []
+    for item in batch:
+        if not isinstance(item.event, CarrierUpdateReceived):
+            continue
+        adapter = carriers.adapter_for(item.event.carrier)
+        reader = adapter.carrier if adapter is not None else item.event.carrier
+        found += [
+            UnknownCode(reader, event.carrier_code, event.description)
+            for _, event in item.value
+            if not event.code_recognized
+        ]
+    return found
 
 
 @dataclass(frozen=True)

@@ -5,6 +5,10 @@
     POST /v1/orders/{order_id}/cancel  {"reason": ...} (OrderCancelled) -> 202
     GET  /v1/orders/{order_id}         the order as the tracker knows it, with its shipments
 
+Request and response bodies, the security scheme and the error answers are described
+in the OpenAPI document (/docs, /openapi.json) by orders_api_models; docs/api.md has a
+curl example of each call.
+
 Rules:
 - every call carries one of the merchant's API keys (`Authorization: Bearer <key>`);
   no key or an unknown key: 401; the merchant is the key's owner, never a field of
@@ -15,7 +19,9 @@ Rules:
   time): invalid -> 422 listing each field and its message (never the values);
   a parcel's `carrier` is first put through the alias table (`Mondial Relay`,
   `mondial-relay` -> `mondial_relay`; relais_tracker.adapters.carriers.aliases), so
-  the published order carries Relais carrier codes;
+  the published order carries Relais carrier codes; a parcel with a tracking number
+  and no carrier gets the one its number's format names with certainty (UPS `1Z`,
+  UPU S10...: relais_tracker.domain.tracking_numbers), else `generic`;
 - an accepted order is published to the orders topic and Kafka's acknowledgement
   awaited before answering 202; the tracker then applies it like any order event
   (it never writes its tables from the API), so a GET may lag a POST briefly;
@@ -32,9 +38,11 @@ from typing import Annotated, Any
 
 import asyncpg
 from aiokafka import AIOKafkaProducer
-from fastapi import APIRouter, Body, Depends, Header, HTTPException
+from fastapi import APIRouter, Body, Depends, HTTPException, Path, Security
+from fastapi.encoders import jsonable_encoder
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from fastapi.security import HTTPAuthorizationCredentials
+from pydantic import PlainValidator, ValidationError
 
 from relais_contracts import ids
 from relais_contracts.envelope import Event
@@ -46,6 +54,20 @@ from relais_runtime.metrics import ORDER_API_REQUESTS
 from relais_runtime.routes import context_of, router_for
 from relais_tracker.adapters.carriers.aliases import carrier_code
 from relais_tracker.domain import ENVELOPE_FIELDS
+from relais_tracker.domain.shipments import parcel_carrier
+from relais_tracker.handlers.orders_api_models import (
+    BEARER,
+    ERRORS,
+    NOT_FOUND,
+    UNAUTHORIZED,
+    CancelRequest,
+    OrderAccepted,
+    OrderRequest,
+    OrderUpdateRequest,
+    OrderView,
+    json_object,
+    json_object_or_null,
+)
 from relais_tracker.service.order_view import order_view
 
 
@@ -71,9 +93,11 @@ class RequestOutcome(StrEnum):
 Api = Annotated[OrderApi, Depends(context_of(OrderApi))]
 
 
-def merchant(api: Api, authorization: Annotated[str | None, Header()] = None) -> str:
+def merchant(
+    api: Api, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+) -> str:
     """The owner of the request's API key; 401 without a valid one."""
-    owner = api.keys.merchant_of_header(authorization)
+    owner = api.keys.merchant_of(credentials.credentials) if credentials is not None else None
     if owner is None:
         ORDER_API_REQUESTS.labels(operation="any", outcome=RequestOutcome.UNAUTHORIZED).inc()
         raise HTTPException(
@@ -85,7 +109,20 @@ def merchant(api: Api, authorization: Annotated[str | None, Header()] = None) ->
 
 
 Merchant = Annotated[str, Depends(merchant)]
-OrderBody = Annotated[dict[str, Any], Body()]
+OrderId = Annotated[str, Path(description="The merchant's id of the order.")]
+# Read as a JSON object (then aliased and validated by the topic's models), described
+# in OpenAPI as the typed request.
+OrderBody = Annotated[
+    dict[str, Any], PlainValidator(json_object, json_schema_input_type=OrderRequest), Body()
+]
+UpdateBody = Annotated[
+    dict[str, Any], PlainValidator(json_object, json_schema_input_type=OrderUpdateRequest), Body()
+]
+CancelBody = Annotated[
+    dict[str, Any] | None,
+    PlainValidator(json_object_or_null, json_schema_input_type=CancelRequest),
+    Body(),
+]
 
 
 def _request_id(merchant_id: str, operation: str, body: dict[str, Any]) -> Any:
@@ -128,6 +165,9 @@ def _with_carrier_codes(body: dict[str, Any]) -> dict[str, Any]:
     for parcel in parcels:
         carrier = parcel.get("carrier") if isinstance(parcel, dict) else None
         code = carrier_code(carrier) if isinstance(carrier, str) else None
+        number = parcel.get("tracking_number") if isinstance(parcel, dict) else None
+        if carrier is None and isinstance(number, str) and number.strip():
+            code = parcel_carrier(None, number)
         named.append({**parcel, "carrier": code} if code is not None else parcel)
     return {**body, "parcels": named}
 
@@ -159,7 +199,9 @@ async def place(merchant_id: Merchant, body: OrderBody, api: Api) -> JSONRespons
     return await _publish(api, "place", event)
 
 
-async def update(merchant_id: Merchant, order_id: str, body: OrderBody, api: Api) -> JSONResponse:
+async def update(
+    merchant_id: Merchant, order_id: OrderId, body: UpdateBody, api: Api
+) -> JSONResponse:
     fields = _envelope_free("update", body)
     if fields.get("order_id", order_id) != order_id:
         raise HTTPException(422, [{"loc": ["body", "order_id"], "msg": "differs from URL"}])
@@ -182,10 +224,7 @@ async def update(merchant_id: Merchant, order_id: str, body: OrderBody, api: Api
 
 
 async def cancel(
-    merchant_id: Merchant,
-    order_id: str,
-    api: Api,
-    body: Annotated[dict[str, Any] | None, Body()] = None,
+    merchant_id: Merchant, order_id: OrderId, api: Api, body: CancelBody = None
 ) -> JSONResponse:
     fields = _envelope_free("cancel", body or {})
     moment = api.now()
@@ -206,19 +245,56 @@ async def cancel(
     return await _publish(api, "cancel", event)
 
 
-async def read(merchant_id: Merchant, order_id: str, api: Api) -> dict[str, Any]:
+async def read(merchant_id: Merchant, order_id: OrderId, api: Api) -> JSONResponse:
     view = await order_view(api.pool, merchant_id=merchant_id, order_id=order_id)
     if view is None:
         ORDER_API_REQUESTS.labels(operation="read", outcome=RequestOutcome.NOT_FOUND).inc()
         raise HTTPException(status_code=404, detail=f"no order {order_id!r}")
     ORDER_API_REQUESTS.labels(operation="read", outcome=RequestOutcome.FOUND).inc()
-    return view
+    # The view as it is, as FastAPI would encode it (OrderView only describes it).
+    return JSONResponse(jsonable_encoder(view))
 
 
 def orders_router(api: OrderApi) -> APIRouter:
     router = router_for(api, prefix="/v1/orders", tags=["orders"])
-    router.add_api_route("", place, methods=["POST"], status_code=202)
-    router.add_api_route("/{order_id}", update, methods=["PUT"], status_code=202)
-    router.add_api_route("/{order_id}/cancel", cancel, methods=["POST"], status_code=202)
-    router.add_api_route("/{order_id}", read, methods=["GET"])
+    router.add_api_route(
+        "",
+        place,
+        methods=["POST"],
+        status_code=202,
+        response_model=OrderAccepted,
+        responses=ERRORS,
+        summary="Place an order",
+        description="Publish a new order (OrderPlaced) for the tracker to follow.",
+    )
+    router.add_api_route(
+        "/{order_id}",
+        update,
+        methods=["PUT"],
+        status_code=202,
+        response_model=OrderAccepted,
+        responses=ERRORS,
+        summary="Replace an order",
+        description="Publish the whole order again (OrderUpdated): shipped parcels, "
+        "tracking numbers, a new address or promise.",
+    )
+    router.add_api_route(
+        "/{order_id}/cancel",
+        cancel,
+        methods=["POST"],
+        status_code=202,
+        response_model=OrderAccepted,
+        responses=ERRORS,
+        summary="Cancel an order",
+        description="Publish OrderCancelled: its shipments stop being followed.",
+    )
+    router.add_api_route(
+        "/{order_id}",
+        read,
+        methods=["GET"],
+        response_model=OrderView,
+        responses={**UNAUTHORIZED, **NOT_FOUND},
+        summary="Read an order",
+        description="The order, its state and its shipments as the tracker knows them.",
+    )
     return router

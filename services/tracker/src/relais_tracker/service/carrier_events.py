@@ -3,8 +3,12 @@
 Rules:
 - an event matches a shipment with its tracking number (case-insensitive) and a
   compatible carrier (domain.shipments.compatible_carriers), of the merchant the
-  receiver knew or of any merchant when it did not know;
+  receiver knew or of any merchant when it did not know; an event of no named carrier
+  that fits parcels of several carriers goes to those its number's format points to
+  (domain.shipments.narrowed_by_number);
 - an event matching no shipment is held until its order arrives (service.orders);
+- the codes no adapter table knows are counted in the same transaction (table
+  `unknown_carrier_codes`, by the adapter that read them, with an example description);
 - each matched event is recorded once per shipment (a re-send is dropped), and each
   changed shipment's state is published once per batch, caused by its latest event;
 - the tracking numbers of the batch are locked first (advisory locks), so holding an
@@ -27,10 +31,10 @@ from relais_tracker import repository
 from relais_tracker.domain.shipments import (
     CarrierEvent,
     Cause,
-    compatible_carriers,
+    narrowed_by_number,
     tracking_event_recorded,
 )
-from relais_tracker.repository import ShipmentKey, ShipmentRow
+from relais_tracker.repository import ShipmentKey, ShipmentRow, UnknownCode
 from relais_tracker.service.history import Encoded, EventOutcome, progress_after, record_once
 from relais_tracker.service.publishing import Change, ShipmentPublisher
 
@@ -55,7 +59,15 @@ class CarrierEventRecorder:
     publisher: ShipmentPublisher
     clock: Clock
 
-    async def record(self, connection: DbConnection, received: Sequence[Received]) -> None:
+    async def record(
+        self,
+        connection: DbConnection,
+        received: Sequence[Received],
+        *,
+        unknown: Sequence[UnknownCode] = (),
+    ) -> None:
+        """`unknown`: the batch's codes no adapter table knows, counted durably."""
+        await repository.update_unknown_codes(connection, codes=unknown, seen_at=self.clock.now())
         received = list(
             {(hint, event.event_id): (hint, event) for hint, event in received}.values()
         )
@@ -106,12 +118,15 @@ def match_shipments(
 ) -> Matching:
     matching = Matching()
     for hint, event in received:
-        matches = [
-            row
+        merchants = [
+            (carrier, row)
             for carrier, row in following.get(event.tracking_key, ())
             if hint in (UNKNOWN_MERCHANT, row.merchant_id)
-            and compatible_carriers(event.carrier, carrier)
         ]
+        allowed = narrowed_by_number(
+            event.carrier, event.tracking_number, {carrier for carrier, _ in merchants}
+        )
+        matches = [row for carrier, row in merchants if carrier in allowed]
         if not matches:
             matching.unmatched.append((hint, event))
         for row in matches:

@@ -43,6 +43,8 @@ class EventOutcome(StrEnum):
     RECONCILED = "reconciled"
     HELD = "held"
     DUPLICATE = "duplicate"
+    EXPIRED = "expired"
+    """Held too long without an order: deleted (service.held_events)."""
 
 
 async def record_once(

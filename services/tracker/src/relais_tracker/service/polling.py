@@ -1,11 +1,16 @@
-"""Polling carriers that only offer a pull API: the loop (the HTTP client is
-relais_tracker.adapters.carrier_poller).
+"""Polling carriers' tracking APIs: the loop (the clients are relais_tracker.adapters.pull,
+one per carrier API, and the generic relais_tracker.adapters.carrier_poller).
 
 Rules:
 - only shipments that are not final and have a tracking number of a polled carrier
-  are polled, each at most once per `poll_interval_s`, least recently polled first;
-- calls are rate limited and retried by the client (adapters.carrier_poller); a 404
-  means the carrier knows nothing yet (not an error);
+  are polled, each when it is due by the schedule (relais_tracker.domain.polling: more
+  often out for delivery or when its promise is near), never polled and longest
+  overdue first;
+- calls are rate limited and retried by the clients; a 404 means the carrier knows
+  nothing yet (not an error); a request the carrier refuses for this shipment
+  (`PollRejected`) is counted (`outcome="rejected"`) and logged with the carrier, the
+  HTTP status and the carrier's error code only (no tracking number, no answer body),
+  and the shipment is polled again at its next turn;
 - what a poll fetched is published raw to the carrier-updates topic
   (CarrierUpdateReceived, source=poll, the merchant and tracking number known) and
   goes through the same normalization path as webhooks; the shipment is marked
@@ -29,7 +34,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import datetime
 from enum import StrEnum
 
 import asyncpg
@@ -48,8 +53,14 @@ from relais_runtime.metrics import CARRIER_POLLS
 from relais_runtime.passes import run_passes
 from relais_runtime.supervisor import beat
 from relais_tracker import repository
-from relais_tracker.adapters.carrier_poller import CarrierPoller, FetchedPayload, PollError
+from relais_tracker.adapters.carrier_poller import (
+    CarrierPoller,
+    FetchedPayload,
+    PollError,
+    PollRejected,
+)
 from relais_tracker.domain.payloads import payload_text
+from relais_tracker.domain.polling import PollSchedule
 
 log = get_logger(__name__)
 
@@ -60,6 +71,7 @@ class PollOutcome(StrEnum):
     FETCHED = "fetched"
     NOT_FOUND = "not_found"
     FAILED = "failed"
+    REJECTED = "rejected"
     TOO_LARGE = "too_large"
     ERROR = "error"
 
@@ -73,7 +85,7 @@ class PollingLoop:
         topic: Topic,
         poller: CarrierPoller,
         carriers: tuple[str, ...],
-        interval: timedelta,
+        schedule: PollSchedule,
         batch: int,
         now: Callable[[], datetime],
         idle_s: float = 5.0,
@@ -83,7 +95,7 @@ class PollingLoop:
         self._topic = topic
         self._poller = poller
         self._carriers = carriers
-        self._interval = interval
+        self._schedule = schedule
         self._batch = batch
         self._now = now
         self._idle_s = idle_s
@@ -94,7 +106,7 @@ class PollingLoop:
             targets = await repository.list_shipments_to_poll(
                 connection,
                 carriers=self._carriers,
-                polled_before=self._now() - self._interval,
+                plan=self._schedule.plan(self._now()),
                 limit=self._batch,
             )
         for target in targets:
@@ -133,6 +145,16 @@ class PollingLoop:
             fetched = await self._poller.fetch(
                 carrier=target.carrier, tracking_number=target.tracking_number
             )
+        except PollRejected as error:
+            CARRIER_POLLS.labels(carrier=target.carrier, outcome=PollOutcome.REJECTED).inc()
+            log.warning(
+                "carrier poll skipped: the carrier refused this shipment's request",
+                carrier=target.carrier,
+                merchant_id=target.merchant_id,
+                status=error.status,
+                carrier_error=error.code,
+            )
+            fetched = None
         except PollError as error:
             CARRIER_POLLS.labels(carrier=target.carrier, outcome=PollOutcome.FAILED).inc()
             log.warning("carrier poll failed", carrier=target.carrier, error=str(error)[:200])

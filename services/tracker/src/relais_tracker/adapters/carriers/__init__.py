@@ -21,14 +21,22 @@ from relais_runtime.metrics import TRACKER_UNKNOWN_CARRIER_CODES
 from relais_tracker.adapters.carriers.aftership import AftershipAdapter
 from relais_tracker.adapters.carriers.aliases import known_carrier
 from relais_tracker.adapters.carriers.base import CarrierAdapter, NormalizedEvent, PayloadError
+from relais_tracker.adapters.carriers.bpost import BpostAdapter
 from relais_tracker.adapters.carriers.chronopost import ChronopostAdapter
 from relais_tracker.adapters.carriers.colissimo import ColissimoAdapter
+from relais_tracker.adapters.carriers.correos import CorreosAdapter
 from relais_tracker.adapters.carriers.dhl import DhlAdapter
 from relais_tracker.adapters.carriers.dpd import DpdAdapter
+from relais_tracker.adapters.carriers.evri import EvriAdapter
 from relais_tracker.adapters.carriers.fedex import FedexAdapter
 from relais_tracker.adapters.carriers.generic import GenericAdapter
 from relais_tracker.adapters.carriers.gls import GlsAdapter
+from relais_tracker.adapters.carriers.inpost import InpostAdapter
+from relais_tracker.adapters.carriers.karrio import KarrioAdapter
 from relais_tracker.adapters.carriers.mondial_relay import MondialRelayAdapter
+from relais_tracker.adapters.carriers.postnl import PostnlAdapter
+from relais_tracker.adapters.carriers.royal_mail import RoyalMailAdapter
+from relais_tracker.adapters.carriers.seventeen_track import SeventeenTrackAdapter
 from relais_tracker.adapters.carriers.ups import UpsAdapter
 
 __all__ = [
@@ -53,7 +61,15 @@ ADAPTERS: Final[dict[str, CarrierAdapter]] = {
         DpdAdapter(),
         GlsAdapter(),
         MondialRelayAdapter(),
+        RoyalMailAdapter(),
+        PostnlAdapter(),
+        InpostAdapter(),
+        EvriAdapter(),
+        BpostAdapter(),
+        CorreosAdapter(),
         AftershipAdapter(),
+        SeventeenTrackAdapter(),
+        KarrioAdapter(),
         GenericAdapter(),
     )
 }

@@ -10,7 +10,7 @@ Rules:
   are the same name), then looked up in `ALIASES`;
 - a name no alias knows keeps its folded form when that is a valid carrier code
   (relais_contracts.common.CarrierCode: `[a-z][a-z0-9_]{1,31}`): an unknown carrier is
-  still a carrier (`royal-mail` is `royal_mail`); a name that cannot be one gives None;
+  still a carrier (`swiss-post` is `swiss_post`); a name that cannot be one gives None;
 - `GENERIC` is "a carrier the sender did not name": it matches any carrier (see
   relais_tracker.domain.shipments.compatible_carriers).
 """
@@ -55,6 +55,13 @@ ALIASES: Final[dict[str, tuple[str, ...]]] = {
     "dpd": ("dpd", "dpd_fr", "dpd_france", "dpd_de", "dpd_meta", "exapaq"),
     "gls": ("gls", "gls_france", "gls_fr", "gls_de"),
     "mondial_relay": ("mondial_relay", "mondialrelay", "mondial_relay_fr"),
+    "royal_mail": ("royal_mail", "royalmail"),
+    "postnl": ("postnl", "post_nl", "postnl_3s", "postnl_international"),
+    "inpost": ("inpost", "inpost_paczkomaty", "paczkomaty"),
+    "evri": ("evri", "hermes_uk", "myhermes"),
+    "bpost": ("bpost", "bpost_international", "belgian_post"),
+    "correos": ("correos", "correos_de_espana", "correos_spain"),
+    "colis_prive": ("colis_prive", "colisprive", "colis_privee"),
     "aftership": ("aftership",),
     "seventeen_track": ("seventeen_track", "17track", "track17"),
     "karrio": ("karrio",),

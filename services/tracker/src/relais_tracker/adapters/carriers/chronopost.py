@@ -1,11 +1,14 @@
-"""Chronopost: the tracking web service `trackSkybillV2` (TrackingServiceWS), in its JSON
-form, and the same event list pushed by webhook.
+"""Chronopost: the tracking web service TrackingServiceWS (`trackSkybillV2` and its
+siblings), as SOAP XML or in its JSON form, and the same event list pushed by webhook.
 
-Accepted shapes: `{"trackSkybillV2Response": {"return": R}}`, `{"return": R}`, `R`, or
-the bare `{"skybillNumber", "events"}` list, where R is
-`{errorCode, errorMessage?, listEventInfoComp: {skybillNumber, events: [...]}}` and each
-event is `{code, eventDate (ISO with offset), eventLabel, highPriority, NPC, officeLabel,
-zipCode, infoCompList}`. A non-zero `errorCode` is a payload error.
+Accepted shapes: the SOAP answer of `trackSkybillV2`, `trackSkybill`, `trackESD` or
+`trackWithSenderRef` (read by `chronopost_soap` into its JSON form); as JSON
+`{"trackSkybillV2Response": {"return": R}}` (or another of those operations),
+`{"return": R}`, `R`, or the bare `{"skybillNumber", "events"}` list, where R is
+`{errorCode, errorMessage?, listEventInfoComp | listEvents: {skybillNumber, events:
+[...]} | listParcel: [...]}` and each event is `{code, eventDate (ISO, offset or
+not), eventLabel, highPriority, NPC, officeLabel, zipCode, infoCompList}`. A non-zero
+`errorCode` is a payload error; a list without events has no events.
 """
 
 from __future__ import annotations
@@ -31,7 +34,9 @@ from relais_tracker.adapters.carriers._common import (
     resolve,
     text,
 )
+from relais_tracker.adapters.carriers._xml import looks_like_xml
 from relais_tracker.adapters.carriers.base import NormalizedEvent, PayloadError
+from relais_tracker.adapters.carriers.chronopost_soap import RESPONSES, read_answer
 
 # Source: Chronopost TrackingServiceWS trackSkybillV2 (https://www.chronopost.fr/en/
 # business/web-services, "Tracking" documentation) with the codes and English labels
@@ -57,6 +62,9 @@ LABEL_REFINEMENTS: Final[Refinements] = {
     "D": (
         ("retire", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
         ("collected", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
+        ("picked up", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
+        ("relais pickup", (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)),
+        ("pickup point", (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)),
         ("voisin", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
         ("neighbour", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
         ("boite aux lettres", (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)),
@@ -72,17 +80,25 @@ class ChronopostAdapter:
     default_zone = ZoneInfo("Europe/Paris")
 
     def parse(self, payload: bytes) -> list[NormalizedEvent]:
-        listing = _listing(as_object(load_json(payload, carrier=self.carrier), where="payload"))
+        document = (
+            read_answer(payload)
+            if looks_like_xml(payload)
+            else as_object(load_json(payload, carrier=self.carrier), where="payload")
+        )
+        return oldest_first(
+            event for listing in _listings(document) for event in self._listing_events(listing)
+        )
+
+    def _listing_events(self, listing: dict[str, Any]) -> list[NormalizedEvent]:
         tracking_number = text(
             field(listing, "skybillNumber", where="listEventInfoComp"), where="skybillNumber"
         )
-        raw_events = as_list(
-            field(listing, "events", where="listEventInfoComp"), where="listEventInfoComp.events"
-        )
-        return oldest_first(
+        raw_events = as_list(listing.get("events") or [], where="listEventInfoComp.events")
+        return [
             self._event(raw, tracking_number=tracking_number, where=f"events[{index}]")
             for index, raw in enumerate(raw_events)
-        )
+            if raw  # a nil or empty <events/> element
+        ]
 
     def _event(self, value: Any, *, tracking_number: str, where: str) -> NormalizedEvent:
         raw = as_object(value, where=where)
@@ -102,17 +118,31 @@ class ChronopostAdapter:
         )
 
 
-def _listing(document: dict[str, Any]) -> dict[str, Any]:
-    if "trackSkybillV2Response" in document:
-        document = as_object(document["trackSkybillV2Response"], where="trackSkybillV2Response")
+def _listings(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """The event lists of the answer: one per parcel (several for trackWithSenderRef)."""
+    result = _result(document)
+    for key in ("listEventInfoComp", "listEvents"):
+        if key in result:
+            listing = result[key]
+            return [as_object(listing, where=key)] if listing is not None else []
+    if "listParcel" in result:
+        parcels = as_list(result["listParcel"] or [], where="listParcel")
+        return [as_object(item, where="listParcel[]") for item in parcels if item]
+    if "events" in result:
+        return [result]
+    raise PayloadError("payload: no listEventInfoComp, listEvents, listParcel nor events list")
+
+
+def _result(document: dict[str, Any]) -> dict[str, Any]:
+    """The operation's `return`, unwrapped; PayloadError when Chronopost reports an error."""
+    for name in RESPONSES:
+        if name in document:
+            document = as_object(document[name], where=name)
+            break
     if "return" in document:
         document = as_object(document["return"], where="return")
     error_code = document.get("errorCode")
     if error_code not in (None, 0, "0"):
         message = optional_text(document.get("errorMessage")) or "no message"
         raise PayloadError(f"Chronopost answered with errorCode {error_code}: {message}")
-    if "listEventInfoComp" in document:
-        return as_object(document["listEventInfoComp"], where="listEventInfoComp")
-    if "events" in document:
-        return document
-    raise PayloadError("payload: no listEventInfoComp nor events list")
+    return document

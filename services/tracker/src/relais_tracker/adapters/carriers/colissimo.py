@@ -62,77 +62,120 @@ CODES: Final[dict[str, CodeMapping]] = {
 _ABSENT: Final = (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_HOME)
 _INCOMPLETE: Final = (S.EXCEPTION, B.INCOMPLETE_ADDRESS, R.RECIPIENT_INCOMPLETE_ADDRESS)
 _INCORRECT: Final = (S.EXCEPTION, B.INCORRECT_ADDRESS, R.RECIPIENT_INCORRECT_ADDRESS)
+_MOVED: Final = (S.EXCEPTION, B.CUSTOMER_MOVED, R.RECIPIENT_MOVED)
+_REFUSED: Final = (S.EXCEPTION, B.REFUSED_BY_RECIPIENT, R.RECIPIENT_REFUSED)
 _DAMAGED: Final = (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)
+_ACCESS: Final = (S.FAILED_ATTEMPT, B.ACCESS_RESTRICTED, R.RECIPIENT_ACCESS_RESTRICTED)
+_CLOSED: Final = (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)
+_WEATHER: Final = (S.EXCEPTION, B.DELAYED_WEATHER, R.WEATHER_DELAY)
+_STRIKE: Final = (S.EXCEPTION, B.DELAYED_EXTERNAL, R.FORCE_MAJEURE)
+_RESEARCHED: Final = (S.EXCEPTION, B.HELD_BY_CARRIER, R.PARCEL_BEING_RESEARCHED)
+_LATE: Final = (S.EXCEPTION, B.DELAYED_PROCESSING, R.CARRIER_PROCESSING_DELAY)
+_READY: Final = (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)
+_AT_POST_OFFICE: Final = (S.AVAILABLE_FOR_PICKUP, B.HELD_AT_DEPOT, None)
+_NOT_COLLECTED: Final = (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_PICKUP_MISSED)
+_PICKED_UP: Final = (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)
+_MAILBOX: Final = (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)
+_NEIGHBOUR: Final = (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)
+_RECEPTION: Final = (S.DELIVERED, B.DELIVERED_TO_RECEPTION, None)
 
 # La Poste's standard labels (fr_FR and en_US, as returned by Suivi v2 for these codes),
-# folded to lower case without accents; the first keyword found wins.
+# folded to lower case without accents; the first keyword found wins. An AG1 parcel
+# waits at the pickup point or locker the customer chose (ready for pickup) or, after a
+# failed attempt, at the post office (held at depot).
 LABEL_REFINEMENTS: Final[Refinements] = {
     "ND1": (
         ("absent", _ABSENT),
         ("not at home", _ABSENT),
         ("incomplet", _INCOMPLETE),
-        ("demenage", (S.EXCEPTION, B.CUSTOMER_MOVED, R.RECIPIENT_MOVED)),
-        ("n'habite pas", (S.EXCEPTION, B.CUSTOMER_MOVED, R.RECIPIENT_MOVED)),
+        ("demenage", _MOVED),
+        ("n'habite pas", _MOVED),
+        ("has moved", _MOVED),
+        ("no longer lives", _MOVED),
         ("adresse", _INCORRECT),
         ("address", _INCORRECT),
-        ("refus", (S.EXCEPTION, B.REFUSED_BY_RECIPIENT, R.RECIPIENT_REFUSED)),
+        ("refus", _REFUSED),
         ("endommage", _DAMAGED),
         ("damaged", _DAMAGED),
-        (
-            "acces",
-            (S.FAILED_ATTEMPT, B.ACCESS_RESTRICTED, R.RECIPIENT_ACCESS_RESTRICTED),
-        ),
-        ("ferme", (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)),
+        ("acces", _ACCESS),
+        ("ferme", _CLOSED),
+        ("closed", _CLOSED),
     ),
     "PB1": (
         ("endommage", _DAMAGED),
         ("abime", _DAMAGED),
         ("damaged", _DAMAGED),
-        ("intemperies", (S.EXCEPTION, B.DELAYED_WEATHER, R.WEATHER_DELAY)),
-        ("meteo", (S.EXCEPTION, B.DELAYED_WEATHER, R.WEATHER_DELAY)),
-        ("greve", (S.EXCEPTION, B.DELAYED_EXTERNAL, R.FORCE_MAJEURE)),
+        ("intemperies", _WEATHER),
+        ("meteo", _WEATHER),
+        ("weather", _WEATHER),
+        ("greve", _STRIKE),
+        ("strike", _STRIKE),
         ("incomplet", _INCOMPLETE),
         ("adresse", _INCORRECT),
-        ("recherche", (S.EXCEPTION, B.HELD_BY_CARRIER, R.PARCEL_BEING_RESEARCHED)),
-        ("retard", (S.EXCEPTION, B.DELAYED_PROCESSING, R.CARRIER_PROCESSING_DELAY)),
+        ("address", _INCORRECT),
+        ("recherche", _RESEARCHED),
+        ("search", _RESEARCHED),
+        ("retard", _LATE),
+        ("delay", _LATE),
     ),
     "DO3": (
         ("droits", (S.EXCEPTION, B.HELD_FOR_PAYMENT, R.CUSTOMS_DUTIES_UNPAID)),
         ("taxes", (S.EXCEPTION, B.HELD_FOR_PAYMENT, R.CUSTOMS_DUTIES_UNPAID)),
+        ("duties", (S.EXCEPTION, B.HELD_FOR_PAYMENT, R.CUSTOMS_DUTIES_UNPAID)),
         ("document", (S.EXCEPTION, B.HELD_AT_CUSTOMS, R.CUSTOMS_DOCUMENTATION)),
         ("interdit", (S.EXCEPTION, B.HELD_AT_CUSTOMS, R.CUSTOMS_PROHIBITED)),
+        ("prohibited", (S.EXCEPTION, B.HELD_AT_CUSTOMS, R.CUSTOMS_PROHIBITED)),
     ),
     "AG1": (
-        ("point de retrait", (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)),
-        ("point relais", (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)),
-        ("consigne", (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)),
-        ("pickup point", (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)),
-        ("bureau de poste", (S.AVAILABLE_FOR_PICKUP, B.HELD_AT_DEPOT, None)),
-        ("post office", (S.AVAILABLE_FOR_PICKUP, B.HELD_AT_DEPOT, None)),
+        ("point de retrait", _READY),
+        ("point relais", _READY),
+        ("consigne", _READY),
+        ("pickup point", _READY),
+        ("pickup station", _READY),
+        ("locker", _READY),
+        ("bureau de poste", _AT_POST_OFFICE),
+        ("post office", _AT_POST_OFFICE),
     ),
     "RE1": (
         ("refus", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_REFUSED)),
-        ("non reclame", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_PICKUP_MISSED)),
-        ("delai de retrait", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_PICKUP_MISSED)),
+        ("non reclame", _NOT_COLLECTED),
+        ("non retire", _NOT_COLLECTED),
+        ("delai de retrait", _NOT_COLLECTED),
+        ("not collected", _NOT_COLLECTED),
+        ("uncollected", _NOT_COLLECTED),
         ("adresse", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_INCORRECT_ADDRESS)),
+        ("address", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_INCORRECT_ADDRESS)),
         ("endommage", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.CARRIER_DAMAGED_PARCEL)),
+        ("damaged", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.CARRIER_DAMAGED_PARCEL)),
         (
             "demande de l'expediteur",
             (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RETAILER_REQUESTED_RETURN),
         ),
+        ("sender's request", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RETAILER_REQUESTED_RETURN)),
     ),
     "DI1": (
         ("endommage", (S.DELIVERED, B.DELIVERED_DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
-        ("boite aux lettres", (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)),
-        ("mailbox", (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)),
-        ("voisin", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
-        ("neighbour", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
-        ("gardien", (S.DELIVERED, B.DELIVERED_TO_RECEPTION, None)),
-        ("accueil", (S.DELIVERED, B.DELIVERED_TO_RECEPTION, None)),
-        ("retire", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
-        ("point de retrait", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
+        ("damaged", (S.DELIVERED, B.DELIVERED_DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
+        ("boite aux lettres", _MAILBOX),
+        ("mailbox", _MAILBOX),
+        ("letter box", _MAILBOX),
+        ("letterbox", _MAILBOX),
+        ("voisin", _NEIGHBOUR),
+        ("neighbour", _NEIGHBOUR),
+        ("neighbor", _NEIGHBOUR),
+        ("gardien", _RECEPTION),
+        ("accueil", _RECEPTION),
+        ("caretaker", _RECEPTION),
+        ("concierge", _RECEPTION),
+        ("reception", _RECEPTION),
+        ("retire", _PICKED_UP),
+        ("point de retrait", _PICKED_UP),
+        ("collected", _PICKED_UP),
+        ("picked up", _PICKED_UP),
         ("contre signature", (S.DELIVERED, B.SIGNED_FOR, None)),
+        ("against signature", (S.DELIVERED, B.SIGNED_FOR, None)),
         ("en main propre", (S.DELIVERED, B.DELIVERED_TO_RECIPIENT, None)),
+        ("in person", (S.DELIVERED, B.DELIVERED_TO_RECIPIENT, None)),
     ),
 }
 

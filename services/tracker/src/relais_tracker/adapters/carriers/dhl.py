@@ -1,9 +1,12 @@
-"""DHL: the Shipment Tracking - Unified API (GET https://api-eu.dhl.com/track/shipments).
+"""DHL: the Shipment Tracking - Unified API (GET https://api-eu.dhl.com/track/shipments)
+and its push version (Shipment Tracking - Unified - Push, dhl_push), which POSTs the same
+`shipments` list with a `scope`.
 
 Shape: `{shipments: [{id, destination: {address: {countryCode}}, estimatedTimeOfDelivery?,
-estimatedDeliveryTimeFrame?: {estimatedFrom, estimatedThrough}, events: [{timestamp,
-location: {address: {countryCode, postalCode, addressLocality}}, statusCode, status,
-description, remark}]}]}`; an error is `{title, status, detail}` (RFC 7807).
+estimatedDeliveryTimeFrame?: {estimatedFrom, estimatedThrough}, status: E, events: [E]}]}`
+with E = `{timestamp, location: {address: {countryCode, postalCode, addressLocality}},
+statusCode, status, description, remark}`, `status` being the latest event (the one
+event of a shipment without `events`); an error is `{title, status, detail}` (RFC 7807).
 `statusCode` has five documented values; the detail is in `description`/`status`, in
 DHL's standard English wording (the API's `language=en`), so `TEXT_REFINEMENTS`
 narrows each status code on it. Event timestamps are often local and zone-less: they
@@ -38,6 +41,7 @@ from relais_tracker.adapters.carriers._common import (
     zone_for,
 )
 from relais_tracker.adapters.carriers.base import NormalizedEvent, PayloadError
+from relais_tracker.adapters.carriers.dhl_push import is_subscription_message
 
 # Source: DHL Shipment Tracking - Unified API reference, `statusCode` enum
 # (https://developer.dhl.com/api-reference/shipment-tracking). Karrio
@@ -54,26 +58,45 @@ CODES: Final[dict[str, CodeMapping]] = {
 }
 
 _ABSENT: Final = (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_HOME)
+_NOT_AVAILABLE: Final = (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_AVAILABLE)
+_ATTEMPTED: Final = (S.FAILED_ATTEMPT, B.FAILED_ATTEMPT_UNSPECIFIED, R.UNKNOWN)
+_CLOSED: Final = (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)
 _READY: Final = (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)
+_OFD: Final = (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None)
 _RETURNING: Final = (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)
 
-# DHL's standard English event descriptions, folded; the first keyword found wins.
+# DHL's standard English event descriptions, folded; the first keyword found wins. DHL
+# reports out-for-delivery, failed attempts and pickup points under `transit` (DHL
+# Express: "Shipment is out with courier for delivery", "With delivery courier"; DHL
+# Parcel: "The shipment has been loaded onto the delivery vehicle", "The shipment is
+# ready for pick-up at the PACKSTATION"), so those words come before the hub wording.
 TEXT_REFINEMENTS: Final[Refinements] = {
     "transit": (
-        ("out for delivery", (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None)),
-        ("with delivery courier", (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None)),
-        (
-            "loaded onto the delivery vehicle",
-            (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None),
-        ),
+        ("out for delivery", _OFD),
+        ("out with courier", _OFD),
+        ("with courier for delivery", _OFD),
+        ("with delivery courier", _OFD),
+        ("loaded onto the delivery vehicle", _OFD),
+        ("on the delivery vehicle", _OFD),
         ("not at home", _ABSENT),
-        ("could not be delivered", (S.FAILED_ATTEMPT, B.FAILED_ATTEMPT_UNSPECIFIED, R.UNKNOWN)),
+        ("recipient not home", _ABSENT),
+        ("not available or business closed", _NOT_AVAILABLE),
+        ("business closed", _CLOSED),
+        ("could not be delivered", _ATTEMPTED),
+        ("delivery attempted", _ATTEMPTED),
         ("ready for pick", _READY),
         ("available for pick", _READY),
+        ("awaiting collection", _READY),
         ("packstation", _READY),
+        ("parcel locker", _READY),
         ("parcel shop", _READY),
+        ("servicepoint", _READY),
+        ("service point", _READY),
         ("returned to the sender", _RETURNING),
         ("return to shipper", _RETURNING),
+        ("returned to shipper", _RETURNING),
+        ("being returned", _RETURNING),
+        ("damaged", (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
         ("customs clearance status updated", (S.IN_TRANSIT, B.CUSTOMS_CLEARED, None)),
         ("clearance processing complete", (S.IN_TRANSIT, B.CUSTOMS_CLEARED, None)),
         ("customs", (S.IN_TRANSIT, B.CUSTOMS_CLEARANCE_STARTED, None)),
@@ -91,6 +114,9 @@ TEXT_REFINEMENTS: Final[Refinements] = {
         ("neighbor", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
         ("picked up", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
         ("collected", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
+        ("delivered to the packstation", _READY),
+        ("delivered to the parcel locker", _READY),
+        ("delivered to the retail outlet", _READY),
         ("preferred location", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
         ("drop-off location", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
         ("letterbox", (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)),
@@ -112,9 +138,13 @@ TEXT_REFINEMENTS: Final[Refinements] = {
         ("duties", (S.EXCEPTION, B.HELD_FOR_PAYMENT, R.CUSTOMS_DUTIES_UNPAID)),
         ("customs", (S.EXCEPTION, B.HELD_AT_CUSTOMS, R.CUSTOMS_DELAY)),
         ("weather", (S.EXCEPTION, B.DELAYED_WEATHER, R.WEATHER_DELAY)),
-        ("business closed", (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)),
+        ("not available or business closed", _NOT_AVAILABLE),
+        ("business closed", _CLOSED),
         ("not at home", _ABSENT),
-        ("not available", (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_AVAILABLE)),
+        ("not home", _ABSENT),
+        ("not available", _NOT_AVAILABLE),
+        ("could not be delivered", _ATTEMPTED),
+        ("delivery attempted", _ATTEMPTED),
     ),
 }
 
@@ -125,6 +155,8 @@ class DhlAdapter:
 
     def parse(self, payload: bytes) -> list[NormalizedEvent]:
         document = as_object(load_json(payload, carrier=self.carrier), where="payload")
+        if is_subscription_message(document):
+            return []
         if "shipments" not in document:
             detail = optional_text(document.get("detail")) or optional_text(document.get("title"))
             raise PayloadError(
@@ -134,7 +166,7 @@ class DhlAdapter:
         events: list[NormalizedEvent] = []
         for index, shipment in enumerate(shipments):
             events.extend(self._shipment(shipment, where=f"shipments[{index}]"))
-        return events
+        return oldest_first(events)
 
     def _shipment(self, value: Any, *, where: str) -> list[NormalizedEvent]:
         shipment = as_object(value, where=where)
@@ -142,6 +174,8 @@ class DhlAdapter:
         destination = _address(shipment.get("destination")).get("countryCode")
         fallback = zone_for(optional_text(destination), default=self.default_zone)
         raw_events = as_list(shipment.get("events") or [], where=f"{where}.events")
+        if not raw_events and isinstance(shipment.get("status"), dict):
+            raw_events = [shipment["status"]]  # a push (or a poll without events): the latest
         events = oldest_first(
             reversed(
                 [

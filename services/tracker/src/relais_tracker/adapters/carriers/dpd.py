@@ -42,7 +42,15 @@ from relais_tracker.adapters.carriers._common import (
     with_estimate_on_newest,
     zone_for,
 )
+from relais_tracker.adapters.carriers._xml import looks_like_xml
 from relais_tracker.adapters.carriers.base import NormalizedEvent, PayloadError
+from relais_tracker.adapters.carriers.dpd_push import (
+    is_push_json,
+    is_push_query,
+    parse_push_json,
+    parse_push_query,
+)
+from relais_tracker.adapters.carriers.dpd_soap import parse_tracking_data
 
 # Source: DPD ParcelLifeCycle service, scan types (DPD Web Services documentation,
 # https://esolutions.dpd.com/entwickler/dpdwebservices.aspx, "Scan codes"): 01
@@ -62,33 +70,52 @@ CODES: Final[dict[str, CodeMapping]] = {
     "23": (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None),
 }
 
-# DPD's standard scan descriptions (en / fr), folded; the first keyword found wins.
+# DPD's standard scan descriptions (en / fr / de), folded; the first keyword found wins.
 TEXT_REFINEMENTS: Final[Refinements] = {
     "13": (
         ("damaged", (S.DELIVERED, B.DELIVERED_DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
         ("pickup parcelshop", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
         ("collected", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
+        ("retire", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
+        ("abgeholt", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
         ("neighbour", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
         ("voisin", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
+        ("nachbar", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
         ("safe place", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
+        ("abstellort", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
         ("letterbox", (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)),
+        ("boite aux lettres", (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)),
+        ("briefkasten", (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)),
     ),
     "14": (
         ("not at home", (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_HOME)),
         ("absent", (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_HOME)),
+        ("nicht angetroffen", (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_HOME)),
         ("closed", (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)),
         ("ferme", (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)),
+        ("geschlossen", (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)),
+        ("moved", (S.EXCEPTION, B.CUSTOMER_MOVED, R.RECIPIENT_MOVED)),
+        ("demenage", (S.EXCEPTION, B.CUSTOMER_MOVED, R.RECIPIENT_MOVED)),
+        ("verzogen", (S.EXCEPTION, B.CUSTOMER_MOVED, R.RECIPIENT_MOVED)),
         ("incomplete", (S.EXCEPTION, B.INCOMPLETE_ADDRESS, R.RECIPIENT_INCOMPLETE_ADDRESS)),
+        ("unvollstandig", (S.EXCEPTION, B.INCOMPLETE_ADDRESS, R.RECIPIENT_INCOMPLETE_ADDRESS)),
         ("address", (S.EXCEPTION, B.INCORRECT_ADDRESS, R.RECIPIENT_INCORRECT_ADDRESS)),
         ("adresse", (S.EXCEPTION, B.INCORRECT_ADDRESS, R.RECIPIENT_INCORRECT_ADDRESS)),
         ("refused", (S.EXCEPTION, B.REFUSED_BY_RECIPIENT, R.RECIPIENT_REFUSED)),
         ("refus", (S.EXCEPTION, B.REFUSED_BY_RECIPIENT, R.RECIPIENT_REFUSED)),
+        ("verweigert", (S.EXCEPTION, B.REFUSED_BY_RECIPIENT, R.RECIPIENT_REFUSED)),
         ("damaged", (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
+        ("endommage", (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
+        ("beschadigt", (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
     ),
     "15": (
-        ("refused", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_REFUSED)),
+        ("refus", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_REFUSED)),
+        ("verweigert", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_REFUSED)),
         ("not collected", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_PICKUP_MISSED)),
+        ("non retire", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_PICKUP_MISSED)),
+        ("nicht abgeholt", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_PICKUP_MISSED)),
         ("address", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_INCORRECT_ADDRESS)),
+        ("adresse", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.RECIPIENT_INCORRECT_ADDRESS)),
     ),
 }
 
@@ -101,7 +128,14 @@ class DpdAdapter:
     default_zone = ZoneInfo("Europe/Paris")
 
     def parse(self, payload: bytes) -> list[NormalizedEvent]:
-        data = _life_cycle(as_object(load_json(payload, carrier=self.carrier), where="payload"))
+        if looks_like_xml(payload):  # the SOAP ParcelLifeCycleService (dpd_soap)
+            return parse_tracking_data(payload, default_zone=self.default_zone)
+        if is_push_query(payload):  # the Tracking Push Service's parameters (dpd_push)
+            return parse_push_query(payload)
+        document = load_json(payload, carrier=self.carrier)
+        if is_push_json(document):
+            return parse_push_json(document)
+        data = _life_cycle(as_object(document, where="payload"))
         info = as_object(
             field(data, "shipmentInfo", where="parcelLifeCycleData"), where="shipmentInfo"
         )

@@ -1,18 +1,23 @@
-"""GLS: the track & trace JSON (gls-group.com/app/service/open/rest/{CC}/{lang}/rstt001
-and rstt028).
+"""GLS: every JSON shape GLS answers with, told apart by their top-level keys:
+- `parcels`: the Track And Trace V1 API of the GLS Group developer portal
+  (gls_track_trace);
+- `UnitDetail`: the ShipIT tracking answer (gls_shipit);
+- `tuStatus` or a bare unit: the public track & trace JSON
+  (gls-group.com/app/service/open/rest/{CC}/{lang}/rstt001 and rstt028), below.
 
-Shape: `{tuStatus: [T]}` or a bare T, where T is `{tuNo, progressBar: {statusInfo,
-retourFlag, evtNos}, history: [{date: YYYY-MM-DD, time: HH:MM:SS, evtNo?, evtDscr,
-address: {city, countryCode, countryName}}]}`, history newest first, times local and
-zone-less (read in the scan country's zone, else Europe/Berlin). Each history entry's
-`evtNo` is its code; GLS publishes no complete list, so the parcel-level
-`progressBar.statusInfo` (a documented enum) describes the newest entry when its
-`evtNo` is missing or unknown.
+Public track & trace shape: `{tuStatus: [T]}` or a bare T, where T is `{tuNo,
+progressBar: {statusInfo, retourFlag, evtNos}, history: [{date: YYYY-MM-DD, time:
+HH:MM:SS, evtNo?, evtDscr, address: {city, countryCode, countryName}}]}`, history newest
+first, times local and zone-less (read in the scan country's zone, else Europe/Berlin).
+Each history entry's `evtNo` is its code; GLS publishes no complete list, so the
+parcel-level `progressBar.statusInfo` (a documented enum) describes the newest entry
+when its `evtNo` is missing or unknown.
 """
 
 from __future__ import annotations
 
 import html
+from collections.abc import Iterable
 from typing import Any, Final
 from zoneinfo import ZoneInfo
 
@@ -28,6 +33,7 @@ from relais_tracker.adapters.carriers._common import (
     field,
     load_json,
     make_location,
+    oldest_first,
     optional_text,
     parse_local,
     resolve,
@@ -36,6 +42,8 @@ from relais_tracker.adapters.carriers._common import (
     zone_for,
 )
 from relais_tracker.adapters.carriers.base import NormalizedEvent, PayloadError
+from relais_tracker.adapters.carriers.gls_shipit import is_unit_detail, parse_unit_detail
+from relais_tracker.adapters.carriers.gls_track_trace import parse_parcels, track_trace_mapping
 
 # Source: `history[].evtNo` values observed on GLS group captures and documented in
 # ha-parcel-integrations/ha-gls (countries/group, _EVENT_STATUS_MAP) with their
@@ -88,6 +96,7 @@ TEXT_REFINEMENTS: Final[Refinements] = {
     "NOTDELIVERED": (
         ("not present", _ABSENT),
         ("not at home", _ABSENT),
+        ("absent", _ABSENT),
         ("closed", (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)),
         ("incomplete", (S.EXCEPTION, B.INCOMPLETE_ADDRESS, R.RECIPIENT_INCOMPLETE_ADDRESS)),
         ("address", (S.EXCEPTION, B.INCORRECT_ADDRESS, R.RECIPIENT_INCORRECT_ADDRESS)),
@@ -107,23 +116,31 @@ class GlsAdapter:
 
     def parse(self, payload: bytes) -> list[NormalizedEvent]:
         document = as_object(load_json(payload, carrier=self.carrier), where="payload")
+        if "parcels" in document:
+            return parse_parcels(
+                document, status_mapping=status_mapping, default_zone=self.default_zone
+            )
+        if is_unit_detail(document):
+            return parse_unit_detail(
+                document, code_mapping=shipit_mapping, default_zone=self.default_zone
+            )
         if "tuStatus" in document:
             units = as_list(document["tuStatus"], where="tuStatus")
         elif "history" in document:
             units = [document]
         else:
-            error = optional_text(document.get("lastError")) or optional_text(
-                document.get("exceptionText")
-            )
+            error = _error_of(document)
             raise PayloadError(
-                f"GLS answered with an error: {error}" if error else "payload: no tuStatus list"
+                f"GLS answered with an error: {error}"
+                if error
+                else "payload: no parcels, UnitDetail nor tuStatus list"
             )
         if not units:
             raise PayloadError("tuStatus: empty (unknown parcel?)")
         events: list[NormalizedEvent] = []
         for index, unit in enumerate(units):
             events.extend(self._unit(unit, where=f"tuStatus[{index}]"))
-        return events
+        return oldest_first(events)
 
     def _unit(self, value: Any, *, where: str) -> list[NormalizedEvent]:
         unit = as_object(value, where=where)
@@ -175,3 +192,34 @@ class GlsAdapter:
             description=description,
             location=make_location(city=address.get("city"), country=country),
         )
+
+
+def status_mapping(status: str, texts: Iterable[str | None]) -> CodeMapping | None:
+    """A parcel status of the documented enum (`progressBar.statusInfo`, Track And Trace
+    V1 `status`), narrowed on the event text."""
+    return resolve(status, table=STATUS_INFO, refinements=TEXT_REFINEMENTS, texts=texts)
+
+
+def shipit_mapping(code: str, texts: Iterable[str | None]) -> CodeMapping | None:
+    """A ShipIT history `StatusCode`: a GLS event number (3 or 3.0), else a Track And
+    Trace V1 event code."""
+    number = f"{code}.0" if code.isdigit() else code
+    mapping = resolve(number, table=EVENT_CODES, refinements=TEXT_REFINEMENTS, texts=texts)
+    return mapping or track_trace_mapping(code, texts)
+
+
+def _error_of(document: dict[str, Any]) -> str | None:
+    """The error of a public track & trace answer (`lastError`, `exceptionText`), a Track
+    And Trace V1 problem (`detail`, `title`) or an API gateway fault (`fault.faultstring`)."""
+    fault = sub_object(document, "fault")
+    for value in (
+        document.get("lastError"),
+        document.get("exceptionText"),
+        document.get("detail"),
+        document.get("title"),
+        fault.get("faultstring"),
+    ):
+        message = optional_text(value)
+        if message:
+            return message
+    return None

@@ -32,7 +32,9 @@ from relais_tracker.adapters.carriers._common import (
     text,
     zone_for,
 )
+from relais_tracker.adapters.carriers._xml import looks_like_xml
 from relais_tracker.adapters.carriers.base import NormalizedEvent, PayloadError
+from relais_tracker.adapters.carriers.mondial_relay_soap import read_result
 
 # Source: Mondial Relay Web Service WSI2 documentation ("Solution Web Service", method
 # WSI2_TracingColisDetaille, return codes 80 commande enregistrée, 81 en cours de
@@ -46,33 +48,83 @@ STAT_CODES: Final[dict[str, CodeMapping]] = {
     "83": (S.EXCEPTION, B.EXCEPTION_UNSPECIFIED, R.UNKNOWN),
 }
 
-# Mondial Relay's standard tracing labels (French), folded; the first fragment found
-# in a line's label wins, so the specific ones come first.
+_HOLD_EXPIRED: Final = (S.EXCEPTION, B.PICKUP_HOLD_EXPIRED, R.RECIPIENT_PICKUP_MISSED)
+_REFUSED: Final = (S.EXCEPTION, B.REFUSED_BY_RECIPIENT, R.RECIPIENT_REFUSED)
+_DAMAGED: Final = (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)
+_INCORRECT: Final = (S.EXCEPTION, B.INCORRECT_ADDRESS, R.RECIPIENT_INCORRECT_ADDRESS)
+_ABSENT: Final = (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_HOME)
+_RETURNING: Final = (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)
+_RETURNED: Final = (S.EXCEPTION, B.RETURNED_TO_SENDER, R.UNKNOWN)
+_REDIRECTED: Final = (S.IN_TRANSIT, B.REDIRECTED, None)
+_READY: Final = (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)
+_PICKED_UP: Final = (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)
+_TO_RECIPIENT: Final = (S.DELIVERED, B.DELIVERED_TO_RECIPIENT, None)
+_OFD: Final = (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None)
+_ACCEPTED: Final = (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None)
+_LABEL: Final = (S.INFO_RECEIVED, B.LABEL_CREATED, None)
+
+# Mondial Relay's standard tracing labels, French and English (the `Langue` asked for:
+# "Data reception", "Recieved in agency" [sic] as quoted in DigitalGenius's published
+# Mondial Relay sample answer), folded; the first fragment found in a line's label wins,
+# so the specific ones come first.
 LABELS: Final[tuple[tuple[str, CodeMapping], ...]] = (
-    ("non reclame", (S.EXCEPTION, B.PICKUP_HOLD_EXPIRED, R.RECIPIENT_PICKUP_MISSED)),
-    ("delai de garde", (S.EXCEPTION, B.PICKUP_HOLD_EXPIRED, R.RECIPIENT_PICKUP_MISSED)),
-    ("refus", (S.EXCEPTION, B.REFUSED_BY_RECIPIENT, R.RECIPIENT_REFUSED)),
-    ("endommage", (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
-    ("avarie", (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
-    ("adresse", (S.EXCEPTION, B.INCORRECT_ADDRESS, R.RECIPIENT_INCORRECT_ADDRESS)),
-    ("absent", (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_HOME)),
-    ("retour a l'expediteur", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)),
-    ("retourne a l'expediteur", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)),
-    ("livre a l'expediteur", (S.EXCEPTION, B.RETURNED_TO_SENDER, R.UNKNOWN)),
-    ("redirige", (S.IN_TRANSIT, B.REDIRECTED, None)),
-    ("indisponible", (S.IN_TRANSIT, B.REDIRECTED, None)),
-    ("disponible", (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)),
-    ("mis a disposition", (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)),
-    ("recupere", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
-    ("remis au destinataire", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
-    ("livre au destinataire", (S.DELIVERED, B.DELIVERED_TO_RECIPIENT, None)),
-    ("en cours de livraison", (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None)),
-    ("depose", (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None)),
-    ("pris en charge", (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None)),
-    ("prise en charge", (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None)),
+    ("non reclame", _HOLD_EXPIRED),
+    ("delai de garde", _HOLD_EXPIRED),
+    ("not collected", _HOLD_EXPIRED),
+    ("unclaimed", _HOLD_EXPIRED),
+    ("refus", _REFUSED),
+    ("endommage", _DAMAGED),
+    ("avarie", _DAMAGED),
+    ("damaged", _DAMAGED),
+    ("adresse", _INCORRECT),
+    ("address", _INCORRECT),
+    ("absent", _ABSENT),
+    ("not at home", _ABSENT),
+    ("retour a l'expediteur", _RETURNING),
+    ("retourne a l'expediteur", _RETURNING),
+    ("return to sender", _RETURNING),
+    ("returned to sender", _RETURNING),
+    ("return to the sender", _RETURNING),
+    ("livre a l'expediteur", _RETURNED),
+    ("delivered to the sender", _RETURNED),
+    ("redirige", _REDIRECTED),
+    ("redirect", _REDIRECTED),
+    ("indisponible", _REDIRECTED),
+    ("unavailable", _REDIRECTED),
+    ("not available", _ABSENT),
+    ("disponible", _READY),
+    ("mis a disposition", _READY),
+    ("available", _READY),
+    ("livre au point relais", _READY),
+    ("livre en point relais", _READY),
+    ("delivered to the point relais", _READY),
+    ("delivered to the pick up point", _READY),
+    ("recupere", _PICKED_UP),
+    ("remis au destinataire", _PICKED_UP),
+    ("collected by the recipient", _PICKED_UP),
+    ("handed over to the recipient", _PICKED_UP),
+    ("livre au destinataire", _TO_RECIPIENT),
+    ("delivered to the recipient", _TO_RECIPIENT),
+    ("en cours de livraison", _OFD),
+    ("out for delivery", _OFD),
+    ("in delivery", _OFD),
+    ("depose", _ACCEPTED),
+    ("dropped off", _ACCEPTED),
+    ("pris en charge", _ACCEPTED),
+    ("prise en charge", _ACCEPTED),
+    ("taken over", _ACCEPTED),
+    ("taken in charge", _ACCEPTED),
+    ("received in agency", _ACCEPTED),
+    ("recieved in agency", _ACCEPTED),
     ("arrive", (S.IN_TRANSIT, B.ARRIVED_AT_FACILITY, None)),
     ("en cours d'acheminement", (S.IN_TRANSIT, B.IN_TRANSIT_UNSPECIFIED, None)),
-    ("enregistre", (S.INFO_RECEIVED, B.LABEL_CREATED, None)),
+    ("in transit", (S.IN_TRANSIT, B.IN_TRANSIT_UNSPECIFIED, None)),
+    ("enregistre", _LABEL),
+    ("en preparation", _LABEL),
+    ("being prepared", _LABEL),
+    ("data reception", _LABEL),
+    ("livre", (S.DELIVERED, B.DELIVERED_UNSPECIFIED, None)),
+    ("delivered", (S.DELIVERED, B.DELIVERED_UNSPECIFIED, None)),
 )
 
 
@@ -81,7 +133,11 @@ class MondialRelayAdapter:
     default_zone = ZoneInfo("Europe/Paris")
 
     def parse(self, payload: bytes) -> list[NormalizedEvent]:
-        document = as_object(load_json(payload, carrier=self.carrier), where="payload")
+        document = (
+            read_result(payload)  # the SOAP answer (mondial_relay_soap), in the JSON form
+            if looks_like_xml(payload)
+            else as_object(load_json(payload, carrier=self.carrier), where="payload")
+        )
         stat = text(field(document, "STAT", where="payload"), where="STAT")
         if stat not in STAT_CODES:
             raise PayloadError(f"Mondial Relay answered with STAT {stat} (an error code)")
@@ -110,6 +166,8 @@ class MondialRelayAdapter:
         country = optional_text(raw.get("Relais_Pays"))
         relay = optional_text(raw.get("Relais_Num"))
         place = optional_text(raw.get("Emplacement"))
+        if mapping == _TO_RECIPIENT and relay:  # handed over at a Point Relais
+            mapping = _PICKED_UP
         return build_event(
             tracking_number=tracking_number,
             carrier_code=label,

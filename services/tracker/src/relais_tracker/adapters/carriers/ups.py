@@ -1,14 +1,16 @@
-"""UPS: the Track API (GET https://onlinetools.ups.com/api/track/v1/details/{number}).
+"""UPS: the Track API (GET https://onlinetools.ups.com/api/track/v1/details/{number})
+and the Track Alert webhook body (ups_alert), told apart by their top-level keys.
 
-Shape: `{trackResponse: {shipment: [{package: [{trackingNumber, deliveryDate: [{type,
-date}], deliveryTime: {startTime, endTime}, activity: [{date: YYYYMMDD, time: HHMMSS,
-gmtDate?, gmtTime?, gmtOffset?, location: {address: {city, postalCode, countryCode}},
-status: {type, code, description, statusCode}}]}], warnings?}]}}`; an error is
-`{response: {errors: [{code, message}]}}`.
+Track API shape: `{trackResponse: {shipment: [{package: [{trackingNumber, deliveryDate:
+[{type, date}], deliveryTime: {startTime, endTime}, deliveryInformation?: {location},
+activity: [{date: YYYYMMDD, time: HHMMSS, gmtDate?, gmtTime?, gmtOffset?, location:
+{address: {city, postalCode, countryCode}}, status: {type, code, description,
+statusCode}}]}], warnings?}]}}`; an error is `{response: {errors: [{code, message}]}}`.
 `date`/`time` are the local time of the scan without a zone: `gmtOffset` gives it when
 present, else the zone of the scan's country when it has one, else America/New_York
-(UPS's documented default for US-origin tracking). The status `type` is the documented
-key; the `description` (UPS's standard English wording) narrows it.
+(UPS's documented default for US-origin tracking). Each activity is resolved by
+ups_codes.activity_mapping: its `code` in the appendix table of its `type`, else its
+three-digit `statusCode`, else its `type` narrowed on the description.
 """
 
 from __future__ import annotations
@@ -18,12 +20,7 @@ from typing import Any, Final
 from zoneinfo import ZoneInfo
 
 from relais_contracts.tracking import DeliveryEstimate
-from relais_contracts.tracking import IncidentReason as R
-from relais_contracts.tracking import Substatus as B
-from relais_contracts.tracking import TrackingStatus as S
 from relais_tracker.adapters.carriers._common import (
-    CodeMapping,
-    Refinements,
     as_list,
     as_object,
     build_event,
@@ -35,7 +32,6 @@ from relais_tracker.adapters.carriers._common import (
     optional_text,
     parse_day,
     parse_local,
-    resolve,
     sub_object,
     text,
     window_on,
@@ -43,77 +39,8 @@ from relais_tracker.adapters.carriers._common import (
     zone_for,
 )
 from relais_tracker.adapters.carriers.base import NormalizedEvent, PayloadError
-
-# Source: UPS Tracking API reference, `activity.status.type` values
-# (https://developer.ups.com/api/reference?loc=en_US#tag/Tracking): D delivered,
-# I in transit, M manifest (billing information received), MV manifest voided,
-# P pickup, X exception, RS returned to shipper, DO/DD delivered to origin /
-# destination CFS (freight), W warehousing, NA not available, O out for delivery.
-# Karrio (modules/connectors/ups/karrio/providers/ups/units.py TrackingStatus) knows
-# only X, MP, D, RS and OT.
-CODES: Final[dict[str, CodeMapping]] = {
-    "M": (S.INFO_RECEIVED, B.LABEL_CREATED, None),
-    "MV": (S.EXCEPTION, B.CANCELLED, R.RETAILER_CANCELLED),
-    "P": (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None),
-    "I": (S.IN_TRANSIT, B.IN_TRANSIT_UNSPECIFIED, None),
-    "O": (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None),
-    "D": (S.DELIVERED, B.DELIVERED_UNSPECIFIED, None),
-    "X": (S.EXCEPTION, B.EXCEPTION_UNSPECIFIED, R.UNKNOWN),
-    "RS": (S.EXCEPTION, B.RETURNED_TO_SENDER, R.UNKNOWN),
-    "DO": (S.IN_TRANSIT, B.ARRIVED_AT_FACILITY, None),
-    "DD": (S.IN_TRANSIT, B.ARRIVED_AT_FACILITY, None),
-    "W": (S.IN_TRANSIT, B.ARRIVED_AT_FACILITY, None),
-    "NA": (S.PENDING, B.PENDING_UNSPECIFIED, None),
-}
-
-_ABSENT: Final = (S.FAILED_ATTEMPT, B.RECIPIENT_ABSENT, R.RECIPIENT_NOT_AVAILABLE)
-_READY: Final = (S.AVAILABLE_FOR_PICKUP, B.READY_FOR_PICKUP, None)
-
-# UPS's standard English activity descriptions, folded; the first keyword found wins.
-TEXT_REFINEMENTS: Final[Refinements] = {
-    "I": (
-        ("out for delivery", (S.OUT_FOR_DELIVERY, B.OUT_FOR_DELIVERY_UNSPECIFIED, None)),
-        ("access point", _READY),
-        ("import scan", (S.IN_TRANSIT, B.ARRIVED_IN_DESTINATION_COUNTRY, None)),
-        ("released by clearing agency", (S.IN_TRANSIT, B.CUSTOMS_CLEARED, None)),
-        ("clearance", (S.IN_TRANSIT, B.CUSTOMS_CLEARANCE_STARTED, None)),
-        ("arrived at facility", (S.IN_TRANSIT, B.ARRIVED_AT_FACILITY, None)),
-        ("departed from facility", (S.IN_TRANSIT, B.DEPARTED_FACILITY, None)),
-        ("origin scan", (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None)),
-        ("drop-off", (S.IN_TRANSIT, B.ACCEPTED_BY_CARRIER, None)),
-        ("rescheduled", (S.IN_TRANSIT, B.DELIVERY_RESCHEDULED, None)),
-        ("delivery change", (S.IN_TRANSIT, B.REDIRECTED, None)),
-    ),
-    "D": (
-        ("awaiting customer pickup", _READY),
-        ("picked up", (S.DELIVERED, B.PICKED_UP_AT_PICKUP_POINT, None)),
-        ("neighbor", (S.DELIVERED, B.DELIVERED_TO_NEIGHBOUR, None)),
-        ("front door", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
-        ("porch", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
-        ("garage", (S.DELIVERED, B.DELIVERED_TO_SAFE_PLACE, None)),
-        ("mailbox", (S.DELIVERED, B.DELIVERED_TO_MAILBOX, None)),
-        ("receiver", (S.DELIVERED, B.DELIVERED_TO_RECEPTION, None)),
-        ("dock", (S.DELIVERED, B.DELIVERED_TO_RECEPTION, None)),
-    ),
-    "X": (
-        ("business was closed", (S.FAILED_ATTEMPT, B.BUSINESS_CLOSED, R.RECIPIENT_BUSINESS_CLOSED)),
-        ("not available", _ABSENT),
-        ("not home", _ABSENT),
-        ("has moved", (S.EXCEPTION, B.CUSTOMER_MOVED, R.RECIPIENT_MOVED)),
-        ("incomplete", (S.EXCEPTION, B.INCOMPLETE_ADDRESS, R.RECIPIENT_INCOMPLETE_ADDRESS)),
-        ("address", (S.EXCEPTION, B.INCORRECT_ADDRESS, R.RECIPIENT_INCORRECT_ADDRESS)),
-        ("refused", (S.EXCEPTION, B.REFUSED_BY_RECIPIENT, R.RECIPIENT_REFUSED)),
-        ("damage", (S.EXCEPTION, B.DAMAGED, R.CARRIER_DAMAGED_PARCEL)),
-        ("weather", (S.EXCEPTION, B.DELAYED_WEATHER, R.WEATHER_DELAY)),
-        ("duties", (S.EXCEPTION, B.HELD_FOR_PAYMENT, R.CUSTOMS_DUTIES_UNPAID)),
-        ("customs", (S.EXCEPTION, B.HELD_AT_CUSTOMS, R.CUSTOMS_DELAY)),
-        ("clearance", (S.EXCEPTION, B.HELD_AT_CUSTOMS, R.CUSTOMS_DELAY)),
-        ("returned to the sender", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)),
-        ("returned to the shipper", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)),
-        ("returning", (S.EXCEPTION, B.RETURNING_TO_SENDER, R.UNKNOWN)),
-        ("rescheduled", (S.IN_TRANSIT, B.DELIVERY_RESCHEDULED, None)),
-    ),
-}
+from relais_tracker.adapters.carriers.ups_alert import is_alert, parse_alerts
+from relais_tracker.adapters.carriers.ups_codes import activity_mapping
 
 _DEFAULT_ZONE: Final = ZoneInfo("America/New_York")
 
@@ -123,9 +50,12 @@ class UpsAdapter:
     default_zone = _DEFAULT_ZONE
 
     def parse(self, payload: bytes) -> list[NormalizedEvent]:
-        document = as_object(load_json(payload, carrier=self.carrier), where="payload")
+        document = load_json(payload, carrier=self.carrier)
+        if is_alert(document):
+            return parse_alerts(document, default_zone=self.default_zone)
+        document = as_object(document, where="payload")
         if "trackResponse" not in document:
-            raise PayloadError(_error_of(document) or "payload: no trackResponse")
+            raise PayloadError(_error_of(document) or "payload: no trackResponse nor Track Alert")
         response = as_object(document["trackResponse"], where="trackResponse")
         shipments = as_list(field(response, "shipment", where="trackResponse"), where="shipment")
         events: list[NormalizedEvent] = []
@@ -141,7 +71,7 @@ class UpsAdapter:
                 )
         if not events and warnings:
             raise PayloadError(f"UPS answered with a warning: {warnings[0]}")
-        return events
+        return oldest_first(events)
 
     def _package(self, value: Any, *, where: str) -> list[NormalizedEvent]:
         package = as_object(value, where=where)
@@ -174,16 +104,17 @@ class UpsAdapter:
         status = as_object(field(raw, "status", where=where), where=f"{where}.status")
         code = text(field(status, "type", where=f"{where}.status"), where=f"{where}.status.type")
         description = optional_text(status.get("description"))
+        activity_code = optional_text(status.get("code"))
         address = _address(raw)
         return build_event(
             tracking_number=tracking_number,
             carrier_code=code,
-            carrier_reason_code=optional_text(status.get("code")),
-            mapping=resolve(
+            carrier_reason_code=activity_code,
+            mapping=activity_mapping(
                 code,
-                table=CODES,
-                refinements=TEXT_REFINEMENTS,
-                texts=[description, left_at if code == "D" else None],
+                activity_code,
+                optional_text(status.get("statusCode")),
+                [description, left_at if code == "D" else None],
             ),
             occurred_at=_occurred_at(raw, where=where),
             description=description,
