@@ -42,6 +42,11 @@ OUTBOX_PUBLISHED = Counter(
     "Outbox rows published to Kafka by the relay.",
     ["schema", "topic"],
 )
+RETENTION_DELETED = Counter(
+    "relais_retention_deleted_total",
+    "Rows of the runtime tables deleted by the retention pass (relais_runtime.retention).",
+    ["table"],
+)
 OUTBOX_BACKLOG = Gauge(
     "relais_outbox_backlog",
     "Outbox rows waiting to be published, as seen by the last relay pass.",

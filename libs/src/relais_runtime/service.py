@@ -33,6 +33,7 @@ from relais_runtime.migrations import migrate
 from relais_runtime.offsets import start_new_groups_now
 from relais_runtime.outbox import OutboxRelay
 from relais_runtime.pipeline import Consumer, watch_lag
+from relais_runtime.retention import RetentionPass, claim_retention
 from relais_runtime.settings import RuntimeSettings
 from relais_runtime.supervisor import Loop, Supervisor
 from relais_runtime.tracing import configure_tracing, instrument_http
@@ -137,7 +138,7 @@ class RunningService(Generic[SettingsT]):
                 security=kafka_security_options(settings),
             )
         self._relay_task = self.supervisor.start(self._relay(pool, producer), self._relay_stopping)
-        for loop in self._loops(wiring):
+        for loop in [*self._loops(wiring), self._retention(pool)]:
             self._tasks.append(self.supervisor.start(loop, self.stopping))
         await self._serve_http(wiring, pool, producer)
         log.info(
@@ -178,6 +179,23 @@ class RunningService(Generic[SettingsT]):
             poll_interval_s=settings.outbox_poll_interval_s,
         )
         return Loop("outbox-relay", relay.run, heartbeat_s=settings.loop_heartbeat_s)
+
+    def _retention(self, pool: asyncpg.Pool) -> Loop:
+        """Claims are kept per consumer group, as long as its topic keeps messages."""
+        settings = self.settings
+        claims = [
+            kept
+            for consumer in self.consumers
+            if (kept := claim_retention(consumer.group, consumer.subscription.topic))
+        ]
+        retention = RetentionPass(
+            pool=pool,
+            claims=claims,
+            outbox_retention_s=settings.outbox_retention_s,
+            batch_size=settings.retention_batch_size,
+            interval_s=settings.retention_interval_s,
+        )
+        return Loop("retention", retention.run)
 
     def _loops(self, wiring: Wiring) -> list[Loop]:
         settings = self.settings

@@ -266,6 +266,18 @@ class RuntimeSettings(KafkaSettings):
     )
 
     outbox_batch_size: int = Field(default=500, ge=1, le=10_000)
+    outbox_retention_s: float = Field(
+        default=7 * 24 * 3600.0,
+        ge=0,
+        description="How long a published outbox row is kept before the retention pass "
+        "deletes it (relais_runtime.retention); unpublished rows are never deleted.",
+    )
+    retention_interval_s: float = Field(
+        default=3600.0, gt=0, description="How often the retention pass runs."
+    )
+    retention_batch_size: int = Field(
+        default=5000, ge=1, le=100_000, description="Rows deleted per transaction."
+    )
     outbox_poll_interval_s: float = Field(default=0.5, gt=0)
 
     otel_traces_exporter: str = Field(
