@@ -9,6 +9,7 @@ from opentelemetry import trace
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import ConsoleSpanExporter, SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
+from opentelemetry.trace import SpanKind
 
 from relais_contracts.envelope import utc_now
 from relais_contracts.topics import dead_letters
@@ -17,6 +18,7 @@ from relais_runtime.kafka import event_headers
 from relais_runtime.settings import ConfigurationError, RuntimeSettings
 from relais_runtime.tracing import (
     REDACTED,
+    batch_consumer_span,
     context_from_headers,
     exporter_names,
     instrument_http,
@@ -110,3 +112,28 @@ def test_http_requests_are_spans_named_by_route_without_url_client_or_probes() -
     assert "signed-token-123" not in recorded
     assert "testclient" not in recorded
     assert attributes["http.target"] == REDACTED
+
+
+def test_a_batch_span_links_to_every_message_it_handles() -> None:
+    exporter = InMemorySpanExporter()
+    provider = TracerProvider()
+    provider.add_span_processor(SimpleSpanProcessor(exporter))
+    producer = provider.get_tracer("producer")
+    produced = []
+    for _ in range(3):
+        with producer.start_as_current_span("publish") as span:
+            produced.append((span.get_span_context(), event_headers(an_event())))
+    headers = [message_headers for _, message_headers in produced] + [None]
+
+    with batch_consumer_span(
+        topic="relais.t.v1", group="g", headers=headers, on=provider.get_tracer("consumer")
+    ):
+        pass
+
+    batch = next(span for span in exporter.get_finished_spans() if span.name.endswith("process"))
+    assert batch.kind is SpanKind.CONSUMER
+    assert batch.attributes is not None
+    assert batch.attributes["messaging.batch.message_count"] == 4
+    assert [link.context.span_id for link in batch.links] == [
+        context.span_id for context, _ in produced
+    ]

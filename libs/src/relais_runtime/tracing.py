@@ -113,6 +113,48 @@ def consumer_span(
             structlog.contextvars.unbind_contextvars("trace_id", "span_id")
 
 
+@contextmanager
+def batch_consumer_span(
+    *,
+    topic: str,
+    group: str,
+    headers: Sequence[Iterable[tuple[str, bytes | None]] | None],
+    on: trace.Tracer | None = None,
+) -> Iterator[Span]:
+    """Handle a batch inside one CONSUMER span linked to each message's producer span.
+
+    A batch has many parents, so per the messaging conventions the span starts a trace of
+    its own and links to every message's context: a trace viewer follows a message from
+    its producer into the batch that handled it.
+    """
+    links = [
+        trace.Link(context)
+        for message_headers in headers
+        if (
+            context := trace.get_current_span(
+                context_from_headers(message_headers)
+            ).get_span_context()
+        ).is_valid
+    ]
+    with (on or tracer).start_as_current_span(
+        f"{topic} process",
+        kind=SpanKind.CONSUMER,
+        links=links,
+        attributes={
+            "messaging.system": "kafka",
+            "messaging.operation.type": "process",
+            "messaging.destination.name": topic,
+            "messaging.consumer.group.name": group,
+            "messaging.batch.message_count": len(headers),
+        },
+    ) as span:
+        structlog.contextvars.bind_contextvars(trace_id=trace_id_of(span))
+        try:
+            yield span
+        finally:
+            structlog.contextvars.unbind_contextvars("trace_id")
+
+
 def mark_failed(span: Span, *, reason: str) -> None:
     span.set_status(Status(StatusCode.ERROR, reason))
 

@@ -32,7 +32,7 @@ from relais_runtime.metrics import HANDLER_RETRIES
 from relais_runtime.pipeline.dead_letter import DeadLetterer
 from relais_runtime.pipeline.outage import Outage, Stopping
 from relais_runtime.pipeline.outcomes import Outcomes, add, merge, merged
-from relais_runtime.tracing import consumer_span, mark_failed
+from relais_runtime.tracing import batch_consumer_span, consumer_span, mark_failed
 
 log = get_logger("relais_runtime.pipeline")
 
@@ -135,7 +135,16 @@ class Handling:
         if isinstance(subscription, BatchSubscription):
             events = [item for item in fresh if item.event is not None]
             if events:
-                await subscription.handler(events, connection)
+                with batch_consumer_span(
+                    topic=self._topic,
+                    group=self._group,
+                    headers=[item.record.headers for item in events],
+                ) as span:
+                    try:
+                        await subscription.handler(events, connection)
+                    except Exception as error:
+                        mark_failed(span, reason=type(error).__name__)
+                        raise
             return merged(
                 {"processed": len(events)}, {"tombstone_skipped": len(fresh) - len(events)}
             )
