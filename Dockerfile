@@ -17,9 +17,13 @@
 #   docker build --build-arg RELAIS_VERSION=0.1.0 \
 #     --build-arg RELAIS_REVISION="$(git rev-parse HEAD)" -t relais:0.1.0 .
 # RELAIS_VERSION must be the version of every pyproject.toml (tests/unit/test_release.py).
-# The base image is referenced by tag, not yet by digest.
+# The base image is pinned by digest, so a rebuild of the same commit starts from the
+# same bytes; the tag stays in front for people. Update both together (Dependabot does
+# it: .github/dependabot.yml), after reading the new digest with
+#   docker buildx imagetools inspect python:3.11-slim
+# tests/unit/test_release.py refuses a FROM that is not pinned by digest.
 
-ARG PYTHON_IMAGE=python:3.11-slim
+ARG PYTHON_IMAGE=python:3.11-slim@sha256:9c900dea9e8fb7e16277c179b555cc72d29a352dbc33cff48ad5a0412fd5bfc7
 ARG RELAIS_VERSION=0.1.0
 ARG RELAIS_REVISION=""
 ARG RELAIS_SOURCE=https://github.com/relais/relais

@@ -7,12 +7,17 @@ though the relay publishes it later, from another context.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import asyncio
+from collections.abc import Callable, Iterator
 from typing import Any
 
+import asyncpg
+import httpx
 import pytest
 import structlog
 from opentelemetry import trace
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
 from opentelemetry.sdk.trace import ReadableSpan
 from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
@@ -24,7 +29,7 @@ from relais_runtime.consumer import MessageContext, RetryPolicy, Subscription
 from relais_runtime.kafka import make_producer, publish_events
 from relais_runtime.outbox import OutboxRelay, enqueue
 from relais_runtime.settings import RuntimeSettings
-from relais_runtime.tracing import configure_tracing
+from relais_runtime.tracing import configure_tracing, instrument_clients
 from tests.conftest import Infrastructure
 from tests.integration.conftest import eventually, read_topic
 from tests.integration.harness import ParcelPinged, make_topic, ping, running_consumer
@@ -114,3 +119,56 @@ async def test_one_trace_from_producer_through_consumer_and_outbox_relay(
 
 async def _handled(pool: Any) -> bool:
     return bool(await pool.fetchval("SELECT count(*) FROM outbox"))
+
+
+async def answer_http(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+    """A minimal HTTP/1.1 server answering 204 to anything (a real socket, no fake)."""
+    await reader.readuntil(b"\r\n\r\n")
+    writer.write(b"HTTP/1.1 204 No Content\r\nContent-Length: 0\r\nConnection: close\r\n\r\n")
+    await writer.drain()
+    writer.close()
+
+
+@pytest.fixture
+def client_spans() -> Iterator[None]:
+    """Client instrumentation for one test only: the rest of the session stays unpatched."""
+    instrument_clients()
+    yield
+    HTTPXClientInstrumentor().uninstrument()
+    AsyncPGInstrumentor().uninstrument()  # type: ignore[no-untyped-call]
+
+
+@pytest.mark.usefixtures("client_spans")
+async def test_outgoing_http_and_sql_get_client_spans_without_urls_or_parameters(
+    infrastructure: Infrastructure, spans: InMemorySpanExporter
+) -> None:
+    secret = "customer@example.org"
+    server = await asyncio.start_server(answer_http, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    connection = await asyncpg.connect(infrastructure.database_url)
+    try:
+        with trace.get_tracer("tests").start_as_current_span("handling") as parent:
+            assert await connection.fetchval("SELECT length($1::text)", secret) == len(secret)
+            async with httpx.AsyncClient() as client:
+                response = await client.get(f"http://127.0.0.1:{port}/track/XY123?token={secret}")
+            assert response.status_code == 204
+    finally:
+        await connection.close()
+        server.close()
+    children = [
+        span
+        for span in spans.get_finished_spans()
+        if span.parent is not None and span.parent.span_id == parent.get_span_context().span_id
+    ]
+    sql = [span for span in children if span.attributes and "SELECT length" in str(span.attributes)]
+    http = [span for span in children if span.kind is SpanKind.CLIENT and span not in sql]
+    assert sql, [span.name for span in children]
+    assert http, [span.name for span in children]
+    for span in children:
+        attributes = dict(span.attributes or {})
+        assert secret not in str(attributes), attributes
+        assert "XY123" not in str(attributes), attributes
+    http_attributes = dict(http[0].attributes or {})
+    assert http_attributes.get("url.full", http_attributes.get("http.url")) == (
+        f"http://127.0.0.1:{port}"
+    )

@@ -128,3 +128,14 @@ def test_faststream_is_no_dependency() -> None:
         ]
         assert not [d for d in everything if "faststream" in str(d).lower()], path
     assert 'name = "faststream"' not in (ROOT / "uv.lock").read_text(encoding="utf-8")
+
+
+def test_the_base_image_is_pinned_by_digest() -> None:
+    """Every FROM resolves to `name:tag@sha256:<64 hex>`, directly or through an ARG default."""
+    dockerfile = (ROOT / "Dockerfile").read_text(encoding="utf-8")
+    defaults = dict(re.findall(r"^ARG (\w+)=(\S+)$", dockerfile, flags=re.MULTILINE))
+    bases = re.findall(r"^FROM (\S+)", dockerfile, flags=re.MULTILINE)
+    assert bases
+    for base in bases:
+        reference = re.sub(r"^\$\{(\w+)\}$", lambda found: defaults[found.group(1)], base)
+        assert re.fullmatch(r"[\w./-]+:[\w.-]+@sha256:[0-9a-f]{64}", reference), base

@@ -18,7 +18,13 @@ Rules:
   OTEL_SERVICE_NAME, OTEL_PROPAGATORS...);
 - span attributes hold topics, partitions, offsets, groups, outcomes and HTTP routes:
   never keys, payloads, URLs (customer links carry signed tokens), client addresses or
-  user agents (personal data).
+  user agents (personal data);
+- once an exporter is configured, outgoing HTTP (httpx: merchant webhooks, carrier
+  APIs, SMS gateways) and every PostgreSQL call (asyncpg) get CLIENT spans too, children
+  of the span that made them: an HTTP span keeps only the target's origin (paths and
+  queries carry tracking numbers and tokens), a SQL span the statement text and never
+  its parameters. Without an exporter nobody would see them, so they are not created
+  (a span per query costs the hot paths CPU for nothing).
 """
 
 from __future__ import annotations
@@ -28,11 +34,14 @@ from contextlib import contextmanager
 from importlib.metadata import entry_points
 from typing import Any
 
+import httpx
 import structlog
 from fastapi import FastAPI
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
+from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
 from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor, RequestInfo
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
@@ -178,6 +187,32 @@ def instrument_http(app: FastAPI, *, tracer_provider: trace.TracerProvider | Non
     )
 
 
+def origin_only(span: Span, request: RequestInfo) -> None:
+    """httpx request hook: the URL attributes keep scheme, host and port only."""
+    url = httpx.URL(request.url) if isinstance(request.url, httpx.URL) else None
+    origin = f"{url.scheme}://{url.netloc.decode('ascii', 'replace')}" if url else REDACTED
+    for name in ("url.full", "http.url"):
+        span.set_attribute(name, origin)
+
+
+async def origin_only_async(span: Span, request: RequestInfo) -> None:
+    origin_only(span, request)
+
+
+def instrument_clients(*, tracer_provider: trace.TracerProvider | None = None) -> None:
+    """CLIENT spans for httpx and asyncpg calls (once per process; later calls do nothing)."""
+    httpx_instrumentor = HTTPXClientInstrumentor()
+    if not httpx_instrumentor.is_instrumented_by_opentelemetry:
+        httpx_instrumentor.instrument(
+            tracer_provider=tracer_provider,
+            request_hook=origin_only,
+            async_request_hook=origin_only_async,
+        )
+    asyncpg_instrumentor = AsyncPGInstrumentor(capture_parameters=False)  # type: ignore[no-untyped-call]
+    if not asyncpg_instrumentor.is_instrumented_by_opentelemetry:
+        asyncpg_instrumentor.instrument(tracer_provider=tracer_provider)
+
+
 def exporter_names(spec: str) -> list[str]:
     names = [name.strip().lower() for name in spec.split(",") if name.strip()]
     return [EXPORTER_ALIASES.get(name, name) for name in names if name != "none"]
@@ -212,9 +247,12 @@ def configure_tracing(*, service: str, exporters: str = "none") -> TracerProvide
     if isinstance(current, TracerProvider):
         return current
     provider = TracerProvider(resource=service_resource(service=service))
-    for exporter in _load_all(exporter_names(exporters)):
+    loaded = _load_all(exporter_names(exporters))
+    for exporter in loaded:
         provider.add_span_processor(BatchSpanProcessor(exporter))
     trace.set_tracer_provider(provider)
+    if loaded:
+        instrument_clients(tracer_provider=provider)
     return provider
 
 
