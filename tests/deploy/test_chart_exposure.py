@@ -247,12 +247,18 @@ def test_each_public_url_routes_its_service_on_its_host(helm: Path) -> None:
     routed = ingress_routes(manifests)
     assert routed == {
         "chat.relais.example": {
-            "chat": {"/c", "/s", "/t", "/static/chat"},
+            "chat": {"/c", "/s", "/t", "/track", "/static/chat"},
             "notifier": {"/u"},
         },
-        "api.relais.example": {"tracker": {"/webhooks/carriers", "/v1/orders"}},
+        "api.relais.example": {"tracker": {"/webhooks/carriers", "/v1/orders", "/v1/erasures"}},
         "insights.relais.example": {
-            "insights": {"/insights", "/api/v1/merchants", "/static/insights"}
+            "insights": {
+                "/insights",
+                "/api/v1/merchants",
+                "/static/insights",
+                "/office",
+                "/v1/office",
+            }
         },
     }
     services = named(manifests, "Service")
@@ -264,7 +270,10 @@ def test_each_public_url_routes_its_service_on_its_host(helm: Path) -> None:
 def test_a_service_without_a_public_url_is_not_routed(helm: Path) -> None:
     manifests = render(helm, *demo_merchants(), "--set", "ingress.enabled=true")
     assert ingress_routes(manifests) == {
-        "chat.relais.example": {"chat": {"/c", "/s", "/t", "/static/chat"}, "notifier": {"/u"}}
+        "chat.relais.example": {
+            "chat": {"/c", "/s", "/t", "/track", "/static/chat"},
+            "notifier": {"/u"},
+        }
     }
 
 

@@ -45,6 +45,7 @@ from relais_cli.demo.merchant_stub import MerchantStub
 from relais_cli.demo.story import CarrierCall, DayOfTraffic, Merchant, OrderCall, day_of_traffic
 from relais_cli.infra.settings import InfraSettings
 from relais_cli.infra.smtp import read_messages
+from relais_cli.office_users_cmd import demo_email, ensure_demo_users
 from relais_cli.run_cmd import (
     DEFAULT_PORTS,
     Child,
@@ -111,6 +112,8 @@ def demo(
     try:
         wait_healthy(children)
         show_children(children)
+        office_passwords = ensure_demo_users(sorted(api_keys))
+        show_back_office(office_passwords)
         console.print(
             f"demo run {run_id}: {orders} orders, 1 real second = {speed / 60:.0f} virtual "
             f"minutes, virtual time starts {virtual_start:%Y-%m-%d %H:%M} UTC"
@@ -126,6 +129,7 @@ def demo(
         summarize(run_id=run_id, day=day, stub=stub, mail_dir=paths.mail_dir)
         first_order = min(datetime.fromisoformat(call.body["placed_at"]) for call in day.orders)
         show_insights(api_keys=api_keys, period=(first_order.date(), clock.now().date()))
+        show_back_office(office_passwords)
         console.print(
             f"The clock keeps running {speed:.0f}x: customer links expire after the merchants' "
             f"chat.link_max_age_days (21 virtual days = {21 * 86400 / speed / 60:.0f} real "
@@ -384,6 +388,15 @@ def show_insights(
     for merchant_id, key in sorted(api_keys.items()):
         console.print(f"  {base}/insights/{merchant_id}", markup=False)
         console.print(f"    API key for this run: {key}", markup=False)
+
+
+def show_back_office(passwords: dict[str, str]) -> None:
+    """Each demo merchant's back-office link and its demo admin (password new each run)."""
+    base = f"http://127.0.0.1:{DEFAULT_PORTS[ServiceName.INSIGHTS]}"
+    console.print("[bold]Back office[/bold] (a demo admin per merchant, password new each run):")
+    for merchant_id, password in sorted(passwords.items()):
+        console.print(f"  {base}/office/{merchant_id}/login", markup=False)
+        console.print(f"    email {demo_email(merchant_id)}  password {password}", markup=False)
 
 
 def summarize(*, run_id: str, day: DayOfTraffic, stub: MerchantStub, mail_dir: Path) -> None:

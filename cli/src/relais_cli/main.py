@@ -10,12 +10,15 @@ from relais_cli import (
     contracts_cmd,
     dead_letters_cmd,
     demo_cmd,
+    erase_cmd,
     fuzz_cmd,
+    i18n_cmd,
     infra_cmd,
     insights_cmd,
     lint_cmd,
     merchant_cmd,
     normalize_cmd,
+    pages_cmd,
     run_cmd,
     settings_reference,
     test_cmd,
@@ -46,13 +49,17 @@ app.add_typer(tracker_cmd.app, name="tracker")
 app.add_typer(carriers_cmd.app, name="carriers")
 app.add_typer(merchant_cmd.app, name="merchant")
 app.add_typer(settings_reference.app, name="settings")
+app.add_typer(i18n_cmd.app, name="i18n")
 app.command("run")(run_cmd.run)
 app.command("up")(run_cmd.up)
 app.command("demo")(demo_cmd.demo)
+app.command("erase")(erase_cmd.erase)
 app.command("chaos", help=chaos_cmd.HELP)(chaos_cmd.chaos)
 app.command("fuzz")(fuzz_cmd.fuzz)
 app.command("lint")(lint_cmd.lint)
 app.command("normalize")(normalize_cmd.normalize)
+app.command("lighthouse")(pages_cmd.lighthouse)
+app.command("screenshots")(pages_cmd.screenshots)
 app.command("test", context_settings={"allow_extra_args": True, "ignore_unknown_options": True})(
     test_cmd.test
 )

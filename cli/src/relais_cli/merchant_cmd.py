@@ -12,8 +12,10 @@ Rules:
   not know (a flow mapping, say), the file is rewritten from its data, and the command
   says that its comments were not kept;
 - an API key is printed once, on stdout alone (so `KEY=$(relais merchant add-key ...)`
-  works), and only its SHA-256 is stored (relais_runtime.api_keys); keys carry no
-  scopes: a key opens the whole order API of its merchant;
+  works), and only its SHA-256 is stored (relais_runtime.api_keys); a key has scopes
+  (`--scope orders|insights|backoffice`, repeatable); a key without any keeps the
+  access keys had before scopes: orders and insights;
+- `relais merchant user ...` manages the people of the back office (office_users_cmd);
 - services read merchants at start-up: after a change, restart them (or roll out the
   ConfigMap on Kubernetes).
 """
@@ -36,6 +38,7 @@ import typer
 import yaml
 from pydantic import BaseModel, ValidationError
 
+from relais_cli import office_users_cmd
 from relais_runtime.api_keys import ApiKeyRing, api_key_sha256
 from relais_runtime.merchants import (
     MERCHANT_ID,
@@ -46,7 +49,7 @@ from relais_runtime.merchants import (
 )
 from relais_runtime.merchants.actions import standard_webhook_key
 from relais_runtime.merchants.base import SecretRef
-from relais_runtime.merchants.tracking import ApiKey
+from relais_runtime.merchants.tracking import ApiKey, ApiScope
 from relais_runtime.settings import ConfigurationError
 
 app = typer.Typer(
@@ -56,6 +59,7 @@ app = typer.Typer(
     ),
     no_args_is_help=True,
 )
+app.add_typer(office_users_cmd.app, name="user")
 
 KEY_PREFIX = "rk_"
 """Order API keys look like `rk_<43 url-safe characters>` (256 random bits)."""
@@ -311,7 +315,8 @@ def _lines(text: str) -> list[str]:
 
 
 def _key_entry(key: ApiKey) -> str:
-    return f"{{id: {json.dumps(key.id)}, sha256: {json.dumps(key.sha256)}}}"
+    scopes = f", scopes: [{', '.join(scope.value for scope in key.scopes)}]" if key.scopes else ""
+    return f"{{id: {json.dumps(key.id)}, sha256: {json.dumps(key.sha256)}{scopes}}}"
 
 
 def _text_with_key(text: str, key: ApiKey) -> str | None:
@@ -413,6 +418,7 @@ def add_key(
     key_id: str | None = None,
     key: str | None = None,
     today: datetime | None = None,
+    scopes: Sequence[ApiScope] = (),
 ) -> AddedKey:
     """Generate a key (or take `key`, for tests), store its hash; return the key once."""
     path = merchant_file(directory, merchant_id)
@@ -424,13 +430,14 @@ def add_key(
         raise MerchantCommandError(f"{path}: tracking.api_keys: a key {chosen_id!r} exists")
     secret = key or KEY_PREFIX + secrets.token_urlsafe(KEY_BYTES)
     try:
-        entry = ApiKey(id=chosen_id, sha256=api_key_sha256(secret))
+        entry = ApiKey(id=chosen_id, sha256=api_key_sha256(secret), scopes=tuple(scopes) or None)
     except ValidationError as error:
         reasons = "; ".join(problem["msg"] for problem in error.errors(include_input=False))
         raise MerchantCommandError(f"key id {chosen_id!r}: {reasons}") from None
     expected = _data(path, text)
     tracking = dict(expected.get("tracking") or {})
-    tracking["api_keys"] = [*(tracking.get("api_keys") or []), entry.model_dump()]
+    added = entry.model_dump(mode="json", exclude_none=True)
+    tracking["api_keys"] = [*(tracking.get("api_keys") or []), added]
     expected["tracking"] = tracking
     edit = edited(path, text, expected, _text_with_key(text, entry))
     write_atomically(path, edit.text)
@@ -554,6 +561,8 @@ def redacted(config: MerchantConfig) -> dict[str, Any]:
     data = config.model_dump(mode="json")
     for key in data.get("tracking", {}).get("api_keys", []):
         key["sha256"] = f"{key['sha256'][:8]}... {REDACTED}"
+        if key.get("scopes") is None:
+            key.pop("scopes", None)  # not declared: orders and insights
     scrubbed: dict[str, Any] = _scrub(data)
     return scrubbed
 
@@ -621,10 +630,19 @@ def add_key_command(
         str | None,
         typer.Option("--id", help="The key's name, for rotation and logs (default: key-<date>)."),
     ] = None,
+    scope: Annotated[
+        list[ApiScope] | None,
+        typer.Option(
+            "--scope",
+            help="What the key opens (repeat): orders, insights, backoffice "
+            "(default: orders and insights).",
+        ),
+    ] = None,
 ) -> None:
-    """Generate an order API key: print it once on stdout, store only its SHA-256."""
+    """Generate an API key: print it once on stdout, store only its SHA-256."""
     try:
-        added = add_key(directory, merchant_id, key_id=key_id)
+        scopes = tuple(dict.fromkeys(scope or ()))
+        added = add_key(directory, merchant_id, key_id=key_id, scopes=scopes)
     except (MerchantCommandError, MerchantConfigError) as error:
         raise _fail(str(error)) from None
     typer.echo(added.key)

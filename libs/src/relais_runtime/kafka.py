@@ -88,8 +88,8 @@ async def publish_events(
     await asyncio.gather(*futures)
 
 
-OutgoingMessage = tuple[str, bytes | None, bytes, Headers]
-"""(topic, key, value, headers)."""
+OutgoingMessage = tuple[str, bytes | None, bytes | None, Headers]
+"""(topic, key, value, headers); a None value is a tombstone."""
 
 
 async def send_batched(
@@ -116,7 +116,8 @@ async def send_batched(
             futures.append(await producer.send_batch(batch, topic, partition=partition))
             batch = open_batches[(topic, partition)] = producer.create_batch()
             if batch.append(timestamp=None, key=key, value=value, headers=headers) is None:
-                raise ValueError(f"a message of {len(value)} bytes does not fit in a batch")
+                size = len(value or b"")
+                raise ValueError(f"a message of {size} bytes does not fit in a batch")
     for (topic, partition), batch in open_batches.items():
         futures.append(await producer.send_batch(batch, topic, partition=partition))
     return futures

@@ -104,8 +104,8 @@ TRACKING_EVENTS = Counter(
 )
 ORDER_API_REQUESTS = Counter(
     "relais_order_api_requests_total",
-    "Order API requests, by operation and outcome (accepted, unauthorized, invalid, "
-    "not_found, found).",
+    "Order API requests (the erasure API's too: operations erase, read_erasure), by "
+    "operation and outcome (accepted, unauthorized, invalid, not_found, found).",
     ["operation", "outcome"],
 )
 
@@ -213,4 +213,13 @@ CONSUMER_PAUSED_SECONDS = Counter(
     "relais_consumer_paused_seconds_total",
     "Time a consumer spent paused because the infrastructure failed (never the message).",
     ["group", "topic"],
+)
+
+# erasure of a customer (relais_tracker.service.erasure)
+ERASURES = Counter(
+    "relais_erasures_total",
+    "Customers erased by the tracker, by who asked (api, cli) and outcome (erased: orders "
+    "or shipments were found; not_found: nothing left of that address). Every other "
+    "service's part shows as relais_messages_consumed_total, outcome tombstone_applied.",
+    ["source", "outcome"],
 )

@@ -21,7 +21,9 @@ Rules:
   after it) and set aside: logged as an error with its outbox id, event id, topic and
   size, left unpublished in the table (never discarded, never purged) and skipped by
   this relay, which goes on with the next rows. The rows after it, of its shipment
-  too, still leave. A new process looks at the set-aside rows once more.
+  too, still leave. A new process looks at the set-aside rows once more;
+- a row with a null value (a schema whose outbox allows it: the tracker's erasures) is
+  published as a tombstone: its key with a null value.
 """
 
 from __future__ import annotations
@@ -70,6 +72,15 @@ async def enqueue(connection: DbConnection, *, topic: Topic, events: Sequence[Ev
             for event in events
         ],
     )
+
+
+async def forget_key(connection: DbConnection, *, key: bytes) -> int:
+    """Delete this schema's outbox rows with this Kafka key, published or not; returns
+    how many. For an erased shipment (a tombstone on relais.shipment-state.v1): its
+    events carry personal data, and an unpublished one is about a shipment every service
+    is forgetting."""
+    result: str = await connection.execute("DELETE FROM outbox WHERE key = $1", key)
+    return int(result.split()[-1])
 
 
 class OutboxRelay:
@@ -136,7 +147,7 @@ class OutboxRelay:
     def _fits(self, row: asyncpg.Record) -> bool:
         """Whether Kafka can take this row; sets it aside (logged) when it cannot."""
         headers = sum(len(name) + len(value) for name, value in _headers(row))
-        size = len(row["key"] or b"") + len(row["value"]) + headers
+        size = len(row["key"] or b"") + len(row["value"] or b"") + headers
         if size <= MAX_BATCH_BYTES:
             return True
         self.set_aside[row["id"]] = size

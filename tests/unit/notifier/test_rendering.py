@@ -76,7 +76,7 @@ def test_both_catalogues_hold_the_same_complete_entries() -> None:
 def test_a_missing_template_is_named() -> None:
     assert check_catalogue(["no_such_message"]) == [
         f"{language}.yaml: template 'no_such_message' is missing"
-        for language in CATALOGUE_LANGUAGES
+        for language in sorted(CATALOGUE_LANGUAGES)
     ]
 
 
@@ -121,11 +121,11 @@ def test_amounts_are_formatted_for_the_locale() -> None:
 
 
 def test_unknown_language_falls_back_to_the_merchants_first_then_english() -> None:
-    assert resolve_language("de-DE", ("fr", "en")) == "fr"
-    assert resolve_language("de-DE", ("it",)) == "en"
+    assert resolve_language("pt-PT", ("fr", "en")) == "fr"
+    assert resolve_language("pt-PT", ("sv",)) == "en"
     assert resolve_language("en-GB", ("fr",)) == "en"
     assert (
-        RENDERER.email(request("shipped", locale="de-DE", merchant="velocity-sports")).language
+        RENDERER.email(request("shipped", locale="pt-BR", merchant="velocity-sports")).language
         == "en"
     )
 

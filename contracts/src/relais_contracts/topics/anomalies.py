@@ -32,7 +32,7 @@ from relais_contracts.catalogue import (
 )
 from relais_contracts.envelope import Contract, ShipmentEvent
 from relais_contracts.registry import Service, Topic
-from relais_contracts.shipment import ShipmentContext
+from relais_contracts.shipment import DeclaredDelay, ShipmentContext
 from relais_contracts.tracking import Incident, Substatus, TrackingStatus
 
 
@@ -55,7 +55,8 @@ class MissedDeadline(Contract):
 
 
 class Evidence(Contract):
-    """Why the detector decided: the carrier events, or the missed deadline, or both."""
+    """Why the detector decided: the carrier events, the missed deadline, or the merchant's
+    declaration that the order is late."""
 
     tracking_event_ids: tuple[UUID, ...] = Field(default=(), max_length=50)
     deadline: MissedDeadline | None = None
@@ -68,11 +69,17 @@ class Evidence(Contract):
     estimated_delivery_day: date | None = Field(
         default=None, description="For delivery_late: the carrier's estimate past the promise."
     )
+    declared_delay: DeclaredDelay | None = Field(
+        default=None,
+        description="For preparation_delay and delivery_late: the merchant declared it.",
+    )
 
     @model_validator(mode="after")
     def _something(self) -> Self:
-        if not self.tracking_event_ids and self.deadline is None:
-            raise ValueError("evidence needs tracking events or a missed deadline")
+        if not self.tracking_event_ids and self.deadline is None and self.declared_delay is None:
+            raise ValueError(
+                "evidence needs tracking events, a missed deadline or a declared delay"
+            )
         return self
 
 

@@ -34,13 +34,14 @@ from relais_contracts.common import (
 from relais_contracts.envelope import Contract, MerchantEvent, OrderId, ShipmentId
 from relais_contracts.privacy import PERSONAL
 from relais_contracts.registry import Service, Topic
+from relais_contracts.shipment import DeclaredDelay, ShipmentItem
 from relais_contracts.text import OptionalSingleLine, SingleLine
 
 
-class LineItem(Contract):
-    sku: SingleLine = Field(min_length=1, max_length=64)
-    name: SingleLine = Field(min_length=1, max_length=300)
-    quantity: int = Field(ge=1, le=10_000)
+class LineItem(ShipmentItem):
+    """A line of the order: what the customer is shown (sku, name, quantity, picture)
+    and its price."""
+
     unit_price: Money | None = None
 
 
@@ -56,7 +57,10 @@ class Parcel(Contract):
     service: OptionalSingleLine = Field(
         default=None, max_length=100, description='The carrier\'s product ("Colissimo Expert").'
     )
-    items: tuple[LineItem, ...] = Field(default=(), description="What this parcel contains.")
+    items: tuple[LineItem, ...] = Field(
+        default=(),
+        description="What this parcel contains; left empty, the order's items stand for it.",
+    )
 
     @model_validator(mode="after")
     def _carrier_with_tracking_number(self) -> Self:
@@ -88,6 +92,16 @@ class _OrderSnapshot(MerchantEvent):
     )
     order_value: Money = Field(description="Total paid by the customer, taxes included.")
     parcels: tuple[Parcel, ...] = Field(min_length=1, max_length=50)
+    items: tuple[LineItem, ...] = Field(
+        default=(),
+        description="The order's contents, for the parcels that list none of their own "
+        "(left empty: every item the parcels list).",
+    )
+    delay: DeclaredDelay | None = Field(
+        default=None,
+        description="The merchant declares the order late (POST /v1/orders/{id}/delay sets "
+        "it): why, and the new dates, which this snapshot's promises already hold.",
+    )
 
     partition_key_field = "order_id"
 
@@ -106,6 +120,10 @@ class _OrderSnapshot(MerchantEvent):
         ):
             raise ValueError("promised_delivery_from is after promised_delivery_by")
         return self
+
+    def contents(self) -> tuple[LineItem, ...]:
+        """The order's items: as declared, else every parcel's items in parcel order."""
+        return self.items or tuple(item for parcel in self.parcels for item in parcel.items)
 
 
 class OrderPlaced(_OrderSnapshot):

@@ -36,7 +36,7 @@ from relais_contracts.common import (
 from relais_contracts.envelope import Contract, OrderId, ShipmentEvent
 from relais_contracts.privacy import PERSONAL
 from relais_contracts.registry import Cleanup, Service, Topic
-from relais_contracts.shipment import ShipmentContext
+from relais_contracts.shipment import DeclaredDelay, ShipmentContext, ShipmentItem
 from relais_contracts.text import SingleLine
 from relais_contracts.tracking import (
     DeliveryEstimate,
@@ -86,6 +86,11 @@ class ShipmentStateChanged(ShipmentEvent):
     placed_at: AwareDatetime
     order_value: Money | None = None
     cancelled: bool = Field(default=False, description="The order was cancelled.")
+    items: tuple[ShipmentItem, ...] = Field(
+        default=(),
+        description="What this parcel contains: its own items, else the order's (empty: "
+        "the merchant listed none; records written before items existed decode so).",
+    )
 
     carrier: CarrierCode | None = Field(default=None, description="None until shipped.")
     tracking_number: TrackingNumber | None = Field(default=None, description="None until shipped.")
@@ -114,6 +119,11 @@ class ShipmentStateChanged(ShipmentEvent):
     )
     estimated_delivery: DeliveryEstimate | None = Field(
         default=None, description="The carrier's latest estimate."
+    )
+    declared_delay: DeclaredDelay | None = Field(
+        default=None,
+        description="The merchant declared the order late (the promises above are the new "
+        "ones); None when it did not.",
     )
 
     delivery: Delivery
@@ -152,6 +162,8 @@ class ShipmentStateChanged(ShipmentEvent):
             order_value=self.order_value,
             parcel_index=self.parcel_index,
             parcel_count=self.parcel_count,
+            items=self.items,
+            declared_delay=self.declared_delay,
         )
 
 
@@ -161,7 +173,13 @@ TOPIC = Topic(
     key="`<merchant_id>/<shipment_id>`",
     message_types=(ShipmentStateChanged,),
     producers=(Service.TRACKER,),
-    consumers=(Service.DETECTOR, Service.NOTIFIER, Service.CHAT, Service.INSIGHTS),
+    consumers=(
+        Service.DETECTOR,
+        Service.NOTIFIER,
+        Service.CHAT,
+        Service.ACTIONS,
+        Service.INSIGHTS,
+    ),
     partitions=6,
     cleanup=Cleanup.COMPACT,
     retention_ms=None,

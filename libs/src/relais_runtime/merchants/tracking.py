@@ -6,6 +6,9 @@ Rules:
   random with at least 128 bits of entropy (`generate with secrets.token_urlsafe`),
   so a fast hash is enough (a slow password hash such as argon2 only protects
   low-entropy secrets); a key id names the key for rotation and logs;
+- a key has scopes (orders: the tracker's order API, insights: the insights API,
+  backoffice: the back office's API); a key declared without `scopes` keeps the access
+  keys had before scopes existed: orders and insights;
 - a carrier webhook credential names its secret by reference (SecretRef), never by
   value; it is checked the way that carrier signs its calls: a shared secret in a
   header, or an HMAC-SHA256 of the raw body in a header (hex or base64, with an
@@ -25,6 +28,7 @@ from enum import StrEnum
 from pydantic import Field, field_validator
 
 from relais_runtime.merchants.base import SecretRef, Section
+from relais_runtime.merchants.tracking_page import TrackingPage
 
 
 class WebhookScheme(StrEnum):
@@ -57,13 +61,31 @@ class CarrierWebhookAuth(Section):
     """Text before the signature in the header, e.g. `sha256=`."""
 
 
+class ApiScope(StrEnum):
+    ORDERS = "orders"
+    INSIGHTS = "insights"
+    BACKOFFICE = "backoffice"
+
+
+LEGACY_SCOPES = frozenset({ApiScope.ORDERS, ApiScope.INSIGHTS})
+"""What a key declared without `scopes` may do (every key could, before scopes)."""
+
+
 class ApiKey(Section):
     id: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,63}$")
     sha256: str = Field(pattern=r"^[0-9a-f]{64}$", description="Lower-case hex SHA-256 of the key.")
+    scopes: tuple[ApiScope, ...] | None = Field(default=None, min_length=1)
+    """None (not declared): orders and insights."""
+
+    @property
+    def granted(self) -> frozenset[ApiScope]:
+        return LEGACY_SCOPES if self.scopes is None else frozenset(self.scopes)
 
 
 class Tracking(Section):
     api_keys: tuple[ApiKey, ...] = ()
+    page: TrackingPage = TrackingPage()
+    """The tracking and lookup pages: merchant content blocks and frame ancestors."""
     carrier_webhooks: dict[str, CarrierWebhookAuth] = Field(default_factory=dict)
     """By carrier code (relais_contracts.common.CarrierCode)."""
 

@@ -12,7 +12,9 @@ Subscriptions (consumer groups under the runtime's prefix):
   costs at most its webhook timeout, then its command moves to a retry tier (and an
   open circuit moves it without calling);
 - actions.retry-*: one per retry tier, each command handled once its `not_before` has
-  passed on the service's clock (the runtime pauses a tier's partition until then).
+  passed on the service's clock (the runtime pauses a tier's partition until then);
+- actions.shipment-state: tombstones only (an erased customer's shipment): its actions
+  are anonymised and its outbox rows deleted; the states themselves are ignored.
 """
 
 from __future__ import annotations
@@ -27,11 +29,11 @@ import httpx
 
 from relais_actions.adapters.webhook import Endpoint
 from relais_actions.domain.breaker import BreakerBoard
-from relais_actions.handlers import CommandConsumer, DecisionConsumer, due_time
+from relais_actions.handlers import CommandConsumer, DecisionConsumer, ErasureConsumer, due_time
 from relais_actions.service import Decisions, Executor, WebhookCaller
 from relais_actions.settings import ActionsSettings
 from relais_contracts.registry import Topic
-from relais_contracts.topics import action_commands, anomalies, conversations
+from relais_contracts.topics import action_commands, anomalies, conversations, shipment_state
 from relais_runtime.clock import Clock, SystemClock
 from relais_runtime.consumer import Subscription
 from relais_runtime.merchants import MerchantConfig, merchants_of
@@ -44,6 +46,7 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 CONVERSATIONS_GROUP = "actions.conversations"
 ANOMALIES_GROUP = "actions.anomalies"
 EXECUTOR_GROUP = "actions.executor"
+SHIPMENT_STATE_GROUP = "actions.shipment-state"
 
 
 @dataclass(frozen=True)
@@ -177,6 +180,7 @@ def wire(
         retry_jitter=settings.retry_jitter,
     )
     decisions = DecisionConsumer(Decisions(merchants=configuration.merchants))
+    erasure = ErasureConsumer(clock=configuration.clock)
     commands = [(action_commands.TOPIC, EXECUTOR_GROUP)] + [
         (topic, "actions." + topic.name.split(".")[2]) for topic in action_commands.RETRY_TOPICS
     ]
@@ -184,6 +188,12 @@ def wire(
         subscriptions=(
             Subscription(conversations.TOPIC, CONVERSATIONS_GROUP, decisions.on_conversation),
             Subscription(anomalies.TOPIC, ANOMALIES_GROUP, decisions.on_anomaly),
+            Subscription(
+                shipment_state.TOPIC,
+                SHIPMENT_STATE_GROUP,
+                erasure.on_shipment_state,
+                on_tombstone=erasure.on_shipment_erased,
+            ),
             *(
                 command_subscription(topic, group, executor=executor, settings=settings)
                 for topic, group in commands

@@ -14,8 +14,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
+from relais_actions import repository
 from relais_actions.service import Decisions, Executor, Outgoing
-from relais_contracts.envelope import Event
+from relais_contracts.envelope import Event, split_partition_key
 from relais_contracts.topics import anomalies, conversations
 from relais_contracts.topics.action_commands import ExecuteAction
 from relais_contracts.topics.anomalies import (
@@ -33,10 +34,12 @@ from relais_contracts.topics.conversations import (
     SurveyAnswered,
     TrackingPageViewed,
 )
+from relais_contracts.topics.shipment_state import ShipmentStateChanged
+from relais_runtime.clock import Clock
 from relais_runtime.consumer import MessageContext
 from relais_runtime.db import DbConnection
 from relais_runtime.failures import unexpected_event
-from relais_runtime.outbox import enqueue
+from relais_runtime.outbox import enqueue, forget_key
 
 
 async def publish(connection: DbConnection, outgoing: Sequence[Outgoing]) -> None:
@@ -100,6 +103,32 @@ class CommandConsumer:
                 await publish(context.connection, outgoing)
             case _:
                 unexpected_event(event, where=context.topic)
+
+
+@dataclass(frozen=True)
+class ErasureConsumer:
+    """The shipment state, for its tombstones only: an erased shipment's actions are
+    anonymised (relais_actions.repository.update_actions_erased) and its events still in
+    the outbox (commands carrying addresses, phones and notes) deleted."""
+
+    clock: Clock
+
+    async def on_shipment_state(self, event: Event, context: MessageContext) -> None:
+        match event:
+            case ShipmentStateChanged():
+                return  # the shipment's facts come with its anomalies and choices
+            case _:
+                unexpected_event(event, where=context.topic)
+
+    async def on_shipment_erased(self, key: bytes, context: MessageContext) -> None:
+        merchant_id, shipment_id = split_partition_key(key)
+        await repository.update_actions_erased(
+            context.connection,
+            merchant_id=merchant_id,
+            shipment_id=shipment_id,
+            now=self.clock.now(),
+        )
+        await forget_key(context.connection, key=key)
 
 
 def due_time(event: Event) -> datetime | None:

@@ -16,7 +16,11 @@ from relais_contracts.actions import ActionType
 from relais_contracts.catalogue import AnomalyType, ResolutionReason
 from relais_contracts.shipment import ShipmentContext
 from relais_contracts.topics.action_commands import ExecuteAction
-from relais_contracts.topics.action_results import ActionCompleted, ActionFailed
+from relais_contracts.topics.action_results import (
+    ActionCompleted,
+    ActionFailed,
+    ActionFailureReason,
+)
 from relais_runtime.db import DbConnection
 
 
@@ -270,3 +274,22 @@ async def get_calls_made(connection: DbConnection, *, merchant_id: str, action_i
         action_id,
     )
     return int(count or 0)
+
+
+async def update_actions_erased(
+    connection: DbConnection, *, merchant_id: str, shipment_id: str, now: datetime
+) -> None:
+    """An erased shipment's actions keep their type, state, times and the merchant's
+    reference, and lose the merchant's free-text `detail`; a pending one is closed as
+    expired, so a command still on its way (a retry tier) calls nobody."""
+    await connection.execute(
+        "UPDATE actions SET detail = NULL,"
+        " failure_reason = CASE WHEN state = 'pending' THEN $3 ELSE failure_reason END,"
+        " finished_at = CASE WHEN state = 'pending' THEN $4 ELSE finished_at END,"
+        " state = CASE WHEN state = 'pending' THEN 'failed' ELSE state END"
+        " WHERE merchant_id = $1 AND shipment_id = $2",
+        merchant_id,
+        shipment_id,
+        ActionFailureReason.EXPIRED.value,
+        now,
+    )

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
+from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from relais_chat.adapters.scenario_files import load_pack, pack_directories
 from relais_chat.domain.access import make_signer
 from relais_chat.domain.library import merchant_problems
 from relais_chat.domain.scenarios import Scenario, ScenarioError
+from relais_chat.service.lookup import Lookup, LookupLimits, bucket_key
 from relais_chat.service.pages import CustomerPages
 from relais_chat.settings import ChatSettings
 from relais_runtime.clock import Clock
@@ -75,12 +77,24 @@ def wire(
     dependencies: Dependencies[ChatSettings], *, configuration: ChatConfiguration | None = None
 ) -> Wiring:
     configuration = configuration or configure(dependencies.settings)
+    settings = dependencies.settings
     pages = CustomerPages(
         pool=dependencies.pool,
         merchants=configuration.merchants,
         scenarios=configuration.scenarios,
         signer=configuration.signer,
         clock=configuration.clock,
+        lookup=Lookup(
+            pool=dependencies.pool,
+            signer=configuration.signer,
+            clock=configuration.clock,
+            limits=LookupLimits(
+                per_client=settings.lookup_attempts_per_client,
+                per_order=settings.lookup_attempts_per_order,
+                window=timedelta(seconds=settings.lookup_window_s),
+            ),
+            key=bucket_key(secret_values(settings.customer_link_secrets)[0]),
+        ),
     )
     return Wiring(
         subscriptions=handlers.subscriptions(configuration.clock),

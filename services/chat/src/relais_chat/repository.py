@@ -239,10 +239,82 @@ async def create_answer(
 
 
 async def delete_shipment(connection: DbConnection, *, merchant_id: str, shipment_id: str) -> None:
-    """Erase a shipment's copy and timeline (the tracker published a tombstone)."""
-    for table in ("tracking_events", "shipments"):
+    """Erase a shipment's copy and timeline (the tracker published a tombstone), and its
+    conversations with every answer typed in them (free text, addresses, phones) and its
+    anomalies: a link to them then leads nowhere (404)."""
+    await connection.execute(
+        "DELETE FROM answers WHERE conversation_id IN (SELECT conversation_id"
+        " FROM conversations WHERE merchant_id = $1 AND shipment_id = $2)",
+        merchant_id,
+        shipment_id,
+    )
+    for table in ("conversations", "anomalies", "tracking_events", "shipments"):
         await connection.execute(
             f"DELETE FROM {table} WHERE merchant_id = $1 AND shipment_id = $2",  # noqa: S608
             merchant_id,
             shipment_id,
         )
+
+
+# The tracking page and the lookup page
+
+
+async def get_open_anomaly(
+    connection: DbConnection, *, merchant_id: str, shipment_id: str
+) -> AnomalyDetected | None:
+    """The shipment's latest anomaly not resolved yet."""
+    raw = await connection.fetchval(
+        "SELECT detected FROM anomalies"
+        " WHERE merchant_id = $1 AND shipment_id = $2 AND resolved_at IS NULL"
+        " ORDER BY (detected->>'occurred_at')::timestamptz DESC LIMIT 1",
+        merchant_id,
+        shipment_id,
+    )
+    return None if raw is None else AnomalyDetected.model_validate_json(raw)
+
+
+async def list_shipments_by_order(
+    connection: DbConnection,
+    *,
+    merchant_id: str,
+    order_key: str,
+    email: str | None,
+    postal_code: str | None,
+) -> list[str]:
+    """Shipment ids of the order whose customer email or delivery postal code matches.
+
+    The personal values are compared in SQL and never read back: a wrong order number
+    and a wrong email or postal code run the same query and return the same nothing.
+    """
+    rows = await connection.fetch(
+        "SELECT shipment_id FROM shipments"
+        # The order number as domain.lookup.order_key writes it (indexed: chat_0003).
+        " WHERE merchant_id = $1"
+        " AND upper(ltrim(replace(state->>'order_number', ' ', ''), '#')) = $2"
+        " AND (lower(state->'customer'->>'email') = $3"
+        "  OR upper(translate(state->'delivery'->'address'->>'postal_code', ' -', '')) = $4)"
+        " ORDER BY (state->>'parcel_index')::int, shipment_id",
+        merchant_id,
+        order_key,
+        email,
+        postal_code,
+    )
+    return [row["shipment_id"] for row in rows]
+
+
+async def create_lookup_attempt(
+    connection: DbConnection, *, bucket: str, window_start: datetime
+) -> int:
+    """Count one attempt in the bucket's window; returns the window's count so far."""
+    count = await connection.fetchval(
+        "INSERT INTO lookup_attempts (bucket, window_start, attempts) VALUES ($1, $2, 1)"
+        " ON CONFLICT (bucket, window_start)"
+        " DO UPDATE SET attempts = lookup_attempts.attempts + 1 RETURNING attempts",
+        bucket,
+        window_start,
+    )
+    return int(count)
+
+
+async def delete_lookup_attempts(connection: DbConnection, *, before: datetime) -> None:
+    await connection.execute("DELETE FROM lookup_attempts WHERE window_start < $1", before)

@@ -2,7 +2,7 @@
 which stores the decision and its events in the consumer's transaction.
 
 - relais.shipment-state.v1: every new state of a shipment is evaluated; a tombstone
-  erases the shipment;
+  erases the shipment, its anomalies and timers, and its events still in the outbox;
 - relais.action-results.v1: a completed action resolves its anomaly, a failed one
   handed to a human escalates it.
 """
@@ -17,6 +17,7 @@ from relais_contracts.topics.shipment_state import ShipmentStateChanged
 from relais_detector.service import Detection, erase_shipment
 from relais_runtime.consumer import MessageContext, Subscription
 from relais_runtime.failures import unexpected_event
+from relais_runtime.outbox import forget_key
 
 
 @dataclass(frozen=True)
@@ -26,6 +27,7 @@ class Detector(Detection):
     async def on_shipment_erased(self, key: bytes, context: MessageContext) -> None:
         merchant_id, shipment_id = split_partition_key(key)
         await erase_shipment(context.connection, merchant_id=merchant_id, shipment_id=shipment_id)
+        await forget_key(context.connection, key=key)
 
     async def on_shipment_state(self, event: Event, context: MessageContext) -> None:
         match event:

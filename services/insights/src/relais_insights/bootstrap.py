@@ -14,11 +14,13 @@ from datetime import timedelta
 from functools import partial
 from pathlib import Path
 
+from relais_insights.domain.order_filters import CursorCodec
 from relais_insights.handlers.consumers import TopicMap, same_topic, subscriptions
 from relais_insights.handlers.routes import build_router
 from relais_insights.service import gauges
 from relais_insights.service.application import Insights
 from relais_insights.service.configuration import InsightsConfiguration
+from relais_insights.service.office_users import OfficePolicy
 from relais_insights.service.rebuild import SCHEMA
 from relais_insights.service.sessions import DashboardSessions
 from relais_insights.settings import InsightsSettings
@@ -48,6 +50,12 @@ def configure(settings: InsightsSettings) -> InsightsConfiguration:
         clock=clock,
         metrics_refresh_s=settings.metrics_refresh_s,
         metrics_window_days=settings.metrics_window_days,
+        office=OfficePolicy(
+            idle=timedelta(minutes=settings.office_idle_minutes),
+            absolute=timedelta(hours=settings.office_session_hours),
+            secure_cookies=settings.secure_cookies or settings.environment != "development",
+        ),
+        cursors=CursorCodec(secret_values(settings.session_secrets)),
     )
 
 

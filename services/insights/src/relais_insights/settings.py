@@ -21,6 +21,19 @@ class InsightsSettings(RuntimeSettings):
         default=False,
         description="RELAIS_SECURE_COOKIES: mark the session cookie Secure (set it behind HTTPS).",
     )
+    office_idle_minutes: float = Field(
+        default=30,
+        gt=0,
+        le=24 * 60,
+        description="A back-office session unused for this long ends (real time).",
+    )
+    office_session_hours: float = Field(
+        default=12,
+        gt=0,
+        le=24 * 30,
+        description="A back-office session ends this long after sign-in, used or not "
+        "(real time). Its cookie is Secure unless RELAIS_ENVIRONMENT=development.",
+    )
     metrics_refresh_s: float = Field(
         default=60, gt=0, description="How often the headline Prometheus gauges are recomputed."
     )

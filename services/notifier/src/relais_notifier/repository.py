@@ -75,6 +75,22 @@ async def delete_contact(connection: DbConnection, *, merchant_id: str, shipment
     )
 
 
+async def update_notifications_erased(
+    connection: DbConnection, *, merchant_id: str, shipment_id: str
+) -> None:
+    """An erased shipment's messages keep their trigger, channel, status and times, and
+    lose what links them to the customer (`customer_key`, a hash of the address); one
+    not sent yet never will be (suppressed, reason `erased`)."""
+    await connection.execute(
+        "UPDATE notifications SET customer_key = NULL,"
+        " status = CASE WHEN status = 'pending' THEN 'suppressed' ELSE status END,"
+        " outcome_reason = CASE WHEN status = 'pending' THEN 'erased' ELSE outcome_reason END,"
+        " updated_at = now() WHERE merchant_id = $1 AND shipment_id = $2",
+        merchant_id,
+        shipment_id,
+    )
+
+
 _COLUMNS = (
     "idempotency_key, notification_id, merchant_id, shipment_id, correlation_id, channel,"
     " fallback_from, trigger_kind, trigger_ref, trigger_name, source_event_id, purpose,"

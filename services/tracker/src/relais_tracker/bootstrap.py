@@ -42,7 +42,9 @@ from relais_tracker.handlers import (
     prepare_carrier_update,
     webhooks_router,
 )
+from relais_tracker.handlers.erasures_api import ErasureApi, erasures_router
 from relais_tracker.service.carrier_events import CarrierEventRecorder
+from relais_tracker.service.erasure import CustomerErasure
 from relais_tracker.service.held_events import LOOP as HELD_EVENTS_LOOP
 from relais_tracker.service.held_events import HeldEventExpiry
 from relais_tracker.service.orders import OrderCancellation, OrderIntake, OrderShipments
@@ -173,7 +175,23 @@ def _routers(
                 now=clock.now,
             )
         ),
+        erasures_router(
+            ErasureApi(
+                pool=dependencies.pool,
+                keys=configuration.api_keys,
+                erasure=customer_erasure(configuration),
+            )
+        ),
     ]
+
+
+def customer_erasure(configuration: TrackerConfiguration) -> CustomerErasure:
+    """The erasure step on this configuration's topics and clock (the API and
+    `relais erase` share it)."""
+    topics = configuration.topics
+    return CustomerErasure(
+        shipment_state=topics.shipment_state, orders=topics.orders, now=configuration.clock.now
+    )
 
 
 def _background(

@@ -619,3 +619,192 @@ async def list_unknown_codes(
         limit,
     )
     return [UnknownCodeRow(**dict(row)) for row in rows]
+
+
+# Erasure of a customer (relais_tracker.service.erasure).
+
+
+async def list_customer_orders(
+    connection: DbConnection, *, merchant_id: str, email: str
+) -> list[str]:
+    """Ids of the merchant's orders not yet erased whose customer is `email` (already
+    normalised: trimmed, lower case), locked for update, in id order."""
+    rows = await connection.fetch(
+        "SELECT order_id FROM orders WHERE merchant_id = $1 AND erased_at IS NULL"
+        " AND lower(btrim(snapshot->'customer'->>'email')) = $2 ORDER BY order_id FOR UPDATE",
+        merchant_id,
+        email,
+    )
+    return [row["order_id"] for row in rows]
+
+
+@dataclass(frozen=True)
+class CustomerShipment:
+    shipment_id: str
+    order_id: str
+    tracking_key: str | None
+
+
+async def list_customer_shipments(
+    connection: DbConnection, *, merchant_id: str, email: str, order_ids: Sequence[str]
+) -> list[CustomerShipment]:
+    """The shipments of these orders and those whose customer is `email`, locked for
+    update, in key order."""
+    rows = await connection.fetch(
+        "SELECT shipment_id, order_id, tracking_key FROM shipments WHERE merchant_id = $1"
+        " AND (order_id = ANY($3::text[]) OR lower(btrim(base->'customer'->>'email')) = $2)"
+        " ORDER BY shipment_id FOR UPDATE",
+        merchant_id,
+        email,
+        list(order_ids),
+    )
+    return [CustomerShipment(**dict(row)) for row in rows]
+
+
+async def update_orders_erased(
+    connection: DbConnection, *, merchant_id: str, order_ids: Sequence[str], erased_at: datetime
+) -> int:
+    """Drop the orders' snapshots and mark them erased; returns how many rows changed."""
+    result: str = await connection.execute(
+        "UPDATE orders SET snapshot = NULL, erased_at = COALESCE(erased_at, $3),"
+        " updated_at = now() WHERE merchant_id = $1 AND order_id = ANY($2::text[])",
+        merchant_id,
+        list(order_ids),
+        erased_at,
+    )
+    return int(result.split()[-1])
+
+
+async def get_order_erased(connection: DbConnection, *, merchant_id: str, order_id: str) -> bool:
+    erased: bool | None = await connection.fetchval(
+        "SELECT erased_at IS NOT NULL FROM orders WHERE merchant_id = $1 AND order_id = $2",
+        merchant_id,
+        order_id,
+    )
+    return bool(erased)
+
+
+async def _deleted(connection: DbConnection, sql: str, *args: Any) -> int:
+    result: str = await connection.execute(sql, *args)
+    return int(result.split()[-1])
+
+
+async def delete_customer_shipments(
+    connection: DbConnection, *, merchant_id: str, shipment_ids: Sequence[str]
+) -> tuple[int, int]:
+    """Delete the shipments and their carrier history; returns (shipments, events)."""
+    events = await _deleted(
+        connection,
+        "DELETE FROM tracking_events WHERE merchant_id = $1 AND shipment_id = ANY($2::text[])",
+        merchant_id,
+        list(shipment_ids),
+    )
+    shipments = await _deleted(
+        connection,
+        "DELETE FROM shipments WHERE merchant_id = $1 AND shipment_id = ANY($2::text[])",
+        merchant_id,
+        list(shipment_ids),
+    )
+    return shipments, events
+
+
+async def delete_held_events(
+    connection: DbConnection, *, tracking_keys: Sequence[str], merchant_ids: Sequence[str]
+) -> int:
+    """Delete the carrier events held for these tracking numbers, received for one of
+    these merchants (the merchant, or `unknown`)."""
+    return await _deleted(
+        connection,
+        "DELETE FROM pending_tracking_events"
+        " WHERE tracking_key = ANY($1::text[]) AND merchant_id = ANY($2::text[])",
+        list(tracking_keys),
+        list(merchant_ids),
+    )
+
+
+async def delete_outbox_rows(connection: DbConnection, *, keys: Sequence[bytes]) -> int:
+    """Delete every outbox row with one of these Kafka keys, published or not (a row not
+    yet published is superseded by the tombstone written after it)."""
+    return await _deleted(connection, "DELETE FROM outbox WHERE key = ANY($1::bytea[])", list(keys))
+
+
+@dataclass(frozen=True)
+class Tombstone:
+    event_id: Any
+    topic: str
+    key: bytes
+    merchant_id: str
+
+
+async def create_tombstones(connection: DbConnection, *, tombstones: Sequence[Tombstone]) -> None:
+    """Outbox rows with a key and a null value: the relay publishes them as tombstones,
+    in order after every row written before them; one row per event id."""
+    await connection.executemany(
+        "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, NULL, $4)"
+        " ON CONFLICT (event_id) DO NOTHING",
+        [
+            (one.event_id, one.topic, one.key, json.dumps({"merchant_id": one.merchant_id}))
+            for one in tombstones
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class ErasureRecord:
+    """The audit record of one erasure: counts and a salted hash, never the address."""
+
+    erasure_id: Any
+    merchant_id: str
+    email_salt: bytes
+    email_digest: str
+    source: str
+    orders: int
+    shipments: int
+    tracking_events: int
+    held_events: int
+    outbox_rows: int
+    requested_at: datetime
+    completed_at: datetime
+
+
+async def create_erasure(connection: DbConnection, *, record: ErasureRecord) -> None:
+    await connection.execute(
+        "INSERT INTO erasures (erasure_id, merchant_id, email_salt, email_digest, source,"
+        " orders, shipments, tracking_events, held_events, outbox_rows, requested_at,"
+        " completed_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
+        record.erasure_id,
+        record.merchant_id,
+        record.email_salt,
+        record.email_digest,
+        record.source,
+        record.orders,
+        record.shipments,
+        record.tracking_events,
+        record.held_events,
+        record.outbox_rows,
+        record.requested_at,
+        record.completed_at,
+    )
+
+
+async def get_erasure(
+    connection: DbConnection, *, merchant_id: str, erasure_id: Any
+) -> ErasureRecord | None:
+    row = await connection.fetchrow(
+        "SELECT * FROM erasures WHERE merchant_id = $1 AND erasure_id = $2",
+        merchant_id,
+        erasure_id,
+    )
+    return None if row is None else ErasureRecord(**dict(row))
+
+
+async def list_erasures(
+    connection: DbConnection, *, merchant_id: str, limit: int
+) -> list[ErasureRecord]:
+    """The merchant's erasures, newest first."""
+    rows = await connection.fetch(
+        "SELECT * FROM erasures WHERE merchant_id = $1 ORDER BY requested_at DESC LIMIT $2",
+        merchant_id,
+        limit,
+    )
+    return [ErasureRecord(**dict(row)) for row in rows]

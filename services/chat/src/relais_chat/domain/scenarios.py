@@ -9,8 +9,11 @@ file and the node):
   request to a human) and `end`;
 - a resolution's parameters name the form nodes whose answers fill them, of the
   right field kind; an unknown action or parameter is an error;
-- every text has every language the scenario declares (and, in French, both tones
-  unless one text serves both); placeholders are limited to translations.PLACEHOLDERS;
+- a scenario declares languages among translations.LANGUAGES (en, fr, de, es, it, nl);
+  every text has every language the scenario declares (and, in any language, both
+  tones unless one text serves both); placeholders are limited to
+  translations.PLACEHOLDERS, and a German, Spanish, Italian or Dutch text has exactly
+  the English text's placeholders;
 - a file may `include` shared fragments (files starting with `_`): their nodes join
   the scenario, and only those the scenario uses need to be reachable.
 A scenario's id is `<pack directory>/<file stem>`, e.g. `default/delivery_late`.
@@ -25,9 +28,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Any, Final, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from relais_chat.domain.translations import validate_text
+from relais_chat.domain.translations import LANGUAGES, validate_text
 from relais_contracts.actions import ActionType
 from relais_contracts.catalogue import AnomalyType
 from relais_contracts.topics.conversations import ResolutionOutcome
@@ -154,6 +157,16 @@ class ScenarioFile(BaseModel):
     include: tuple[str, ...] = ()
     start: str
     nodes: dict[str, Node]
+
+    @field_validator("languages")
+    @classmethod
+    def _known_languages(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        unknown = [language for language in value if language not in LANGUAGES]
+        if unknown:
+            raise ValueError(f"{unknown} not among the scenario languages {list(LANGUAGES)}")
+        if len(set(value)) != len(value):
+            raise ValueError("a language is listed twice")
+        return value
 
 
 class Fragment(BaseModel):

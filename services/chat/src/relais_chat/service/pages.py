@@ -8,7 +8,9 @@ Rules:
 - a valid answer is applied and `Answered` (the page redirects back to itself); an
   invalid one leaves the conversation as it was and comes back with its errors;
 - each view of the tracking page is published (TrackingPageViewed) through the
-  outbox, in its own transaction.
+  outbox, in its own transaction;
+- a link from one page to another (chat to tracking, tracking to the chat about the
+  open anomaly) is as old as the link that opened the first page.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from relais_chat.domain.engine import Rejected
 from relais_chat.domain.scenarios import Scenario
 from relais_chat.repository import StoredConversation
 from relais_chat.service.conversations import answer, get_or_start
+from relais_chat.service.lookup import Lookup
 from relais_chat.service.subjects import load_subject
 from relais_contracts.topics import conversations as conversations_topic
 from relais_contracts.topics.conversations import EntryPoint
@@ -73,6 +76,16 @@ class TrackingView:
     merchant: MerchantConfig
     state: ShipmentStateChanged
     events: list[TrackingEventRecorded]
+    now: datetime
+    chat_url: str | None = None
+    """The chat about the shipment's open anomaly, if it has one."""
+
+
+@dataclass(frozen=True)
+class CalendarSubject:
+    merchant: MerchantConfig
+    state: ShipmentStateChanged
+    now: datetime
 
 
 @dataclass(frozen=True)
@@ -84,6 +97,7 @@ class CustomerPages:
     scenarios: Mapping[str, Scenario]
     signer: LinkSigner
     clock: Clock
+    lookup: Lookup
 
     def access(self, token: str, purpose: LinkPurpose) -> Granted | Denied:
         return check_link(
@@ -165,10 +179,14 @@ class CustomerPages:
 
     def _tracking_token(self, granted: Granted, subject: Subject) -> str:
         """The tracking link is as old as the link that opened the conversation."""
+        return self._sibling_token(granted, LinkPurpose.TRACKING, subject.shipment_id)
+
+    def _sibling_token(self, granted: Granted, purpose: LinkPurpose, subject: str) -> str:
+        """A link from one page to another is as old as the link that opened the first."""
         return self.signer.sign(
             merchant_id=granted.merchant.merchant_id,
-            purpose=LinkPurpose.TRACKING,
-            subject=subject.shipment_id,
+            purpose=purpose,
+            subject=subject,
             issued_at=granted.claims.issued_at,
         )
 
@@ -186,11 +204,28 @@ class CustomerPages:
             tracking_events = await repository.list_tracking_events(
                 connection, merchant_id=merchant.merchant_id, shipment_id=state.shipment_id
             )
+            anomaly = await repository.get_open_anomaly(
+                connection, merchant_id=merchant.merchant_id, shipment_id=state.shipment_id
+            )
             locale = customer_locale(merchant, state)
             async with connection.transaction():
                 viewed = events.tracking_viewed(state, entry=entry, locale=locale, now=now)
                 await enqueue(connection, topic=conversations_topic.TOPIC, events=[viewed])
-        return TrackingView(merchant=merchant, state=state, events=tracking_events)
+        chat_url = None
+        if anomaly is not None:
+            token = self._sibling_token(granted, LinkPurpose.CHAT, str(anomaly.anomaly_id))
+            chat_url = f"/c/{token}"
+        return TrackingView(merchant, state, tracking_events, now, chat_url)
+
+    async def calendar(self, granted: Granted) -> SubjectUnknown | CalendarSubject:
+        merchant = granted.merchant
+        async with self.pool.acquire() as connection:
+            state = await repository.get_shipment(
+                connection, merchant_id=merchant.merchant_id, shipment_id=granted.claims.subject
+            )
+        if state is None:
+            return SubjectUnknown(merchant)
+        return CalendarSubject(merchant, state, self.clock.now())
 
 
 def _step(raw: str | None) -> int:

@@ -11,6 +11,8 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from functools import partial
 from typing import Any
 
@@ -29,6 +31,7 @@ from relais_chat.domain.forms import PERIODS, POSTAL_CODES, allowed_days
 from relais_chat.domain.translations import language_of
 from relais_chat.service.pages import ConversationView, TrackingView
 from relais_chat.ui import presentation, words
+from relais_chat.ui.tracking import tracking_context
 from relais_chat.ui.transcript import (
     Bubble,
     Prompt,
@@ -38,7 +41,6 @@ from relais_chat.ui.transcript import (
     bubbles,
     waiting_prompt,
 )
-from relais_contracts.common import DeliveryMode
 from relais_runtime.merchants import MerchantConfig
 
 templates = Environment(
@@ -59,6 +61,7 @@ def page_base(merchant: MerchantConfig, locale: str) -> dict[str, Any]:
         "t": partial(words.say, language),
         "merchant": merchant,
         "theme": presentation.theme(merchant),
+        "theme_css": presentation.theme_css(merchant),
         "bot_name": branding.bot_name,
         "contact": {
             "email": contact.email or branding.support_email,
@@ -75,6 +78,7 @@ def _neutral_base() -> dict[str, Any]:
         "t": partial(words.say, "en"),
         "merchant": None,
         "theme": None,
+        "theme_css": "",
         "contact": None,
     }
 
@@ -156,29 +160,59 @@ def countries(language: str) -> list[tuple[str, str]]:
     return sorted(((code, names.get(code, code)) for code in POSTAL_CODES), key=lambda c: c[1])
 
 
-def render_tracking(view: TrackingView) -> str:
-    merchant, state = view.merchant, view.state
-    locale = customer_locale(merchant, state)
-    zone = state.customer.time_zone
-    context = page_base(merchant, locale)
-    point = (
-        state.delivery.pickup_point if state.delivery.mode is DeliveryMode.PICKUP_POINT else None
-    )
-    estimated = state.estimated_delivery.day if state.estimated_delivery else None
+def render_tracking(view: TrackingView, *, calendar_url: str) -> str:
+    locale = customer_locale(view.merchant, view.state)
+    context = page_base(view.merchant, locale)
     context.update(
         title=context["t"]("tracking_title"),
-        state=state,
-        status_label=context["t"](f"status_{state.status.value}"),
-        carrier=presentation.carrier_name(state.carrier),
-        estimated=presentation.show_date(estimated, locale=locale),
-        promised=presentation.show_date(state.promised_delivery_by, locale=locale),
-        delivered_at=presentation.show_datetime(state.delivered_at, locale=locale, zone=zone),
-        point=point,
-        point_address=presentation.one_line(point.address.model_dump()) if point else "",
-        hold_deadline=presentation.show_datetime(
-            state.pickup_hold_deadline, locale=locale, zone=zone
-        ),
-        timeline=presentation.timeline(view.events, locale=locale, zone=zone),
-        status_key=state.status.value,
+        calendar_url=calendar_url,
+        **tracking_context(view, t=context["t"], locale=locale),
     )
     return templates.get_template("tracking.html").render(context)
+
+
+@dataclass(frozen=True)
+class LookupPage:
+    """What the lookup page shows: the form, and the outcome of the last attempt."""
+
+    merchant: MerchantConfig
+    language: str
+    values: Mapping[str, str] = field(default_factory=dict)
+    errors: Mapping[str, str] = field(default_factory=dict)
+    message: str | None = None
+    """A word key: lookup_not_found or lookup_throttled."""
+    retry_after_s: int = 0
+    parcels: Sequence[str] = ()
+    """Tracking paths, when the order has several parcels."""
+
+
+def render_lookup(page: LookupPage) -> str:
+    merchant = page.merchant
+    context = page_base(merchant, page.language)
+    t = context["t"]
+    context.update(
+        title=t("lookup_title"),
+        description=t("lookup_description", merchant=merchant.branding.display_name),
+        indexable=True,
+        values=page.values,
+        errors=page.errors,
+        message=(
+            t(page.message, minutes=max(1, -(-page.retry_after_s // 60))) if page.message else ""
+        ),
+        parcels=[
+            (t("parcel_of", index=index, count=len(page.parcels)), path)
+            for index, path in enumerate(page.parcels, start=1)
+        ],
+        languages=lookup_languages(merchant),
+    )
+    return templates.get_template("lookup.html").render(context)
+
+
+def lookup_languages(merchant: MerchantConfig) -> list[tuple[str, str]]:
+    """The page's languages the merchant speaks, with their own names, for the switch."""
+    spoken: list[tuple[str, str]] = []
+    for locale in merchant.locales:
+        language = words.ui_language(locale)
+        if language not in [code for code, _ in spoken]:
+            spoken.append((language, Locale.parse(language).get_display_name(language) or language))
+    return spoken

@@ -9,19 +9,20 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
-from typing import Any
+from typing import Any, Final
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 
-from relais_contracts.common import carrier_display_name
+from relais_contracts.common import PostalAddress, carrier_display_name
 from relais_contracts.shipment import ShipmentContext
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
 from relais_contracts.topics.tracking_events import TrackingEventRecorded
-from relais_contracts.tracking import TrackingStatus
+from relais_contracts.tracking import Substatus, TrackingStatus
 from relais_runtime.merchants import MerchantConfig
 
 
@@ -79,18 +80,44 @@ def one_line(address: dict[str, Any]) -> str:
     return ", ".join(part.strip() for part in parts if part and part.strip())
 
 
+CARRIER_LANGUAGES: Final = {
+    "colissimo": "fr",
+    "chronopost": "fr",
+    "mondial_relay": "fr",
+    "colis_prive": "fr",
+    "ups": "en",
+    "fedex": "en",
+    "royal_mail": "en",
+    "evri": "en",
+    "postnl": "nl",
+    "correos": "es",
+}
+"""The language a carrier writes its event texts in, where it writes only one."""
+
+
 @dataclass(frozen=True)
 class TimelineItem:
     when: str
     status: TrackingStatus
     description: str
+    """The carrier's own words."""
     place: str
+    fact: str = ""
+    """The normalized event in the customer's words (empty: not told)."""
+    carrier_language: str | None = None
+    """The language of `description` when known (its lang attribute)."""
+    moment: str = ""
+    """The event time in ISO 8601 (the datetime attribute)."""
 
 
 def timeline(
-    events: Sequence[TrackingEventRecorded], *, locale: str, zone: str
+    events: Sequence[TrackingEventRecorded],
+    *,
+    locale: str,
+    zone: str,
+    facts: Callable[[Substatus], str] | None = None,
 ) -> list[TimelineItem]:
-    """Newest first; one line per carrier event."""
+    """Newest first; one line per carrier event, its normalized fact first when `facts`."""
     ordered = sorted(events, key=lambda event: event.occurred_at, reverse=True)
     return [
         TimelineItem(
@@ -98,9 +125,20 @@ def timeline(
             status=event.status,
             description=event.description,
             place=_place(event),
+            fact=facts(event.substatus) if facts else "",
+            carrier_language=CARRIER_LANGUAGES.get(event.carrier),
+            moment=event.occurred_at.isoformat(),
         )
         for event in ordered
     ]
+
+
+def map_url(address: PostalAddress) -> str:
+    """An OpenStreetMap search for a business address (a pickup point: not personal)."""
+    query = ", ".join(
+        part for part in (address.line1, f"{address.postal_code} {address.city}", address.country)
+    )
+    return "https://www.openstreetmap.org/search?" + urlencode({"query": query})
 
 
 def _place(event: TrackingEventRecorded) -> str:
@@ -128,6 +166,19 @@ def readable_on(background: str) -> str:
     white, black = "#ffffff", "#000000"
     return (
         white if contrast_ratio(background, white) >= contrast_ratio(background, black) else black
+    )
+
+
+def theme_css(merchant: MerchantConfig | None) -> str:
+    """The merchant's colours as CSS variables: the page's only inline style (its hash is
+    allowed by the Content-Security-Policy, see relais_chat.headers)."""
+    if merchant is None:
+        return ""
+    values = theme(merchant)
+    return (
+        f":root{{--primary:{values['primary']};--on-primary:{values['on_primary']};"
+        f"--accent:{values['accent']};--on-accent:{values['on_accent']};"
+        f"--bg:{values['background']};--text:{values['text']}}}"
     )
 
 

@@ -119,6 +119,7 @@ class DecisionBuilder:
                     substatus=self.facts.substatus,
                     incident=trigger.incident,
                     estimated_delivery_day=trigger.estimated_delivery_day,
+                    declared_delay=trigger.declared_delay,
                 ),
                 shipment=self.facts.context,
             )

@@ -40,7 +40,7 @@ from relais_detector.domain.rules import (
     superseding,
 )
 from relais_detector.domain.timers import Timer, TimerKind, timer_order
-from relais_detector.domain.triggers import Trigger, triggers_at
+from relais_detector.domain.triggers import DECLARED_EPISODE_PREFIX, Trigger, triggers_at
 from relais_runtime.merchants.detection import DetectionPolicy
 
 
@@ -181,14 +181,18 @@ def _escalate_overdue(builder: DecisionBuilder, policy: DetectionPolicy) -> list
 
 
 def _deadline_timers(builder: DecisionBuilder, policy: DetectionPolicy) -> list[Timer]:
-    """A timer for each future deadline whose type could still open for its episode."""
+    """A timer for each future deadline whose type could still open for its episode (an
+    anomaly open for a declared delay still needs its new promise's timer)."""
     timers: list[Timer] = []
     for deadline in deadlines(builder.facts, policy):
         kind = deadline.anomaly_type
         record = builder.records.get(kind)
         if not policy.enabled(kind) or deadline.due_at <= builder.now:
             continue
-        if record is not None and (record.open or record.episode == deadline.episode):
+        if record is not None and (
+            (record.open and not record.episode.startswith(DECLARED_EPISODE_PREFIX))
+            or record.episode == deadline.episode
+        ):
             continue
         timers.append(Timer(deadline.kind.value, deadline.kind, deadline.due_at))
     return timers

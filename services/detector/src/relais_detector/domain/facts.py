@@ -7,7 +7,7 @@ from uuid import UUID
 
 from relais_contracts.common import DeliveryMode
 from relais_contracts.envelope import Contract
-from relais_contracts.shipment import ShipmentContext
+from relais_contracts.shipment import DeclaredDelay, ShipmentContext
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
 from relais_contracts.tracking import Incident, Substatus, TrackingStatus
 
@@ -36,6 +36,7 @@ class ShipmentFacts(Contract):
     pickup_hold_deadline: datetime | None
     time_zone: str
     context: ShipmentContext
+    declared_delay: DeclaredDelay | None = None
 
     @classmethod
     def of(cls, state: ShipmentStateChanged) -> ShipmentFacts:
@@ -64,6 +65,7 @@ class ShipmentFacts(Contract):
             pickup_hold_deadline=state.pickup_hold_deadline,
             time_zone=state.customer.time_zone,
             context=state.context(),
+            declared_delay=state.declared_delay,
         )
 
     @property

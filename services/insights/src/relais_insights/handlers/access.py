@@ -3,7 +3,8 @@
 Rules:
 - the API takes `Authorization: Bearer <key>` (the same keys as the tracker's order
   API, `tracking.api_keys`): no or an unknown key is 401, then an unknown merchant is
-  404, then a key of another merchant is 403, then a bad period is 400 with the reason;
+  404, then a key of another merchant is 403, then a key without the `insights` scope
+  is 403, then a bad period is 400 with the reason;
 - the dashboard's session is a cookie holding a signed, expiring session for one
   merchant (service.sessions), never the key itself; an unknown merchant is 404 before
   any session is read;
@@ -21,6 +22,7 @@ from fastapi import Depends, Header, HTTPException, Request
 from relais_insights.domain.period import Period, PeriodError, parse_period, period_or_default
 from relais_insights.service.application import Insights
 from relais_runtime.merchants import MerchantConfig
+from relais_runtime.merchants.tracking import ApiScope
 from relais_runtime.routes import context_of
 
 COOKIE = "relais_insights"
@@ -52,6 +54,8 @@ def key_merchant(
     merchant = known_merchant(merchant_id, insights)
     if owner != merchant_id:
         raise HTTPException(status_code=403, detail="this key belongs to another merchant")
+    if not insights.key_has_scope(authorization, ApiScope.INSIGHTS):
+        raise HTTPException(status_code=403, detail="this key lacks the insights scope")
     return merchant
 
 

@@ -5,7 +5,8 @@ Rules:
   consumer's transaction with the claim of its event id: at-least-once delivery,
   exactly-once facts; a message type no fact is mapped for is dead-lettered;
 - the shipment state (compacted) keeps the newest snapshot per shipment; its
-  tombstone erases the snapshot and the survey comments of that shipment;
+  tombstone erases the snapshot and the survey comments of that shipment, and the
+  back office's row and timeline of it (service.office_orders);
 - rebuilding: an empty schema and new consumer groups replay every topic from the
   start (`relais insights rebuild`); the groups are `insights.<topic>` under the
   runtime's RELAIS_CONSUMER_GROUP_PREFIX (relais_insights.topics).
@@ -20,6 +21,7 @@ from relais_contracts.registry import Topic
 from relais_contracts.topics import shipment_state
 from relais_insights import repository
 from relais_insights.domain.facts import fact_of, shipment_fact
+from relais_insights.service import office_orders
 from relais_insights.topics import FACT_TOPICS, STATE_TOPIC, group_of
 from relais_runtime import metrics
 from relais_runtime.consumer import MessageContext, Subscription
@@ -31,6 +33,7 @@ async def on_fact(event: Event, context: MessageContext) -> None:
     if fact is None:
         unexpected_event(event, where=context.topic)
     await repository.create_fact(context.connection, merchant_id=event.merchant_id, fact=fact)
+    await office_orders.project_event(context.connection, event)
     metrics.INSIGHTS_FACTS.labels(kind=fact.kind).inc()
 
 
@@ -40,6 +43,7 @@ async def on_shipment_state(event: Event, context: MessageContext) -> None:
             await repository.update_shipment(
                 context.connection, merchant_id=event.merchant_id, shipment=shipment_fact(event)
             )
+            await office_orders.project_state(context.connection, event)
         case _:
             unexpected_event(event, where=context.topic)
 
@@ -47,6 +51,9 @@ async def on_shipment_state(event: Event, context: MessageContext) -> None:
 async def on_shipment_erased(key: bytes, context: MessageContext) -> None:
     merchant_id, shipment_id = split_partition_key(key)
     await repository.delete_shipment(
+        context.connection, merchant_id=merchant_id, shipment_id=shipment_id
+    )
+    await office_orders.erase_shipment(
         context.connection, merchant_id=merchant_id, shipment_id=shipment_id
     )
 

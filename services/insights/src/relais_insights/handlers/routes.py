@@ -30,6 +30,8 @@ from relais_insights.handlers.access import (
     SessionPeriod,
     SignedInMerchant,
 )
+from relais_insights.handlers.office_orders import add_order_routes
+from relais_insights.handlers.office_routes import OfficeRoute, add_office_routes
 from relais_insights.service.application import Insights
 from relais_insights.ui.pages import render_dashboard, render_login
 from relais_runtime.routes import router_for
@@ -133,7 +135,7 @@ async def dashboard_csv(
 
 
 def build_router(insights: Insights) -> APIRouter:
-    router = router_for(insights, tags=["insights"])
+    router = router_for(insights, tags=["insights"], route_class=OfficeRoute)
     router.add_api_route("/api/v1/merchants/{merchant_id}/insights", insights_json, methods=["GET"])
     router.add_api_route(
         "/api/v1/merchants/{merchant_id}/insights.csv", insights_csv, methods=["GET"]
@@ -152,4 +154,6 @@ def build_router(insights: Insights) -> APIRouter:
         "/insights/{merchant_id}", dashboard, methods=["GET"], response_class=HTMLResponse
     )
     router.add_api_route("/insights/{merchant_id}/export.csv", dashboard_csv, methods=["GET"])
+    add_office_routes(router)
+    add_order_routes(router)
     return router

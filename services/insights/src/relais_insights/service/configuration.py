@@ -4,8 +4,10 @@ never changed after."""
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
+from relais_insights.domain.order_filters import CursorCodec, random_cursor_codec
+from relais_insights.service.office_users import OfficePolicy
 from relais_insights.service.sessions import DashboardSessions
 from relais_runtime.api_keys import ApiKeyRing
 from relais_runtime.clock import Clock
@@ -22,3 +24,7 @@ class InsightsConfiguration:
     """How often the headline gauges are recomputed."""
     metrics_window_days: int
     """The gauges cover the last N days."""
+    office: OfficePolicy = field(default_factory=OfficePolicy)
+    """The back office's sessions and sign-in throttling."""
+    cursors: CursorCodec = field(default_factory=random_cursor_codec)
+    """Signs the orders list's page cursors (bootstrap: with RELAIS_SESSION_SECRETS)."""

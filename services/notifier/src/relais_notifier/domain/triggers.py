@@ -12,7 +12,13 @@ Rules:
   `out_for_delivery` to the tracking page, `delivered` to the survey (subject: the
   shipment id); a confirmation points to the chat of its anomaly, or the tracking page;
 - the facts a message shows are copied from the event's non-personal shipment
-  snapshot, so a deferred message is worded from the facts of its trigger.
+  snapshot, so a deferred message is worded from the facts of its trigger; the
+  parcel's contents only for the milestones that confirm a shipment
+  (`MILESTONES_WITH_CONTENTS`), the incident reason only for a detected anomaly whose
+  evidence names one (not `unknown`);
+- an anomaly the merchant declared (evidence.declared_delay) is worded by
+  `<template>_declared`, else the generic `declared_delay`, with the reason, the
+  merchant's note and the new dates.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ from uuid import UUID
 from pydantic import BaseModel, ConfigDict
 
 from relais_contracts.catalogue import Milestone
-from relais_contracts.shipment import ShipmentContext
+from relais_contracts.shipment import DelayReason, ShipmentContext
 from relais_contracts.topics.action_results import ActionCompleted
 from relais_contracts.topics.anomalies import (
     AnomalyDetected,
@@ -32,7 +38,18 @@ from relais_contracts.topics.anomalies import (
     ShipmentMilestoneReached,
 )
 from relais_contracts.topics.notifications import Channel, LinkKind, TriggerKind
+from relais_contracts.tracking import IncidentReason
 from relais_runtime.merchants.notification import MessageBinding, NotificationSettings
+
+
+class MessageItem(BaseModel):
+    """One line of the parcel's contents as a message shows it."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    name: str
+    quantity: int
+    image_url: str | None = None
 
 
 class MessageFacts(BaseModel):
@@ -55,6 +72,11 @@ class MessageFacts(BaseModel):
     amount: str | None = None
     currency: str | None = None
     escalation_level: int | None = None
+    items: tuple[MessageItem, ...] = ()
+    incident_reason: IncidentReason | None = None
+    delay_reason: DelayReason | None = None
+    delay_note: str | None = None
+    new_ship_by: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -86,7 +108,9 @@ class TriggerDisabled:
     channel: Channel
 
 
-def facts_from(shipment: ShipmentContext, **extra: object) -> MessageFacts:
+def facts_from(
+    shipment: ShipmentContext, *, with_items: bool = False, **extra: object
+) -> MessageFacts:
     point = shipment.pickup_point
     address = (
         f"{point.address.line1}, {point.address.postal_code} {point.address.city}"
@@ -108,6 +132,12 @@ def facts_from(shipment: ShipmentContext, **extra: object) -> MessageFacts:
             "pickup_hold_deadline": shipment.pickup_hold_deadline,
             "parcel_index": shipment.parcel_index,
             "parcel_count": shipment.parcel_count,
+            "items": [
+                MessageItem(name=item.name, quantity=item.quantity, image_url=item.image_url)
+                for item in shipment.items
+            ]
+            if with_items
+            else [],
             **extra,
         }
     )
@@ -135,10 +165,16 @@ def anomaly_request(
     binding = settings.anomalies.get(event.anomaly_type.value)
     if binding is None or (escalation and not binding.notify_escalations):
         return TriggerDisabled(trigger=trigger, purpose=purpose, channel=_first_channel(settings))
+    declared = event.evidence.declared_delay if isinstance(event, AnomalyDetected) else None
+    template = binding.template
+    if escalation:
+        template = f"{template}_reminder"
+    elif declared is not None:
+        template = f"{template}_declared"
     return MessageRequest(
         trigger=trigger,
         purpose=purpose,
-        template=f"{binding.template}_reminder" if escalation else binding.template,
+        template=template,
         channels=_channels(binding, settings),
         urgent=event.anomaly_type.value in settings.urgent,
         link_kind=LinkKind.CHAT,
@@ -146,9 +182,23 @@ def anomaly_request(
         facts=facts_from(
             event.shipment,
             escalation_level=event.level if isinstance(event, AnomalyEscalated) else None,
+            incident_reason=None if escalation else _incident_reason(event),
+            delay_reason=declared.reason if declared else None,
+            delay_note=declared.note if declared else None,
+            new_ship_by=declared.new_ship_by if declared else None,
         ),
     )
 
+
+def _incident_reason(event: AnomalyDetected | AnomalyEscalated) -> IncidentReason | None:
+    incident = event.evidence.incident if isinstance(event, AnomalyDetected) else None
+    if incident is None or incident.reason is IncidentReason.UNKNOWN:
+        return None
+    return incident.reason
+
+
+MILESTONES_WITH_CONTENTS = frozenset({Milestone.SHIPPED})
+"""The milestones whose message lists what the parcel contains."""
 
 MILESTONE_LINKS = {
     Milestone.SHIPPED: LinkKind.TRACKING_PAGE,
@@ -177,7 +227,7 @@ def milestone_request(
         urgent=False,
         link_kind=MILESTONE_LINKS[event.milestone],
         link_subject=event.shipment_id,
-        facts=facts_from(event.shipment),
+        facts=facts_from(event.shipment, with_items=event.milestone in MILESTONES_WITH_CONTENTS),
     )
 
 

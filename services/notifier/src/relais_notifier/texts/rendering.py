@@ -8,9 +8,16 @@ Rules:
   overlay may only replace what the formal catalogue has;
 - the HTML is rendered with autoescaping on, so nothing a variable holds (a first
   name, a pickup point's name) can inject markup;
-- the language is the customer's, else the first of the merchant's languages the
-  catalogue has, else English; dates and amounts are formatted by Babel for the
-  customer's locale and shown in the customer's time zone;
+- the language follows `relais_runtime.i18n.pick_language` (the customer's locale,
+  narrowed, then the merchant's languages, then English); dates and amounts are
+  formatted by Babel for the customer's locale and shown in the customer's time zone
+  (short forms in an SMS);
+- a message whose facts carry the parcel's contents lists them (`_common.item`, with
+  the product picture when given, its alt text the product's name); one whose facts
+  carry an incident reason says it in the customer's words (`_reasons.<reason>`
+  through `_common.carrier_reason`) as its second paragraph, in the email only; a
+  declared delay's reason is `_delay_reasons.<reason>`, and `<template>_declared`
+  falls back to `declared_delay` as `<template>_reminder` does to `anomaly_reminder`;
 - an unknown template or a missing variable is a `RenderingError`, never a message
   with a hole in it; `check_catalogue` runs at start-up so a merchant binding a
   template the catalogue lacks stops the service;
@@ -41,12 +48,16 @@ from markupsafe import Markup
 from relais_contracts.common import carrier_display_name
 from relais_contracts.text import neutralize_control_characters
 from relais_notifier.domain.triggers import MessageFacts
+from relais_notifier.texts.translations import platform_texts
+from relais_runtime.i18n import SUPPORTED_LANGUAGES, CatalogueError, pick_language
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.merchants.branding import Tone
 
-CATALOGUE_LANGUAGES = ("en", "fr")
+CATALOGUE_LANGUAGES = SUPPORTED_LANGUAGES
 DEFAULT_LANGUAGE = "en"
 ENTRY_KEYS = ("subject", "heading", "body", "cta", "sms")
+REQUIRED_ENTRIES = ("_common", "_actions", "_reasons", "_delay_reasons", "declared_delay")
+"""Entries every catalogue has, whatever the merchants bind."""
 
 
 def readable_on(background: str) -> str:
@@ -141,23 +152,23 @@ def check_catalogue(templates: Iterable[str]) -> list[str]:
             except RenderingError as error:
                 problems.append(str(error))
                 continue
-            for name in ("_common", "_actions", *templates):
+            for name in (*REQUIRED_ENTRIES, *templates):
                 if name not in entries:
                     problems.append(f"{language}.yaml: template {name!r} is missing")
                 elif not name.startswith("_"):
                     missing = [key for key in ENTRY_KEYS if key not in entries[name]]
                     if missing:
                         problems.append(f"{language}.yaml: {name}: missing {missing}")
+    try:
+        platform_texts()
+    except CatalogueError as error:
+        problems.append(str(error))
     return sorted(set(problems))
 
 
 def resolve_language(customer_locale: str, merchant_locales: Iterable[str]) -> str:
-    """The catalogue language: the customer's, else the merchant's first we have, else en."""
-    for candidate in (customer_locale, *merchant_locales):
-        language = candidate.split("-")[0].lower()
-        if language in CATALOGUE_LANGUAGES:
-            return language
-    return DEFAULT_LANGUAGE
+    """The catalogue language along the shared fallback chain (`de-AT` -> `de`)."""
+    return pick_language(customer_locale, CATALOGUE_LANGUAGES, merchant_locales)
 
 
 def babel_locale(customer_locale: str, language: str) -> Locale:
@@ -180,8 +191,12 @@ class _Formats:
     locale: Locale
     zone: ZoneInfo
 
-    def day(self, value: date | None) -> str | None:
-        return format_date(value, "full", locale=self.locale) if value else None
+    def day(self, value: date | None, *, short: bool = False) -> str | None:
+        if value is None:
+            return None
+        if short:
+            return format_skeleton("MMMd", value, locale=self.locale)
+        return format_date(value, "full", locale=self.locale)
 
     def moment(self, value: datetime | None, *, short: bool) -> str | None:
         if value is None:
@@ -231,13 +246,18 @@ class Renderer:
             "order_number": facts.order_number,
             "carrier": carrier_name(facts.carrier),
             "tracking_number": facts.tracking_number,
-            "promised_date": formats.day(facts.promised_delivery_by),
-            "estimated_date": formats.day(facts.estimated_delivery),
+            "promised_date": formats.day(facts.promised_delivery_by, short=short),
+            "estimated_date": formats.day(facts.estimated_delivery, short=short),
             "pickup_point_name": facts.pickup_point_name,
             "pickup_point_address": facts.pickup_point_address,
             "pickup_point_hours": facts.pickup_point_hours,
             "hold_deadline": formats.moment(facts.pickup_hold_deadline, short=short),
             "amount": formats.money(facts.amount, facts.currency),
+            "delay_note": facts.delay_note,
+            "new_ship_date": formats.day(
+                facts.new_ship_by.astimezone(formats.zone).date() if facts.new_ship_by else None,
+                short=short,
+            ),
             "parcel_index": facts.parcel_index,
             "parcel_count": facts.parcel_count,
             "link": request.link,
@@ -251,6 +271,8 @@ class Renderer:
         entries = catalogue(language, tone)
         if template not in entries and template.endswith("_reminder"):
             template = "anomaly_reminder"
+        if template not in entries and template.endswith("_declared"):
+            template = "declared_delay"
         if template not in entries:
             raise RenderingError(f"no template {template!r} in the {language} catalogue")
         return entries[template], entries
@@ -292,9 +314,13 @@ class Renderer:
                     **{
                         key: Markup(value)  # noqa: S704  (rendered with autoescape on)
                         for key, value in html_parts.items()
-                        if key != "paragraphs"
+                        if key not in ("paragraphs", "items")
                     },
                     "paragraphs": [Markup(p) for p in html_parts["paragraphs"]],  # noqa: S704
+                    "items": [
+                        {**item, "line": Markup(item["line"])}  # noqa: S704
+                        for item in html_parts["items"]
+                    ],
                 }
             )
             text = self._text.get_template("email.txt.j2").render({**context, **text_parts})
@@ -314,9 +340,13 @@ class Renderer:
         variables = self._variables(request, language=language, short=False)
         variables["action"] = request.facts.action
         variables["action_label"] = self._action_label(environment, entries, variables)
+        variables["delay_reason"] = self._delay_reason(environment, entries, request.facts)
         common = entries["_common"]
         greeting = common["greeting_named"] if request.first_name else common["greeting"]
         paragraphs = [self._fill(environment, source, variables) for source in entry["body"]]
+        reason = self._reason_line(environment, entries, request.facts, variables)
+        if reason:
+            paragraphs.insert(1, reason)
         return {
             "subject": header_text(self._fill(self._text, entry["subject"], variables)),
             "heading": self._fill(environment, entry["heading"], variables),
@@ -330,7 +360,52 @@ class Renderer:
             "help": self._fill(environment, common["help"], variables)
             if variables["support"]
             else "",
+            "contents_heading": self._fill(environment, common["contents"], variables),
+            "items": self._items(environment, common, request.facts),
         }
+
+    def _reason_line(
+        self,
+        environment: Environment,
+        entries: Mapping[str, Any],
+        facts: MessageFacts,
+        variables: Mapping[str, Any],
+    ) -> str:
+        """The carrier's reason in the customer's words, or "" when there is none."""
+        if facts.incident_reason is None:
+            return ""
+        source = entries["_reasons"].get(facts.incident_reason.value)
+        if source is None:
+            raise RenderingError(f"no wording for reason {facts.incident_reason.value!r}")
+        reason = self._fill(environment, source, variables)
+        return self._fill(
+            environment, entries["_common"]["carrier_reason"], {**variables, "reason": reason}
+        )
+
+    def _delay_reason(
+        self, environment: Environment, entries: Mapping[str, Any], facts: MessageFacts
+    ) -> str:
+        """The merchant's declared reason in the customer's words, or ""."""
+        if facts.delay_reason is None:
+            return ""
+        source = entries["_delay_reasons"].get(facts.delay_reason.value)
+        if source is None:
+            raise RenderingError(f"no wording for delay reason {facts.delay_reason.value!r}")
+        return self._fill(environment, source, {})
+
+    def _items(
+        self, environment: Environment, common: Mapping[str, Any], facts: MessageFacts
+    ) -> list[dict[str, Any]]:
+        return [
+            {
+                "line": self._fill(
+                    environment, common["item"], {"name": item.name, "quantity": item.quantity}
+                ),
+                "name": item.name,
+                "image_url": item.image_url,
+            }
+            for item in facts.items
+        ]
 
     def sms(self, request: RenderRequest) -> str:
         language = resolve_language(request.locale, request.merchant.locales)
@@ -338,6 +413,7 @@ class Renderer:
         variables = self._variables(request, language=language, short=True)
         variables["action"] = request.facts.action
         variables["action_label"] = self._action_label(self._text, entries, variables)
+        variables["delay_reason"] = self._delay_reason(self._text, entries, request.facts)
         text = self._fill(self._text, entry["sms"], variables)
         return " ".join(neutralize_control_characters(text).split())
 

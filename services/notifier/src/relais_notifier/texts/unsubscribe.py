@@ -1,15 +1,11 @@
-"""The unsubscribe page: in the language the browser asks for among the merchant's (else
-the catalogue's rules), in the merchant's branding, or Relais's when the link names no
-merchant we can trust (a bad or expired link)."""
+"""The unsubscribe page: in the language the browser asks for (else the catalogue's
+rules), in the merchant's branding, or Relais's when the link names no merchant we can
+trust (a bad or expired link). Its link errors are platform words (`notifier.po`)."""
 
 from __future__ import annotations
 
-from relais_notifier.texts.rendering import (
-    CATALOGUE_LANGUAGES,
-    Renderer,
-    catalogue,
-    resolve_language,
-)
+from relais_notifier.texts.rendering import Renderer, catalogue, resolve_language
+from relais_notifier.texts.translations import platform_texts
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.merchants.branding import Tone
 
@@ -19,17 +15,6 @@ DEFAULT_COLORS = {
     "background": "#ffffff",
     "text": "#1a1a1a",
 }
-LINK_ERRORS = {
-    "en": {
-        "invalid": "This link is not valid.",
-        "expired": "This link has expired.",
-    },
-    "fr": {
-        "invalid": "Ce lien n'est pas valide.",
-        "expired": "Ce lien a expiré.",
-    },
-}
-assert set(LINK_ERRORS) == set(CATALOGUE_LANGUAGES)
 
 
 def unsubscribe_page(
@@ -41,13 +26,13 @@ def unsubscribe_page(
     form: bool,
 ) -> str:
     """The page's HTML; `key` names its message (confirm, done, invalid, expired)."""
-    wanted = accept_language.split(",")[0].strip()
+    wanted = accept_language.split(",")[0].split(";")[0].strip()
     language = resolve_language(wanted or "und", merchant.locales if merchant else ())
     tone = merchant.branding.tone if merchant else Tone.FORMAL
     texts = catalogue(language, tone)["_unsubscribe"]
     name = merchant.branding.display_name if merchant else "Relais"
     colors = merchant.branding.colors if merchant else None
-    message = texts.get(key) or LINK_ERRORS[language][key]
+    message = texts.get(key) or platform_texts().say(language, f"unsubscribe_link_{key}")
     return renderer.page(
         "unsubscribe.html.j2",
         language=language,

@@ -14,6 +14,8 @@ Rules:
 - the published state is a pure function of the order's facts (`ShipmentBase`) and
   `Progress`: when neither changed, nothing is published; each publication bumps the
   shipment's version by one;
+- a shipment carries what its parcel contains: the parcel's own items, else the
+  order's (`OrderPlaced.contents`), without prices;
 - a shipment is final when its substatus is final (delivered, returned...) or its
   order was cancelled, or its parcel was removed from the order;
 - a parcel's carrier is stored as its Relais code (relais_tracker.adapters.carriers.aliases:
@@ -37,8 +39,9 @@ from pydantic import AwareDatetime, Field, TypeAdapter
 from relais_contracts import ids
 from relais_contracts.common import CustomerContact, Delivery, DeliveryMode, Money
 from relais_contracts.envelope import Contract
+from relais_contracts.shipment import DeclaredDelay, ShipmentItem
 from relais_contracts.topics.carrier_updates import UpdateSource
-from relais_contracts.topics.orders import OrderPlaced, OrderUpdated
+from relais_contracts.topics.orders import LineItem, OrderPlaced, OrderUpdated, Parcel
 from relais_contracts.topics.shipment_state import (
     LastTrackingEvent,
     ShipmentStateChanged,
@@ -195,6 +198,8 @@ class ShipmentBase(Contract):
     promised_delivery_by: date | None = None
     delivery: Delivery
     customer: CustomerContact
+    items: tuple[ShipmentItem, ...] = ()
+    declared_delay: DeclaredDelay | None = None
 
     @property
     def tracking(self) -> tuple[str, str] | None:
@@ -202,6 +207,18 @@ class ShipmentBase(Contract):
         if self.carrier is None or self.tracking_number is None:
             return None
         return self.carrier, tracking_key(self.tracking_number)
+
+
+def _shown_items(items: Iterable[LineItem]) -> tuple[ShipmentItem, ...]:
+    return tuple(
+        ShipmentItem(sku=i.sku, name=i.name, quantity=i.quantity, image_url=i.image_url)
+        for i in items
+    )
+
+
+def parcel_items(order: OrderPlaced | OrderUpdated, parcel: Parcel) -> tuple[ShipmentItem, ...]:
+    """What the parcel contains: its own items, else the order's."""
+    return _shown_items(parcel.items or order.contents())
 
 
 def bases_of(order: OrderPlaced | OrderUpdated) -> dict[str, ShipmentBase]:
@@ -223,6 +240,8 @@ def bases_of(order: OrderPlaced | OrderUpdated) -> dict[str, ShipmentBase]:
             promised_delivery_by=order.promised_delivery_by,
             delivery=order.delivery,
             customer=order.customer,
+            items=parcel_items(order, parcel),
+            declared_delay=order.delay,
         )
         for index, parcel in enumerate(order.parcels, start=1)
     }
@@ -381,6 +400,7 @@ def shipment_state(
         placed_at=base.placed_at,
         order_value=base.order_value,
         cancelled=base.cancelled,
+        items=base.items,
         carrier=base.carrier,
         tracking_number=base.tracking_number,
         status=status,
@@ -396,6 +416,7 @@ def shipment_state(
         promised_delivery_from=base.promised_delivery_from,
         promised_delivery_by=base.promised_delivery_by,
         estimated_delivery=progress.estimated_delivery,
+        declared_delay=base.declared_delay,
         delivery=base.delivery,
         pickup_hold_deadline=_hold_deadline(base, progress),
         customer=base.customer,

@@ -3,6 +3,8 @@
     POST /v1/orders                    the whole order (OrderPlaced) -> 202
     PUT  /v1/orders/{order_id}         the whole order again (OrderUpdated) -> 202
     POST /v1/orders/{order_id}/cancel  {"reason": ...} (OrderCancelled) -> 202
+    POST /v1/orders/{order_id}/delay   {"reason": ..., "new_ship_by"/"new_delivery_by": ...}
+                                       (OrderUpdated: the stored order, new promise) -> 202
     GET  /v1/orders/{order_id}         the order as the tracker knows it, with its shipments
 
 Request and response bodies, the security scheme and the error answers are described
@@ -50,17 +52,21 @@ from relais_contracts.registry import Topic
 from relais_contracts.topics.orders import OrderCancelled, OrderPlaced, OrderUpdated
 from relais_runtime.api_keys import ApiKeyRing
 from relais_runtime.kafka import publish_events
+from relais_runtime.merchants.tracking import ApiScope
 from relais_runtime.metrics import ORDER_API_REQUESTS
 from relais_runtime.routes import context_of, router_for
 from relais_tracker.adapters.carriers.aliases import carrier_code
 from relais_tracker.domain import ENVELOPE_FIELDS
+from relais_tracker.domain.delays import DelayDeclaration
 from relais_tracker.domain.shipments import parcel_carrier
 from relais_tracker.handlers.orders_api_models import (
     BEARER,
+    CONFLICT,
     ERRORS,
     NOT_FOUND,
     UNAUTHORIZED,
     CancelRequest,
+    DelayRequest,
     OrderAccepted,
     OrderRequest,
     OrderUpdateRequest,
@@ -68,6 +74,7 @@ from relais_tracker.handlers.orders_api_models import (
     json_object,
     json_object_or_null,
 )
+from relais_tracker.service.delays import DelayRefused, declare_delay
 from relais_tracker.service.order_view import order_view
 
 
@@ -105,6 +112,8 @@ def merchant(
             detail="missing or invalid API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
+    if ApiScope.ORDERS not in api.keys.scopes_of(credentials.credentials if credentials else ""):
+        raise HTTPException(status_code=403, detail="this key lacks the orders scope")
     return owner
 
 
@@ -245,6 +254,36 @@ async def cancel(
     return await _publish(api, "cancel", event)
 
 
+DelayBody = Annotated[
+    dict[str, Any], PlainValidator(json_object, json_schema_input_type=DelayRequest), Body()
+]
+
+
+async def delay(
+    merchant_id: Merchant, order_id: OrderId, body: DelayBody, api: Api
+) -> JSONResponse:
+    try:
+        request = DelayRequest.model_validate(body)
+    except ValidationError as error:
+        raise _invalid("delay", error) from None
+    outcome = await declare_delay(
+        api.pool,
+        merchant_id=merchant_id,
+        order_id=order_id,
+        declaration=DelayDeclaration(**request.model_dump()),
+        event_id=_request_id(merchant_id, "delay", {**body, "order_id": order_id}),
+        now=api.now(),
+    )
+    if isinstance(outcome, DelayRefused):
+        missing = outcome.status == 404
+        ORDER_API_REQUESTS.labels(
+            operation="delay",
+            outcome=RequestOutcome.NOT_FOUND if missing else RequestOutcome.INVALID,
+        ).inc()
+        raise HTTPException(status_code=outcome.status, detail=outcome.detail)
+    return await _publish(api, "delay", outcome)
+
+
 async def read(merchant_id: Merchant, order_id: OrderId, api: Api) -> JSONResponse:
     view = await order_view(api.pool, merchant_id=merchant_id, order_id=order_id)
     if view is None:
@@ -287,6 +326,18 @@ def orders_router(api: OrderApi) -> APIRouter:
         responses=ERRORS,
         summary="Cancel an order",
         description="Publish OrderCancelled: its shipments stop being followed.",
+    )
+    router.add_api_route(
+        "/{order_id}/delay",
+        delay,
+        methods=["POST"],
+        status_code=202,
+        response_model=OrderAccepted,
+        responses={**ERRORS, **NOT_FOUND, **CONFLICT},
+        summary="Declare an order late",
+        description="The order will ship or arrive later than promised: the stored order "
+        "is published again (OrderUpdated) with the new promise and the reason, and the "
+        "customer is told at once.",
     )
     router.add_api_route(
         "/{order_id}",

@@ -15,15 +15,17 @@ Rules:
 from __future__ import annotations
 
 import copy
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any, Literal, Optional
 from uuid import UUID
 
 from fastapi.security import HTTPBearer
-from pydantic import BaseModel, ConfigDict, Field, create_model
+from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, create_model
 from pydantic_core import PydanticKnownError
 
 from relais_contracts.envelope import Contract
+from relais_contracts.shipment import DelayReason
+from relais_contracts.text import OptionalSingleLine
 from relais_contracts.topics.orders import CancellationReason, OrderPlaced, OrderUpdated
 from relais_contracts.tracking import Substatus, TrackingStatus
 from relais_tracker.domain import ENVELOPE_FIELDS
@@ -88,6 +90,25 @@ class CancelRequest(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     reason: CancellationReason = CancellationReason.OTHER
+
+
+class DelayRequest(BaseModel):
+    """The order will be late: why, and the new date (published as OrderUpdated: the
+    stored order with its promises replaced and `delay` set; the customer is told at
+    once). Give `new_ship_by`, `new_delivery_by` or both."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: DelayReason
+    note: OptionalSingleLine = Field(
+        default=None, max_length=300, description="Your own words, shown to the customer."
+    )
+    new_ship_by: AwareDatetime | None = Field(
+        default=None, description="When the order will now be handed to the carrier."
+    )
+    new_delivery_by: date | None = Field(
+        default=None, description="The new last delivery day, in the customer's time zone."
+    )
 
 
 class OrderAccepted(BaseModel):
@@ -184,5 +205,11 @@ NOT_FOUND: dict[int | str, dict[str, Any]] = {
         "model": ErrorMessage,
         "description": "No such order for this merchant (another merchant's order is "
         "answered the same way).",
+    }
+}
+CONFLICT: dict[int | str, dict[str, Any]] = {
+    409: {
+        "model": ErrorMessage,
+        "description": "The order is cancelled: it can no longer be declared late.",
     }
 }

@@ -6,6 +6,8 @@ Rules:
   the updated order becomes cancelled; the carrier events held for a parcel's
   tracking number (received before the order) are taken and recorded for it;
 - a cancelled order cancels every one of its shipments;
+- an erased order (relais_tracker.service.erasure) changes no more: its events are
+  ignored, so a replay of the orders topic brings no personal data back;
 - the tracking numbers involved are locked first (advisory locks), so holding an
   event and creating its shipment never run at the same time.
 """
@@ -181,6 +183,10 @@ class OrderIntake:
         )
         if not domain.supersedes(incoming=record, stored_as_of=stored_as_of):
             return
+        if stored_as_of is not None and await repository.get_order_erased(
+            connection, merchant_id=record.merchant_id, order_id=record.order_id
+        ):
+            return  # the customer was erased (service.erasure): nothing of theirs comes back
         await repository.update_order(connection, record=record)
         if isinstance(event, OrderCancelled):
             await self.cancellation.cancel(connection, event)

@@ -1,0 +1,231 @@
+"""HTTP: the back office's orders, as pages and as a typed API.
+
+Rules:
+- pages (/office/<merchant>/orders...) need a signed-in user of that merchant (any
+  role: reading is a viewer's right); the API (/v1/office/<merchant>/...) needs a
+  bearer key with the `backoffice` scope (handlers.office_access decides both, before
+  any read);
+- a bad filter or cursor is refused naming the field: 422 from the API, the list page
+  with the reason (400) from the pages; nothing is read;
+- an order number unknown to the merchant is 404, the same as another merchant's.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Depends, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+from fastapi.security import HTTPBearer
+from pydantic import BaseModel, ValidationError
+
+from relais_insights.domain.order_filters import CursorError, ShipmentQuery
+from relais_insights.domain.order_timeline import ListedShipment, TimelineEntry, TimelineKind
+from relais_insights.handlers.access import InsightsApp
+from relais_insights.handlers.office_access import ApiCaller, OfficeMerchant, OfficeUser
+from relais_insights.service.office_orders import OfficeOrders, OrderView
+from relais_insights.ui import texts
+from relais_insights.ui.office import office_language
+from relais_insights.ui.office_orders import render_order, render_orders
+
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="MerchantApiKey",
+    description="A merchant API key with the `backoffice` scope: `Authorization: Bearer <key>`.",
+)
+"""Documents the security scheme in OpenAPI; ApiCaller checks the key and its scope."""
+
+
+def office_orders(insights: InsightsApp) -> OfficeOrders:
+    return OfficeOrders(pool=insights.pool, cursors=insights.configuration.cursors)
+
+
+Orders = Annotated[OfficeOrders, Depends(office_orders)]
+
+
+class ShipmentOut(BaseModel):
+    shipment_id: str
+    order_id: str
+    order_number: str
+    customer_email: str | None
+    customer_name: str | None
+    tracking_number: str | None
+    carrier: str | None
+    status: str
+    substatus: str
+    country: str | None
+    region: str | None
+    ordered_at: datetime
+    shipped_at: datetime | None
+    promised_delivery_by: date | None
+    delivered_at: datetime | None
+    cancelled: bool
+    parcel_index: int
+    parcel_count: int
+    open_anomalies: list[str]
+    anomalies_raised: int
+    told: bool
+    resolved: bool
+    last_event_at: datetime
+
+    @classmethod
+    def of(cls, shipment: ListedShipment) -> ShipmentOut:
+        values = {name: getattr(shipment, name) for name in cls.model_fields}
+        values["open_anomalies"] = list(shipment.open_anomalies)
+        return cls.model_validate(values)
+
+
+class ShipmentPageOut(BaseModel):
+    shipments: list[ShipmentOut]
+    next_cursor: str | None
+    previous_cursor: str | None
+
+
+class TimelineEntryOut(BaseModel):
+    event_id: UUID
+    shipment_id: str
+    at: datetime
+    kind: TimelineKind
+    summary: str
+    ref_id: UUID | None
+    detail: dict[str, Any]
+
+    @classmethod
+    def of(cls, entry: TimelineEntry) -> TimelineEntryOut:
+        return cls(
+            event_id=entry.event_id,
+            shipment_id=entry.shipment_id,
+            at=entry.at,
+            kind=entry.kind,
+            summary=entry.summary,
+            ref_id=entry.ref_id,
+            detail=dict(entry.detail),
+        )
+
+
+class OrderOut(BaseModel):
+    order_number: str
+    order_id: str
+    shipments: list[ShipmentOut]
+    timeline: list[TimelineEntryOut]
+
+    @classmethod
+    def of(cls, order: OrderView) -> OrderOut:
+        return cls(
+            order_number=order.order_number,
+            order_id=order.order_id,
+            shipments=[ShipmentOut.of(s) for s in order.shipments],
+            timeline=[TimelineEntryOut.of(e) for e in order.timeline],
+        )
+
+
+def cursor_refused(error: CursorError) -> HTTPException:
+    return HTTPException(
+        status_code=422,
+        detail=[{"loc": ["query", "cursor"], "msg": str(error), "type": "value_error"}],
+    )
+
+
+async def api_shipments(
+    caller: ApiCaller,
+    merchant: OfficeMerchant,
+    query: Annotated[ShipmentQuery, Query()],
+    orders: Orders,
+) -> ShipmentPageOut:
+    """The merchant's shipments, newest order first, filtered, one page per call."""
+    try:
+        page = await orders.page(
+            merchant_id=merchant.merchant_id, time_zone=merchant.time_zone, query=query
+        )
+    except CursorError as error:
+        raise cursor_refused(error) from None
+    return ShipmentPageOut(
+        shipments=[ShipmentOut.of(s) for s in page.shipments],
+        next_cursor=page.next_cursor,
+        previous_cursor=page.previous_cursor,
+    )
+
+
+async def api_order(
+    order_number: str, caller: ApiCaller, merchant: OfficeMerchant, orders: Orders
+) -> OrderOut:
+    """One order: its shipments and their single timeline, oldest entry first."""
+    found = await orders.order(merchant_id=merchant.merchant_id, order_number=order_number)
+    if found is None:
+        raise HTTPException(status_code=404, detail="not found")
+    return OrderOut.of(found)
+
+
+def _refusal(language: str, error: ValidationError | CursorError) -> str:
+    if isinstance(error, CursorError):
+        field, reason = "cursor", str(error)
+    else:
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"]) or "query"
+        reason = first["msg"]
+    return texts.say(language, "orders_bad_filter", field=field, reason=reason)
+
+
+async def orders_page(
+    merchant: OfficeMerchant, user: OfficeUser, request: Request, orders: Orders
+) -> HTMLResponse:
+    asked = {k: v for k, v in request.query_params.items() if k != "lang"}
+    lang = request.query_params.get("lang")
+    try:
+        query = ShipmentQuery.model_validate(asked)
+        page = await orders.page(
+            merchant_id=merchant.merchant_id, time_zone=merchant.time_zone, query=query
+        )
+    except (ValidationError, CursorError) as error:
+        language = office_language(lang, user, merchant)
+        html = render_orders(
+            merchant=merchant,
+            user=user,
+            lang=lang,
+            query=ShipmentQuery(),
+            page=None,
+            error=_refusal(language, error),
+        )
+        return HTMLResponse(html, status_code=400)
+    html = render_orders(merchant=merchant, user=user, lang=lang, query=query, page=page)
+    return HTMLResponse(html)
+
+
+async def order_page(
+    order_number: str,
+    merchant: OfficeMerchant,
+    user: OfficeUser,
+    request: Request,
+    orders: Orders,
+) -> HTMLResponse:
+    found = await orders.order(merchant_id=merchant.merchant_id, order_number=order_number)
+    lang = request.query_params.get("lang")
+    if found is None:
+        raise HTTPException(status_code=404, detail="not found")
+    return HTMLResponse(render_order(merchant=merchant, user=user, lang=lang, order=found))
+
+
+def add_order_routes(router: APIRouter) -> None:
+    """The orders pages and API, on the insights router (with its Insights context)."""
+    html: dict[str, Any] = {"response_class": HTMLResponse, "include_in_schema": False}
+    router.add_api_route("/office/{merchant_id}/orders", orders_page, methods=["GET"], **html)
+    router.add_api_route(
+        "/office/{merchant_id}/orders/{order_number:path}", order_page, methods=["GET"], **html
+    )
+    api: dict[str, Any] = {"tags": ["back office"], "dependencies": [Depends(BEARER)]}
+    router.add_api_route(
+        "/v1/office/{merchant_id}/shipments",
+        api_shipments,
+        methods=["GET"],
+        response_model=ShipmentPageOut,
+        **api,
+    )
+    router.add_api_route(
+        "/v1/office/{merchant_id}/orders/{order_number:path}",
+        api_order,
+        methods=["GET"],
+        response_model=OrderOut,
+        **api,
+    )

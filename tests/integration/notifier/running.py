@@ -1,0 +1,72 @@
+"""The production notifier in this process, on topics and merchants a test chooses."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
+from contextlib import asynccontextmanager
+from dataclasses import replace
+from pathlib import Path
+
+from relais_contracts.envelope import Event
+from relais_notifier.bootstrap import build_spec
+from relais_notifier.settings import NotifierSettings
+from relais_runtime.clock import Clock
+from relais_runtime.kafka import make_producer, publish_events
+from relais_runtime.service import Dependencies, RunningService, Wiring
+from tests.conftest import Infrastructure, free_port
+from tests.integration.notifier.conftest import SmsProvider, SmtpServer, notifier_settings
+
+Publish = Callable[[str, Event], Awaitable[None]]
+
+
+@asynccontextmanager
+async def running_notifier(
+    infrastructure: Infrastructure,
+    *,
+    schema: str,
+    unique: str,
+    topics: Mapping[str, str],
+    smtp: SmtpServer,
+    sms_provider: SmsProvider,
+    clock: Clock,
+    merchants_dir: Path | None = None,
+) -> AsyncIterator[Publish]:
+    """The notifier reading `topics` (registry name -> test topic); yields a function
+    publishing an event to one of them (by registry name)."""
+    spec = build_spec(clock=clock)
+
+    def wire(dependencies: Dependencies[NotifierSettings]) -> Wiring:
+        wiring = spec.wire(dependencies)
+        return replace(
+            wiring,
+            subscriptions=[
+                replace(sub, topic=replace(sub.topic, name=topics[sub.topic.name]))
+                for sub in wiring.subscriptions
+            ],
+        )
+
+    settings = notifier_settings(
+        infrastructure,
+        smtp_port=smtp.port,
+        sms_base_url=sms_provider.base_url,
+        http_port=free_port(),
+    )
+    settings = settings.model_copy(
+        update={
+            "consumer_group_prefix": f"test-{unique}.",
+            **({"merchants_dir": merchants_dir} if merchants_dir else {}),
+        }
+    )
+    service = RunningService(replace(spec, schema=schema, wire=wire), settings)
+    await service.start()
+    producer = make_producer(settings, client_id=f"test-{unique}")
+    await producer.start()
+
+    async def publish(topic: str, event: Event) -> None:
+        await publish_events(producer, topic=topics[topic], events=[event])
+
+    try:
+        yield publish
+    finally:
+        await producer.stop()
+        await service.stop()
