@@ -1,10 +1,13 @@
-"""`relais bench tracker`: the tracker's carrier-update path, events/s vs raw consume.
+"""`relais bench tracker`: the tracker's carrier-update path, events/s vs its floor.
 
 It measures the tracker's carrier-update path end to end on the
 real broker and database: N carrier updates (generic Relais format, one event each)
 are produced to Kafka, then
-1. a bare aiokafka consumer reads them (the ceiling: consuming and nothing else);
-2. the real tracker (in-process, production code paths) consumes the same messages,
+1. a bare aiokafka consumer reads them (consuming and nothing else);
+2. the infrastructure floor (bench/floor.py) does the same I/O as the tracker with no
+   logic: the same messages consumed, the same rows COPYed to PostgreSQL, the same
+   output messages produced and acknowledged, the offsets committed;
+3. the real tracker (in-process, production code paths) consumes the same messages,
    normalizes them, matches them to shipments, records them and their shipment
    states in PostgreSQL with the outbox rows, in batches.
 The baseline is fair: the same messages, read with the same consumer settings and
@@ -40,6 +43,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from relais_cli.bench.common import console, drop_schema, free_port, run_bench
+from relais_cli.bench.floor import FloorRun, database_cpu_s, run_floor
 from relais_cli.plots import pyplot
 from relais_contracts.topics import carrier_updates, orders, shipment_state, tracking_events
 from relais_contracts.topics.carrier_updates import CarrierUpdateReceived, UpdateSource
@@ -51,6 +55,8 @@ from relais_tracker.bootstrap import build_spec
 from relais_tracker.settings import TrackerSettings
 
 MERCHANT = "bench-shop"
+TARGET_EVENTS_PER_S = 5_000
+TARGET_FLOOR_RATIO = 0.5
 STEPS = (
     ("accepted_by_carrier", "PU"),
     ("arrived_at_facility", "AR"),
@@ -69,6 +75,8 @@ class Timeline:
     samples: list[tuple[float, int]] = field(default_factory=list)
     cpu_s: float | None = None
     """CPU time of this process meanwhile (the in-process tracker's)."""
+    database_cpu_s: float | None = None
+    """CPU time of the PostgreSQL backends serving the path meanwhile."""
 
     def rate(self, total: int) -> float:
         """Messages per second from the first sample with progress to the last one."""
@@ -240,6 +248,11 @@ class Bench:
     processes: int = 1
 
     @property
+    def floor_topic(self) -> str:
+        """The floor's output topic: the bench topics' prefix, then `floor`."""
+        return self.updates_topic.removesuffix(carrier_updates.TOPIC.name) + "floor"
+
+    @property
     def updates_topic(self) -> str:
         return self.topics[carrier_updates.TOPIC.name]
 
@@ -307,8 +320,20 @@ async def measure(bench: Bench) -> Outcome:
             batch=bench.batch,
         )
         bar.update(task, completed=bench.events)
+        task = bar.add_task("floor: consume + COPY + produce", total=bench.events)
+        floor = await run_floor(
+            settings,
+            source=bench.updates_topic,
+            sink=bench.floor_topic,
+            schema=bench.schema,
+            total=bench.events,
+            batch=bench.batch,
+            progress=lambda done: bar.update(task, completed=done),
+        )
+        application = f"relais-{bench.schema}"
         async with running_trackers(bench):
             task = bar.add_task("tracker: persisted + published", total=bench.events)
+            database_before = await database_cpu_s(settings.database_url, application)
             cpu_before = time.process_time()
             tracker = await watch(
                 database_url=settings.database_url,
@@ -320,6 +345,9 @@ async def measure(bench: Bench) -> Outcome:
                 timeout_s=1800,
             )
             tracker.cpu_s = time.process_time() - cpu_before
+            tracker.database_cpu_s = (
+                await database_cpu_s(settings.database_url, application) - database_before
+            )
             task = bar.add_task("tracker: outbox drained", total=None)
             published = await drained(
                 database_url=settings.database_url, schema=bench.schema, timeout_s=600
@@ -329,7 +357,7 @@ async def measure(bench: Bench) -> Outcome:
         name: await topic_size(settings.kafka_bootstrap, bench.topics[name])
         for name in (tracking_events.TOPIC.name, shipment_state.TOPIC.name)
     }
-    return Outcome(raw, tracker, published, on_topics, os.getloadavg())
+    return Outcome(raw, floor, tracker, published, on_topics, os.getloadavg())
 
 
 @asynccontextmanager
@@ -402,38 +430,67 @@ async def topic_size(bootstrap: str, topic: str) -> int:
 @dataclass
 class Outcome:
     raw: Timeline
+    floor: FloorRun
     tracker: Timeline
     drain_s: float
     on_topics: dict[str, int]
     load: tuple[float, float, float]
 
 
+def per_event_us(seconds: float | None, events: int) -> str:
+    return "n/a" if not seconds else f"{seconds / events * 1e6:,.0f}"
+
+
+def verdict(value: float, target: float) -> str:
+    return "[green]met[/green]" if value >= target else "[red]missed[/red]"
+
+
 def report(bench: Bench, outcome: Outcome) -> None:
-    raw_rate = outcome.raw.rate(bench.events)
-    tracker_rate = outcome.tracker.rate(bench.events)
-    table = Table(title=f"relais bench tracker: {bench.events} carrier updates")
+    events, tracker, floor = bench.events, outcome.tracker, outcome.floor
+    raw_rate = outcome.raw.rate(events)
+    floor_rate = Timeline(floor.samples).rate(events)
+    tracker_rate = tracker.rate(events)
+    table = Table(title=f"relais bench tracker: {events:,} carrier updates")
     table.add_column("measure")
     table.add_column("value", justify="right")
-    table.add_row("shipments", str(bench.shipments))
-    table.add_row("batch size (both paths)", str(bench.batch))
-    table.add_row("tracker processes", str(bench.processes))
-    table.add_row("raw aiokafka consume (msg/s)", f"{raw_rate:,.0f}")
-    table.add_row("tracker persisted + published (events/s)", f"{tracker_rate:,.0f}")
-    table.add_row("ratio tracker / raw", f"{tracker_rate / raw_rate:.2f}")
-    tracker = outcome.tracker
-    if tracker.cpu_s is not None and tracker.samples and bench.processes == 1:
-        busy = tracker.cpu_s / tracker.samples[-1][0]
-        table.add_row("tracker process CPU while consuming (cores)", f"{busy:.2f}")
-        per_event = tracker.cpu_s / bench.events * 1e6
-        table.add_row("tracker process CPU per event (µs)", f"{per_event:,.0f}")
-    table.add_row("outbox drained after the last event published (s)", f"{outcome.drain_s:.1f}")
-    for name, count in outcome.on_topics.items():
-        table.add_row(f"messages on {name}", f"{count:,}")
+    table.add_column("target", justify="right")
     table.add_row(
-        "load average (1, 5, 15 min) at the end", ", ".join(f"{v:.2f}" for v in outcome.load)
+        "shipments / batch size / tracker processes",
+        f"{bench.shipments:,} / {bench.batch} / {bench.processes}",
+        "",
+    )
+    table.add_row("raw aiokafka consume (msg/s)", f"{raw_rate:,.0f}", "")
+    table.add_row("floor: consume + COPY + produce (events/s)", f"{floor_rate:,.0f}", "")
+    table.add_row(
+        "tracker persisted + published (events/s)",
+        f"{tracker_rate:,.0f}",
+        f">= {TARGET_EVENTS_PER_S:,} {verdict(tracker_rate, TARGET_EVENTS_PER_S)}",
+    )
+    table.add_row(
+        "ratio tracker / floor",
+        f"{tracker_rate / floor_rate:.2f}",
+        f">= {TARGET_FLOOR_RATIO} {verdict(tracker_rate / floor_rate, TARGET_FLOOR_RATIO)}",
+    )
+    if bench.processes == 1:
+        table.add_row(
+            "process CPU per event, floor / tracker (µs)",
+            f"{per_event_us(floor.process_cpu_s, events)} / {per_event_us(tracker.cpu_s, events)}",
+            "",
+        )
+    table.add_row(
+        "PostgreSQL CPU per event, floor / tracker (µs)",
+        f"{per_event_us(floor.database_cpu_s, events)} / "
+        f"{per_event_us(tracker.database_cpu_s, events)}",
+        "",
+    )
+    table.add_row("outbox drained after the last event published (s)", f"{outcome.drain_s:.1f}", "")
+    for name, count in outcome.on_topics.items():
+        table.add_row(f"messages on {name}", f"{count:,}", "")
+    table.add_row(
+        "load average (1, 5, 15 min) at the end", ", ".join(f"{v:.2f}" for v in outcome.load), ""
     )
     console.print(table)
-    if outcome.on_topics.get(tracking_events.TOPIC.name, 0) < bench.events:
+    if outcome.on_topics.get(tracking_events.TOPIC.name, 0) < events:
         console.print("[red]fewer tracking events on the topic than carrier updates sent[/red]")
 
 
@@ -452,11 +509,12 @@ def throughput(timeline: Timeline, *, window_s: float = 0.5) -> tuple[list[float
     return times, rates
 
 
-def plot(path: Path, raw: Timeline, tracker: Timeline) -> None:
+def plot(path: Path, raw: Timeline, floor: Timeline, tracker: Timeline) -> None:
     plt = pyplot()
     figure, (done, rate) = plt.subplots(2, 1, figsize=(8, 7))
     for name, timeline in (
         ("raw aiokafka consume", raw),
+        ("floor: consume + COPY + produce", floor),
         ("tracker persisted + published", tracker),
     ):
         done.plot([s[0] for s in timeline.samples], [s[1] for s in timeline.samples], label=name)
@@ -488,7 +546,7 @@ async def clean_up(bench: Bench) -> None:
     admin = AIOKafkaAdminClient(bootstrap_servers=bench.settings.kafka_bootstrap)
     await admin.start()
     try:
-        await admin.delete_topics(list(bench.topics.values()))
+        await admin.delete_topics([*bench.topics.values(), bench.floor_topic])
     finally:
         await admin.close()
     await drop_schema(bench.settings.database_url, bench.schema)
@@ -535,13 +593,13 @@ async def run_tracker_bench(
         batch=batch,
         processes=processes,
     )
-    await create_topics(settings.kafka_bootstrap, list(topics.values()))
+    await create_topics(settings.kafka_bootstrap, [*topics.values(), bench.floor_topic])
     try:
         await set_up(bench)
         outcome = await measure(bench)
         report(bench, outcome)
         if plot_path is not None:
-            plot(plot_path, outcome.raw, outcome.tracker)
+            plot(plot_path, outcome.raw, Timeline(outcome.floor.samples), outcome.tracker)
     finally:
         if not keep:
             await clean_up(bench)
