@@ -7,7 +7,9 @@
   PostgreSQL reachable), 503 otherwise with the failing checks named;
 - /metrics is the Prometheus exposition of `relais_runtime.metrics`;
 - every request body is limited to `max_body_bytes` before anything parses it: 413
-  beyond (relais_runtime.body_limit).
+  beyond (relais_runtime.body_limit);
+- every response carries at least the baseline security headers
+  (relais_runtime.security_headers), errors FastAPI writes itself included.
 
 uvicorn's own logging configuration is off (`log_config=None`): its loggers propagate to
 the root handler of `relais_runtime.logging` (JSON, redaction, no query strings), and
@@ -27,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from relais_runtime.body_limit import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from relais_runtime.metrics import BUILD_INFO
+from relais_runtime.security_headers import SecurityHeaders
 from relais_runtime.version import version
 
 ReadinessCheck = Callable[[], Awaitable[bool]]
@@ -44,6 +47,7 @@ def build_http_app(
     BUILD_INFO.labels(version=running, service=service).set(1)
     app = FastAPI(title=f"Relais {service}", version=running, docs_url="/docs", redoc_url=None)
     app.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    app.add_middleware(SecurityHeaders)
 
     @app.get("/health", tags=["operations"])
     async def health() -> dict[str, str]:
