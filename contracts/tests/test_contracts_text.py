@@ -41,7 +41,7 @@ CONTROL_SAMPLES = ("\x00", "\x01", "\t", "\n", "\x0b", "\r", "\x1b", "\x1f", "\x
 """The edges and the usual suspects of Unicode category Cc."""
 
 MULTI_LINE_FIELDS = frozenset(
-    {"text", "note", "comment", "reason", "instructions", "opening_hours"}
+    {"text", "note", "comment", "reason", "instructions", "opening_hours", "body"}
 )
 """Text typed in a text area: keeps LF (only ReturnLabelRequest.reason among `reason`s)."""
 
@@ -84,9 +84,10 @@ def _with(data: dict[str, Any], path: Path, value: str) -> dict[str, Any]:
 
 def _names_field(problem: ErrorDetails, path: Path) -> bool:
     """The error's location is the field's path (union tags may sit in between); a bad
-    discriminator (`event_type`, `action`) is reported by pydantic on its union."""
+    discriminator (`event_type`, `action`, a campaign content's `kind`) is reported by
+    pydantic on its union."""
     if problem["type"] == "union_tag_invalid":
-        return path[-1] in {"event_type", "action"}
+        return path[-1] in {"event_type", "action", "kind"}
     loc = problem["loc"]
     remaining = iter(loc)
     return bool(loc) and loc[-1] == path[-1] and all(part in remaining for part in path)

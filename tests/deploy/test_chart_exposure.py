@@ -49,8 +49,11 @@ ALL_PUBLIC = [
     "--set",
     "ingress.enabled=true",
 ]
-# Routes of a service's handlers that are deliberately not public (none today).
-INTERNAL_ROUTES: dict[str, set[str]] = {}
+RELEASE_LABELS = {"app.kubernetes.io/name": "relais", "app.kubernetes.io/instance": "rel"}
+# Routes of a service's handlers that are deliberately not public.
+INTERNAL_ROUTES: dict[str, set[str]] = {
+    "notifier": {"/internal/preview", "/internal/sent/{merchant_id}/{notification_id}"}
+}
 
 
 def deployments(manifests: list[Manifest]) -> dict[str, Manifest]:
@@ -364,8 +367,11 @@ def test_services_are_reachable_from_the_ingress_controller_and_prometheus_only(
         for rule in rules:
             assert ports_of(rule) == {(port, "TCP")}, service
             (peer,) = rule["from"]
-            sources.append(peer["namespaceSelector"]["matchLabels"])
+            selector = peer.get("namespaceSelector") or peer["podSelector"]
+            sources.append(selector["matchLabels"])
         expected = [ingress_controller, prometheus] if service in routed else [prometheus]
+        if service == "notifier":  # the campaign preview route, from insights only
+            expected.append({**RELEASE_LABELS, "app.kubernetes.io/component": "insights"})
         assert sources == expected, service
     topics = policies["rel-relais-topics"]["spec"]
     assert "ingress" not in topics

@@ -127,6 +127,7 @@ REQUIRED_ALERTS = {
     "RelaisLoopDown": "relais_loop_up",
     "RelaisOutboxBacklog": "relais_outbox_backlog",
     "RelaisNotificationSendFailures": "relais_notification_outcomes_total",
+    "RelaisReviewWaitingTooLong": "relais_review_over_limit",
 }
 
 

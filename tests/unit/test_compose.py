@@ -386,7 +386,7 @@ def test_dockerfile_base_entrypoint_and_health_check() -> None:
     base = next(
         args for keyword, args in instructions if keyword == "ARG" and "PYTHON_IMAGE" in args
     )
-    assert base.split("=", 1)[1] == "python:3.11-slim"
+    assert base.split("=", 1)[1].startswith("python:3.11-slim@sha256:")
     assert all(
         args.split()[0] == "${PYTHON_IMAGE}" for keyword, args in instructions if keyword == "FROM"
     )

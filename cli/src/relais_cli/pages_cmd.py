@@ -15,8 +15,10 @@ relais.conversations.v1 under the showcase's shipment ids, as any visit's would)
   with Debian's Chromium (CHROME_PATH, as the browser tests), prints the accessibility,
   performance, best-practices and SEO scores of each page next to the target, and
   writes each report as JSON and HTML under artifacts/lighthouse/;
-- `relais screenshots` writes a PNG of each page in both languages, at a phone's
-  width, to docs/screenshots/chat/ (Playwright, from the development environment).
+- `relais screenshots` writes a PNG of each page in both languages, and of the late
+  parcel's tracking page in German and Spanish for velocity-sports (which serves six
+  languages), at a phone's width, to docs/screenshots/chat/ (Playwright, from the
+  development environment).
 """
 
 from __future__ import annotations
@@ -63,6 +65,9 @@ from relais_runtime.service import RunningService
 console = Console(stderr=True)
 MERCHANT = "maison-lumiere"
 LANGUAGES = {"fr": "fr-FR", "en": "en-GB"}
+EUROPE_MERCHANT = "velocity-sports"
+EUROPE_LANGUAGES = {"de": "de-DE", "es": "es-ES"}
+"""The tracking page also pictured in these, for a merchant that serves them."""
 TARGET = 95
 CATEGORIES = ("accessibility", "performance", "best-practices", "seo")
 LIGHTHOUSE = "lighthouse@12"
@@ -207,6 +212,13 @@ async def _seed(connection: asyncpg.Connection, now: datetime) -> dict[str, dict
         subjects["tracking"][language] = states["pickup"].shipment_id
         subjects["survey"][language] = states["delivered"].shipment_id
         subjects.setdefault("tracking-late", {})[language] = states["late"].shipment_id
+    for language, locale in EUROPE_LANGUAGES.items():
+        late = _states(language, locale, now)["late"]
+        late = late.model_copy(update={"merchant_id": EUROPE_MERCHANT})
+        await repository.update_shipment(connection, state=late)
+        for event in _events(late, now):
+            await repository.create_tracking_event(connection, event=event)
+        subjects.setdefault("tracking-europe", {})[language] = late.shipment_id
     return subjects
 
 
@@ -260,7 +272,7 @@ def _paths(subjects: dict[str, dict[str, str]], link_secret: str) -> dict[str, d
             language: "/{}/{}".format(
                 prefix,
                 signer.sign(
-                    merchant_id=MERCHANT,
+                    merchant_id=EUROPE_MERCHANT if page == "tracking-europe" else MERCHANT,
                     purpose=purpose,
                     subject=subject,
                     issued_at=datetime.now(UTC),
@@ -394,6 +406,17 @@ async def _shoot(out: Path, chrome: str) -> list[Path]:
                     await page.screenshot(path=str(path), full_page=True, animations="disabled")
                     written.append(path)
                 await context.close()
+            for language, path_of in showcase.pages["tracking-europe"].items():
+                context = await browser.new_context(
+                    viewport={"width": PHONE_WIDTH, "height": PHONE_HEIGHT},
+                    locale=EUROPE_LANGUAGES[language],
+                )
+                page = await context.new_page()
+                await page.goto(showcase.base_url + path_of)
+                path = out / f"tracking-late-{language}.png"
+                await page.screenshot(path=str(path), full_page=True, animations="disabled")
+                written.append(path)
+                await context.close()
         finally:
             await browser.close()
     return written
@@ -404,7 +427,8 @@ def screenshots(
         "docs/screenshots/chat"
     ),
 ) -> None:
-    """A PNG of the tracking, lookup, chat and survey pages in French and English, at a
+    """A PNG of the tracking, lookup, chat and survey pages in French and English, and
+    of the tracking page of a late parcel in German and Spanish (velocity-sports), at a
     phone's width (needs `relais infra up`, Chromium and Playwright)."""
     chrome = chromium_path()
     out.mkdir(parents=True, exist_ok=True)

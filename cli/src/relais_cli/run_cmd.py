@@ -95,6 +95,13 @@ def relais_command(*args: str) -> list[str]:
     return [sys.executable, "-m", "relais_cli.main", *args]
 
 
+def _local_urls(service: ServiceName) -> dict[str, str]:
+    """Insights renders a campaign's preview at the local notifier (unless set already)."""
+    if service is ServiceName.INSIGHTS and "RELAIS_NOTIFIER_URL" not in os.environ:
+        return {"RELAIS_NOTIFIER_URL": f"http://127.0.0.1:{DEFAULT_PORTS[ServiceName.NOTIFIER]}"}
+    return {}
+
+
 def start_child(service: ServiceName, *, directory: Path, environment: dict[str, str]) -> Child:
     port = DEFAULT_PORTS[service]
     log_path = directory / f"{service.value}.log"
@@ -103,7 +110,7 @@ def start_child(service: ServiceName, *, directory: Path, environment: dict[str,
         relais_command("run", service.value),
         stdout=log_file,
         stderr=subprocess.STDOUT,
-        env={**os.environ, **environment, "RELAIS_HTTP_PORT": str(port)},
+        env={**os.environ, **environment, **_local_urls(service), "RELAIS_HTTP_PORT": str(port)},
     )
     return Child(service=service, port=port, log_path=log_path, process=process, log_file=log_file)
 

@@ -7,7 +7,10 @@ Rules:
 - amounts are in the order's currency; `amount=None` on a refund means the full
   order value, on store credit the merchant's configured default;
 - parameters hold only what the customer chose: the order, shipment and anomaly
-  travel beside them.
+  travel beside them;
+- `customer_reason` (reship, refund, store credit) is why the customer refused or sent
+  back the parcel, when the chat asked (a closed reason, an optional comment); absent in
+  records written before it existed and when nobody asked.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ from relais_contracts.common import Money, PhoneE164, PickupPoint, PostalAddress
 from relais_contracts.envelope import Contract
 from relais_contracts.privacy import PERSONAL
 from relais_contracts.text import SINGLE_LINE, OptionalMultiLine
+from relais_contracts.transcript import Transcript
 
 
 class ActionType(StrEnum):
@@ -38,6 +42,28 @@ class ActionType(StrEnum):
 Sku = Annotated[str, StringConstraints(min_length=1, max_length=64), SINGLE_LINE]
 
 
+class ReturnReason(StrEnum):
+    """Why the customer refused a parcel or had it sent back (a closed list)."""
+
+    CHANGED_MIND = "changed_mind"
+    ARRIVED_TOO_LATE = "arrived_too_late"
+    DAMAGED_PACKAGING = "damaged_packaging"
+    WRONG_ITEM = "wrong_item"
+    NOT_ORDERED = "not_ordered"
+    CUSTOMS_FEES = "customs_fees"
+    OTHER = "other"
+
+
+class CustomerReason(Contract):
+    """The customer's answer to "why?": a closed reason and, if given, their own words."""
+
+    reason: ReturnReason
+    comment: OptionalMultiLine = Field(default=None, max_length=500, json_schema_extra=PERSONAL)
+
+
+_CUSTOMER_REASON_DESCRIPTION = "Why the parcel was refused or sent back, when the customer said."
+
+
 class ReshipRequest(Contract):
     """Send the goods again (a new parcel, a new shipment id from the merchant)."""
 
@@ -48,17 +74,26 @@ class ReshipRequest(Contract):
         description="A new address for the new parcel; None: the order's address.",
         json_schema_extra=PERSONAL,
     )
+    customer_reason: CustomerReason | None = Field(
+        default=None, description=_CUSTOMER_REASON_DESCRIPTION
+    )
 
 
 class RefundRequest(Contract):
     action: Literal[ActionType.REFUND] = ActionType.REFUND
     amount: Money | None = Field(default=None, description="None: the full order value.")
     skus: tuple[Sku, ...] = Field(default=(), description="The refunded items, if partial.")
+    customer_reason: CustomerReason | None = Field(
+        default=None, description=_CUSTOMER_REASON_DESCRIPTION
+    )
 
 
 class StoreCreditRequest(Contract):
     action: Literal[ActionType.STORE_CREDIT] = ActionType.STORE_CREDIT
     amount: Money | None = Field(default=None, description="None: the merchant's default.")
+    customer_reason: CustomerReason | None = Field(
+        default=None, description=_CUSTOMER_REASON_DESCRIPTION
+    )
 
 
 class AddressChangeRequest(Contract):
@@ -93,6 +128,7 @@ class CallbackTicketRequest(Contract):
     phone: PhoneE164 = Field(json_schema_extra=PERSONAL)
     slot: TimeSlot
     note: OptionalMultiLine = Field(default=None, max_length=1000, json_schema_extra=PERSONAL)
+    transcript: Transcript = ()
 
 
 ActionRequest = Annotated[

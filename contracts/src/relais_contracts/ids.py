@@ -64,6 +64,17 @@ def notification_key(trigger_id: UUID, channel: str, purpose: str = "initial") -
     return f"{trigger_id}:{channel}:{purpose}"
 
 
+def review_id(trigger_id: UUID, purpose: str) -> UUID:
+    """One review per (trigger, purpose), whatever the channels: the message an agent
+    sends or dismisses at once."""
+    return derived_id("review", str(trigger_id), purpose)
+
+
+def notification_purpose(idempotency_key: str) -> str:
+    """The purpose part of a `notification_key`."""
+    return idempotency_key.rsplit(":", 1)[-1]
+
+
 def notification_id(idempotency_key: str) -> UUID:
     return derived_id("notification", idempotency_key)
 

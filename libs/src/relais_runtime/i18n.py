@@ -7,6 +7,9 @@ Rules:
   tag with its last subtag dropped until only the language is left, then the
   merchant's languages the same way (the default, its first, before the others),
   then English (`fallback_chain`, `pick_language`);
+- a customer reads the language that chain gives among the languages the merchant
+  serves: its declared `locales`, narrowed to what the catalogues speak
+  (`customer_language`, the rule of every page, message and scenario);
 - platform strings (the fixed words of pages and emails) live in
   `<package>/locale/<ll[_RR]>/LC_MESSAGES/<domain>.po`, read at start-up with Babel's
   `read_po`: the msgid is a stable key, the English catalogue holds the English text,
@@ -95,6 +98,37 @@ def pick_language(
     if not spelled:
         raise ValueError("no language available")
     return next(iter(spelled.values()))
+
+
+def served_languages(
+    merchant_locales: Iterable[str], available: Iterable[str] = SUPPORTED_LANGUAGES
+) -> tuple[str, ...]:
+    """The languages of `available` a merchant serves, its default first: each of its
+    declared locales narrowed until `available` has it (`de-AT` -> `de`); a declared
+    locale no catalogue speaks adds nothing."""
+    spelled = {normalize_tag(tag): tag for tag in available}
+    served: list[str] = []
+    for locale in merchant_locales:
+        found = next((spelled[tag] for tag in _narrowing(locale) if tag in spelled), None)
+        if found is not None and found not in served:
+            served.append(found)
+    return tuple(served)
+
+
+def customer_language(
+    customer_locale: str | None,
+    merchant_locales: Sequence[str],
+    available: Iterable[str] = SUPPORTED_LANGUAGES,
+) -> str:
+    """The one language rule of every customer-facing text (pages, messages, scenarios):
+    `pick_language` over the languages the merchant serves, so a `de-AT` customer of a
+    merchant serving `de` reads German and one whose language the merchant does not
+    serve reads the merchant's default; a merchant serving none of `available` falls
+    back to `available` as a whole."""
+    offered = tuple(available)
+    return pick_language(
+        customer_locale, served_languages(merchant_locales, offered) or offered, merchant_locales
+    )
 
 
 def format_placeholders(text: str) -> frozenset[str]:

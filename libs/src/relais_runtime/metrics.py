@@ -197,6 +197,16 @@ INSIGHTS_MONEY_SAVED = Gauge(
     "Money saved on customer-service contacts, in the merchant's currency (savings model).",
     ["merchant", "currency"],
 )
+REVIEW_OLDEST_WAITING = Gauge(
+    "relais_review_oldest_waiting_seconds",
+    "How long the oldest message held for the merchant's review has waited (0: none held).",
+    ["merchant"],
+)
+REVIEW_OVER_LIMIT = Gauge(
+    "relais_review_over_limit",
+    "Messages held for review longer than the merchant's review_alert_after.",
+    ["merchant"],
+)
 
 # supervision (relais_runtime.supervisor) and pauses on outages (relais_runtime.pipeline)
 LOOP_RESTARTS = Counter(

@@ -4,7 +4,8 @@ Chromium against the real chat (Kafka + PostgreSQL), for a merchant whose locale
 English, German and Dutch and whose tone is formal (Sie, u).
 
 The scenario texts are checked here; the page's fixed words (buttons, field labels)
-belong to ui/words.py and are not. Screenshots go to artifacts/screenshots/chat/.
+belong to the chat.po catalogues (test_pages_in_four_languages.py). Screenshots go to
+artifacts/screenshots/chat/.
 """
 
 from __future__ import annotations
@@ -19,11 +20,9 @@ import yaml
 from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser, Page
 
-from relais_chat.adapters.scenario_files import DEFAULT_PACK, load_pack
 from relais_chat.bootstrap import build_spec
 from relais_chat.settings import ChatSettings
 from relais_contracts.actions import ActionType
-from relais_contracts.catalogue import AnomalyType
 from relais_contracts.topics.conversations import ConversationStarted, ResolutionChosen
 from relais_runtime.links import LinkPurpose
 from relais_runtime.service import RunningService
@@ -43,38 +42,14 @@ pytestmark = pytest.mark.integration
 MERCHANT = "polyglot-home"
 LANGUAGES = ["en", "de", "nl"]
 
-STAND_IN = """
-# Answers the types whose default scenario does not speak German and Dutch yet.
-anomaly_types: [refused, returned_to_sender]
-languages: [en, de, nl]
-start: callback
-nodes:
-  callback:
-    kind: escalation
-    text: {en: "Your phone number?", de: "Ihre Telefonnummer?", nl: "Uw telefoonnummer?"}
-    done: {en: "Noted.", de: "Notiert.", nl: "Genoteerd."}
-"""
 
-
-def merchant_file(untranslated: list[str]) -> dict[str, object]:
+def merchant_file() -> dict[str, object]:
     return {
         "merchant_id": MERCHANT,
         "branding": {"display_name": "Polyglot Home", "bot_name": "Lou", "tone": "formal"},
         "locales": LANGUAGES,
         "time_zone": "Europe/Berlin",
-        "chat": {"scenarios": {name: "stand-in/untranslated" for name in untranslated}},
     }
-
-
-def untranslated_default_scenarios() -> list[str]:
-    """Anomaly types whose default scenario lacks one of LANGUAGES (start-up refuses a
-    merchant whose scenarios do not speak its languages)."""
-    pack = load_pack([DEFAULT_PACK])
-    return [
-        anomaly_type.value
-        for anomaly_type in AnomalyType
-        if not set(LANGUAGES) <= set(pack[f"default/{anomaly_type.value}"].languages)
-    ]
 
 
 @pytest.fixture(scope="module")
@@ -82,13 +57,9 @@ async def chat(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
 ) -> AsyncIterator[RunningChat]:
     root = tmp_path_factory.mktemp("languages")
-    merchants, packs = root / "merchants", root / "packs"
+    merchants = root / "merchants"
     merchants.mkdir()
-    (packs / "stand-in").mkdir(parents=True)
-    (packs / "stand-in" / "untranslated.yaml").write_text(STAND_IN, encoding="utf-8")
-    (merchants / f"{MERCHANT}.yaml").write_text(
-        yaml.safe_dump(merchant_file(untranslated_default_scenarios())), encoding="utf-8"
-    )
+    (merchants / f"{MERCHANT}.yaml").write_text(yaml.safe_dump(merchant_file()), encoding="utf-8")
     unique = uuid.uuid4().hex[:10]
     schema = f"test_chat_{unique}"
     settings = ChatSettings(
@@ -98,7 +69,6 @@ async def chat(
         consumer_group_prefix=f"test-{unique}.",
         customer_link_secrets=[LINK_SECRET],
         merchants_dir=str(merchants),
-        scenarios_dir=packs,
         outbox_poll_interval_s=0.1,
     )
     service = RunningService(replace(build_spec(), schema=schema), settings)

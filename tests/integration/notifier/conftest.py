@@ -178,6 +178,8 @@ class Harness:
             "ShipmentStateChanged": self.notifier.on_shipment_state,
             "ActionCompleted": self.notifier.on_action_result,
             "ActionFailed": self.notifier.on_action_result,
+            "CampaignMessageRequested": self.notifier.on_notification_command,
+            "MessageResendRequested": self.notifier.on_notification_command,
         }.get(event.event_type, self.notifier.on_anomaly)
         async with self.pool.acquire() as connection, connection.transaction():
             if not await claim_event(connection, consumer_group=group, event_id=event.event_id):

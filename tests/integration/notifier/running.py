@@ -42,6 +42,7 @@ async def running_notifier(
             subscriptions=[
                 replace(sub, topic=replace(sub.topic, name=topics[sub.topic.name]))
                 for sub in wiring.subscriptions
+                if sub.topic.name in topics
             ],
         )
 

@@ -246,7 +246,7 @@ async def test_frequency_cap_per_customer(harness: Harness, smtp: SmtpServer) ->
     first_sent_at = harness.clock.now()
     shipments = []
     # velocity-sports allows 3 messages per customer per 24 h.
-    for anomaly_type in (AnomalyType.DELIVERY_LATE, AnomalyType.STALLED, AnomalyType.DAMAGED):
+    for anomaly_type in (AnomalyType.DELIVERY_LATE, AnomalyType.STALLED, AnomalyType.REFUSED):
         shipment_id = fresh()[0]
         shipments.append(shipment_id)
         await plan_anomaly(

@@ -160,7 +160,7 @@ async def test_the_frequency_cap_holds_across_a_pepper_rotation(
     _, email = fresh()
     first_sent_at = harness.clock.now()
     # velocity-sports allows 3 messages per customer per 24 h: 3 under the old pepper...
-    for anomaly_type in (AnomalyType.DELIVERY_LATE, AnomalyType.STALLED, AnomalyType.DAMAGED):
+    for anomaly_type in (AnomalyType.DELIVERY_LATE, AnomalyType.STALLED, AnomalyType.REFUSED):
         await plan_anomaly(
             harness,
             merchant_id="velocity-sports",

@@ -20,8 +20,6 @@ from tests.unit.chat.test_scenario_pack import VALUES
 
 NEW_LANGUAGES = ("de", "es", "it", "nl")
 SCENARIO_FILES = sorted(path for path in DEFAULT_PACK.glob("*.yaml"))
-AWAITING_TRANSLATION = {"refused.yaml", "returned_to_sender.yaml"}
-"""Being rewritten (issue 16, point 4); translated into de, es, it, nl afterwards."""
 
 
 def declared(path: Path) -> tuple[str, ...]:
@@ -74,19 +72,8 @@ def test_every_text_has_the_language_with_the_english_placeholders(
 
 @pytest.mark.parametrize(
     "path",
-    [
-        pytest.param(
-            path,
-            marks=pytest.mark.xfail(
-                path.name in AWAITING_TRANSLATION,
-                reason="translated after its rewrite; remove it from AWAITING_TRANSLATION then",
-                strict=True,
-            ),
-            id=path.stem,
-        )
-        for path in SCENARIO_FILES
-        if not path.name.startswith("_")
-    ],
+    [path for path in SCENARIO_FILES if not path.name.startswith("_")],
+    ids=lambda path: path.stem,
 )
 def test_every_default_scenario_speaks_all_six_languages(path: Path) -> None:
     assert set(declared(path)) == set(LANGUAGES)

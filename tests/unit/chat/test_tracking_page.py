@@ -326,7 +326,7 @@ def test_good_page_configuration_loads(tmp_path: Path) -> None:
 
 def test_every_substatus_and_stage_has_its_words_in_every_language() -> None:
     for language in words.LANGUAGES:
-        catalogue = words.CATALOGUE[language]
+        catalogue = words.platform_texts().texts[language]
         for substatus in Substatus:
             assert catalogue[f"substatus_{substatus.value}"].strip(), (language, substatus)
         for stage in Stage:

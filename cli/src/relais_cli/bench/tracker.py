@@ -44,6 +44,7 @@ from rich.table import Table
 
 from relais_cli.bench.common import console, drop_schema, free_port, run_bench
 from relais_cli.bench.floor import FloorRun, database_cpu_s, run_floor
+from relais_cli.bench.memory import memory_table, own_peak_rss_mb, peak_rss_mb
 from relais_cli.plots import pyplot
 from relais_contracts.topics import carrier_updates, orders, shipment_state, tracking_events
 from relais_contracts.topics.carrier_updates import CarrierUpdateReceived, UpdateSource
@@ -331,7 +332,7 @@ async def measure(bench: Bench) -> Outcome:
             progress=lambda done: bar.update(task, completed=done),
         )
         application = f"relais-{bench.schema}"
-        async with running_trackers(bench):
+        async with running_trackers(bench) as peaks:
             task = bar.add_task("tracker: persisted + published", total=bench.events)
             database_before = await database_cpu_s(settings.database_url, application)
             cpu_before = time.process_time()
@@ -357,19 +358,22 @@ async def measure(bench: Bench) -> Outcome:
         name: await topic_size(settings.kafka_bootstrap, bench.topics[name])
         for name in (tracking_events.TOPIC.name, shipment_state.TOPIC.name)
     }
-    return Outcome(raw, floor, tracker, published, on_topics, os.getloadavg())
+    return Outcome(raw, floor, tracker, published, on_topics, os.getloadavg(), peaks)
 
 
 @asynccontextmanager
-async def running_trackers(bench: Bench) -> AsyncIterator[None]:
+async def running_trackers(bench: Bench) -> AsyncIterator[dict[str, float | None]]:
     """One tracker in this process, or `processes` tracker processes in one consumer
-    group (the partitions are shared among them, as replicas would share them)."""
+    group (the partitions are shared among them, as replicas would share them). Yields
+    the peak RSS of each tracker process, filled in just before they stop."""
+    peaks: dict[str, float | None] = {}
     if bench.processes == 1:
         service = bench.service()
         await service.start()
         try:
-            yield
+            yield peaks
         finally:
+            peaks["bench process (in-process tracker, set-up, floor)"] = own_peak_rss_mb()
             await service.stop()
         return
     context = multiprocessing.get_context("spawn")
@@ -389,8 +393,12 @@ async def running_trackers(bench: Bench) -> AsyncIterator[None]:
     for child in children:
         child.start()
     try:
-        yield
+        yield peaks
     finally:
+        for number, child in enumerate(children, start=1):
+            peaks[f"tracker process {number}"] = (
+                None if child.pid is None else peak_rss_mb(child.pid)
+            )
         stop.set()
         for child in children:
             await asyncio.to_thread(child.join, 60)
@@ -435,6 +443,8 @@ class Outcome:
     drain_s: float
     on_topics: dict[str, int]
     load: tuple[float, float, float]
+    peaks: dict[str, float | None] = field(default_factory=dict)
+    """Peak RSS (MB) of each tracker process."""
 
 
 def per_event_us(seconds: float | None, events: int) -> str:
@@ -490,6 +500,7 @@ def report(bench: Bench, outcome: Outcome) -> None:
         "load average (1, 5, 15 min) at the end", ", ".join(f"{v:.2f}" for v in outcome.load), ""
     )
     console.print(table)
+    console.print(memory_table(outcome.peaks, title="peak RSS per tracker process"))
     if outcome.on_topics.get(tracking_events.TOPIC.name, 0) < events:
         console.print("[red]fewer tracking events on the topic than carrier updates sent[/red]")
 

@@ -10,6 +10,8 @@ from relais_contracts.topics import (
     carrier_updates,
     conversations,
     dead_letters,
+    desk_replies,
+    notification_commands,
     notifications,
     orders,
     shipment_state,
@@ -23,10 +25,12 @@ ALL_TOPICS: tuple[Topic, ...] = (
     shipment_state.TOPIC,
     anomalies.TOPIC,
     notifications.TOPIC,
+    notification_commands.TOPIC,
     conversations.TOPIC,
     action_commands.TOPIC,
     *action_commands.RETRY_TOPICS,
     action_results.TOPIC,
+    desk_replies.TOPIC,
     dead_letters.TOPIC,
 )
 

@@ -8,6 +8,8 @@ Rules:
   form token)`, at most one ResolutionChosen per conversation
   (`ids.resolution_id`), one CallbackRequested (`ids.callback_id`); producers use
   these ids as `event_id` too;
+- a CallbackRequested carries the conversation's transcript as the customer saw it
+  (relais_contracts.transcript; personal data), empty in records written before it;
 - free text, addresses and phone numbers typed by the customer are personal data;
   free text keeps its line breaks (LF) and nothing else (relais_contracts.text);
 - ResolutionChosen and CallbackRequested are requests: the actions service decides
@@ -31,6 +33,7 @@ from relais_contracts.privacy import PERSONAL
 from relais_contracts.registry import Service, Topic
 from relais_contracts.text import OptionalMultiLine, OptionalSingleLine, SingleLine
 from relais_contracts.tracking import Substatus, TrackingStatus
+from relais_contracts.transcript import Transcript
 
 
 class EntryPoint(StrEnum):
@@ -170,6 +173,7 @@ class CallbackRequested(_ConversationEvent):
     time_zone: TimeZoneName
     locale: Locale
     note: OptionalMultiLine = Field(default=None, max_length=1000, json_schema_extra=PERSONAL)
+    transcript: Transcript = ()
 
 
 class SurveyAnswered(_ConversationEvent):

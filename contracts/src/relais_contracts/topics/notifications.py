@@ -10,7 +10,13 @@ Rules:
   before sending and after, so redelivered input never sends twice;
 - keyed by `<merchant_id>/<shipment_id>`; no personal data (no address, no content):
   the recipient is named only by channel;
-- the link in the message is signed and expires; its token never appears here.
+- the link in the message is signed and expires; its token never appears here;
+- an anomaly type the merchant reviews (`delivery: review`) is first announced by
+  NotificationHeldForReview (one per trigger and purpose, `review_id` =
+  `ids.review_id(trigger id, purpose)`): nothing is sent until an agent's ReviewDecided
+  (relais.notification-commands.v1); "send" releases it to the policy above and its
+  outcomes follow; "dismiss" ends each channel's message NotificationSuppressed
+  `dismissed_by_merchant`; a resolution of the anomaly meanwhile ends them `stale`.
 """
 
 from __future__ import annotations
@@ -37,6 +43,8 @@ class TriggerKind(StrEnum):
     ANOMALY_ESCALATION = "anomaly_escalation"
     MILESTONE = "milestone"
     ACTION_RESULT = "action_result"
+    CAMPAIGN = "campaign"
+    """A merchant-written broadcast sent from the back office (`campaign_id` is set)."""
 
 
 class NotificationTrigger(Contract):
@@ -50,6 +58,11 @@ class NotificationTrigger(Contract):
         description='The anomaly type, milestone or action type ("delivery_late").',
     )
     source_event_id: UUID = Field(description="The event that triggered the message.")
+    campaign_id: UUID | None = Field(
+        default=None,
+        description="The back-office campaign that asked for the message "
+        "(relais.notification-commands.v1); none for the notifier's own triggers.",
+    )
 
 
 class LinkKind(StrEnum):
@@ -119,6 +132,8 @@ class SuppressionReason(StrEnum):
     STALE = "stale"
     """The facts moved on before it could be sent (anomaly resolved, parcel delivered)."""
     ALREADY_SENT = "already_sent"
+    DISMISSED_BY_MERCHANT = "dismissed_by_merchant"
+    """Held for review, and an agent of the merchant decided not to send it."""
 
 
 class NotificationSuppressed(_NotificationOutcome):
@@ -151,6 +166,21 @@ class NotificationFailed(_NotificationOutcome):
     detail: OptionalNeutralizedLine = Field(default=None, max_length=500)
 
 
+class NotificationHeldForReview(ShipmentEvent):
+    """Not sent: waiting in the merchant's review queue for an agent's decision.
+    `occurred_at` is when it was held."""
+
+    event_type: Literal["NotificationHeldForReview"] = "NotificationHeldForReview"
+    schema_version: Literal[1] = 1
+    review_id: UUID = Field(description="`ids.review_id(trigger id, purpose)`.")
+    trigger: NotificationTrigger
+    purpose: SingleLine = Field(
+        min_length=1, max_length=64, description='"initial", "escalation-<level>".'
+    )
+    template: OptionalSingleLine = Field(default=None, max_length=128)
+    channels: tuple[Channel, ...] = Field(min_length=1, max_length=2)
+
+
 NotificationEvent = (
     NotificationSent | NotificationDeferred | NotificationSuppressed | NotificationFailed
 )
@@ -164,6 +194,7 @@ TOPIC = Topic(
         NotificationDeferred,
         NotificationSuppressed,
         NotificationFailed,
+        NotificationHeldForReview,
     ),
     producers=(Service.NOTIFIER,),
     consumers=(Service.CHAT, Service.INSIGHTS),

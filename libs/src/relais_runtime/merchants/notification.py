@@ -10,16 +10,21 @@ Rules:
   a message due inside them waits until they end, unless its anomaly type is in
   `urgent`;
 - the frequency cap counts the messages (one per trigger, whatever the channels) a
-  customer received in the last `window_hours`.
+  customer received in the last `window_hours`;
+- an anomaly type bound with `delivery: review` is held in the back office's review
+  queue until an agent sends or dismisses it (`automatic`, the default, sends it at
+  once); `review_alert_after` (`30m`, `2h`, `1d`, `1h30m`) is how long a held message
+  may wait before the merchant is alerted; only anomaly bindings may ask for review.
 """
 
 from __future__ import annotations
 
-from datetime import time
+import re
+from datetime import time, timedelta
 from enum import StrEnum
 from typing import Self
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import Field, field_serializer, field_validator, model_validator
 
 from relais_runtime.merchants.base import Section
 
@@ -70,6 +75,45 @@ class FrequencyCap(Section):
     window_hours: int = Field(ge=1, le=24 * 30)
 
 
+class Delivery(StrEnum):
+    AUTOMATIC = "automatic"
+    """Sent as soon as the policy allows (quiet hours, cap, opt-out)."""
+    REVIEW = "review"
+    """Held until an agent of the merchant sends or dismisses it."""
+
+
+_DURATION = re.compile(r"(?:(\d+)d)?(?:(\d+)h)?(?:(\d+)m)?(?:(\d+)s)?")
+_MAX_REVIEW_WAIT = timedelta(days=30)
+
+
+def parse_duration(value: object) -> timedelta:
+    """`1d`, `2h`, `1h30m`, `45m`, `90s` (units in that order), or seconds as a number;
+    strictly positive."""
+    if isinstance(value, timedelta):
+        duration = value
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        duration = timedelta(seconds=value)
+    elif isinstance(value, str) and value and (match := _DURATION.fullmatch(value.strip())):
+        days, hours, minutes, seconds = (int(part or 0) for part in match.groups())
+        duration = timedelta(days=days, hours=hours, minutes=minutes, seconds=seconds)
+    else:
+        raise ValueError(f"{value!r} is not a duration such as 30m, 2h, 1d or 1h30m")
+    if duration <= timedelta(0):
+        raise ValueError("the duration must be positive")
+    return duration
+
+
+def format_duration(duration: timedelta) -> str:
+    """The notation parse_duration reads (`1d2h`, `90s`), so a dumped config reloads."""
+    seconds = int(duration.total_seconds())
+    parts = []
+    for unit, size in (("d", 86_400), ("h", 3_600), ("m", 60), ("s", 1)):
+        count, seconds = divmod(seconds, size)
+        if count:
+            parts.append(f"{count}{unit}")
+    return "".join(parts) or "0s"
+
+
 class MessageBinding(Section):
     template: str = Field(pattern=r"^[a-z][a-z0-9_]{0,63}$")
     channels: tuple[NotificationChannel, ...] | None = Field(
@@ -77,6 +121,10 @@ class MessageBinding(Section):
     )
     notify_escalations: bool = Field(
         default=False, description="Anomalies only: send a reminder when it escalates."
+    )
+    delivery: Delivery = Field(
+        default=Delivery.AUTOMATIC,
+        description="Anomalies only: `review` holds the message until an agent decides.",
     )
 
 
@@ -95,6 +143,22 @@ class NotificationSettings(Section):
     urgent: tuple[str, ...] = Field(
         default=(), description="Anomaly types sent even during quiet hours."
     )
+    review_alert_after: timedelta = Field(
+        default=timedelta(hours=2),
+        description="How long a message held for review may wait before an alert (`2h`).",
+    )
+
+    @field_validator("review_alert_after", mode="before")
+    @classmethod
+    def _duration(cls, value: object) -> timedelta:
+        duration = parse_duration(value)
+        if duration > _MAX_REVIEW_WAIT:
+            raise ValueError("at most 30 days (30d)")
+        return duration
+
+    @field_serializer("review_alert_after")
+    def _written_duration(self, value: timedelta) -> str:
+        return format_duration(value)
 
     @field_validator("anomalies", "urgent")
     @classmethod
@@ -131,6 +195,21 @@ class NotificationSettings(Section):
                     f"channel {channel.value!r} is used but has no {channel.value} section"
                 )
         return self
+
+    @model_validator(mode="after")
+    def _review_only_for_anomalies(self) -> Self:
+        others = {f"milestones.{name}": binding for name, binding in self.milestones.items()}
+        if self.action_confirmation is not None:
+            others["action_confirmation"] = self.action_confirmation
+        for field, binding in sorted(others.items()):
+            if binding.delivery is Delivery.REVIEW:
+                raise ValueError(f"{field}: delivery review is for anomaly types only")
+        return self
+
+    def reviewed(self, anomaly_type: str) -> bool:
+        """True when this anomaly type's messages wait for an agent's decision."""
+        binding = self.anomalies.get(anomaly_type)
+        return binding is not None and binding.delivery is Delivery.REVIEW
 
     def configured(self, channel: NotificationChannel) -> bool:
         return getattr(self, channel.value) is not None

@@ -5,7 +5,9 @@ Rules:
   merchants and builds the link signer and the clock; it touches no network;
 - every merchant's `chat` section is checked against the scenario library
   (domain.library) before the service starts: a bad scenario, a bad merchant file
-  or a mismatch raises ConfigurationError naming the file, the field and the reason.
+  or a mismatch raises ConfigurationError naming the file, the field and the reason;
+- the pages' gettext catalogues (ui.words) are read here, once: a broken or missing
+  one stops the start-up naming the file.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from relais_chat.domain.scenarios import Scenario, ScenarioError
 from relais_chat.service.lookup import Lookup, LookupLimits, bucket_key
 from relais_chat.service.pages import CustomerPages
 from relais_chat.settings import ChatSettings
+from relais_chat.ui import words
 from relais_runtime.clock import Clock
 from relais_runtime.links import LinkSigner
 from relais_runtime.merchants import MerchantDirectory, merchants_of
@@ -46,6 +49,9 @@ def configure(settings: ChatSettings) -> ChatConfiguration:
         scenarios = load_pack(pack_directories(settings.scenarios_dir))
     except ScenarioError as error:
         raise ConfigurationError(str(error)) from None
+    catalogue_problems = words.check_catalogues()
+    if catalogue_problems:
+        raise ConfigurationError("\n".join(catalogue_problems))
     merchants = merchants_of(settings.merchants_dir)
     problems = [
         problem

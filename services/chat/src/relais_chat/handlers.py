@@ -29,11 +29,10 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Annotated
 
-from babel import negotiate_locale
 from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from relais_chat import repository
+from relais_chat import desk_repository, repository
 from relais_chat.domain.access import Denied, Granted, Refusal
 from relais_chat.headers import SecuredRoute, security_headers
 from relais_chat.service.conversations import abandon_for_resolution
@@ -55,11 +54,12 @@ from relais_chat.ui.pages import (
 )
 from relais_chat.ui.tracking import calendar_file, calendar_filename
 from relais_contracts.envelope import Event, split_partition_key
-from relais_contracts.topics import anomalies, shipment_state, tracking_events
+from relais_contracts.topics import anomalies, desk_replies, shipment_state, tracking_events
 from relais_contracts.topics.conversations import EntryPoint
 from relais_runtime.clock import Clock
 from relais_runtime.consumer import Handler, MessageContext, Subscription
 from relais_runtime.failures import unexpected_event
+from relais_runtime.i18n import served_languages
 from relais_runtime.links import LinkPurpose
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.metrics import CHAT_PAGES
@@ -121,6 +121,18 @@ def anomaly_handler(clock: Clock) -> Handler:
     return on_anomaly
 
 
+async def on_desk_reply(event: Event, context: MessageContext) -> None:
+    """The desk's answer is stored once (answer_id) and shows on the customer's chat page;
+    the survey of a closed case is the notifier's."""
+    match event:
+        case desk_replies.AnswerCustomer():
+            await desk_repository.create_agent_answer(context.connection, answer=event)
+        case desk_replies.SendSurvey():
+            return
+        case _:
+            unexpected_event(event, where=desk_replies.TOPIC.name)
+
+
 def subscriptions(clock: Clock) -> Sequence[Subscription]:
     return (
         Subscription(
@@ -131,6 +143,7 @@ def subscriptions(clock: Clock) -> Sequence[Subscription]:
         ),
         Subscription(tracking_events.TOPIC, "chat.tracking-events", on_tracking_event),
         Subscription(anomalies.TOPIC, "chat.anomalies", anomaly_handler(clock)),
+        Subscription(desk_replies.TOPIC, "chat.desk-replies", on_desk_reply),
     )
 
 
@@ -339,15 +352,32 @@ def client_address(request: Request) -> str:
 
 
 def lookup_language(request: Request, merchant: MerchantConfig) -> str:
-    """`?lang=` if the merchant speaks it, else the browser's best match, else the
-    merchant's first language."""
-    spoken = [words.ui_language(locale) for locale in merchant.locales]
+    """`?lang=` if the merchant serves it, else the first browser language the merchant
+    serves (`de-AT` -> `de`), else the merchant's default (the shared i18n rule)."""
+    served = words.page_languages(merchant.locales)
     asked = request.query_params.get("lang", "")
-    if asked in spoken:
+    if asked in served:
         return asked
-    header = request.headers.get("accept-language", "")
-    preferred = [part.split(";")[0].strip().split("-")[0] for part in header.split(",")]
-    return negotiate_locale([p for p in preferred if p], spoken) or spoken[0]
+    for tag in accepted_tags(request.headers.get("accept-language", "")):
+        matched = served_languages((tag,), served)
+        if matched:
+            return matched[0]
+    return words.ui_language(None, merchant.locales)
+
+
+def accepted_tags(header: str) -> list[str]:
+    """An Accept-Language header's tags, most wanted first (`q=0` and `*` left out)."""
+    weighted = []
+    for part in header.split(","):
+        tag, _, parameters = part.strip().partition(";")
+        quality = parameters.strip().removeprefix("q=").strip()
+        try:
+            weight = float(quality) if quality else 1.0
+        except ValueError:
+            weight = 0.0
+        if tag.strip() and tag.strip() != "*" and weight > 0:
+            weighted.append((-weight, tag.strip()))
+    return [tag for _, tag in sorted(weighted, key=lambda pair: pair[0])]
 
 
 def refused(page: str, denied: Denied, *, embeddable: bool = False) -> Response:

@@ -238,6 +238,20 @@ async def create_answer(
     return bool(created)
 
 
+async def list_said_times(
+    connection: DbConnection, *, conversation_id: UUID
+) -> tuple[datetime, list[datetime]]:
+    """When the conversation started, and when each step was answered (by step)."""
+    started = await connection.fetchval(
+        "SELECT started_at FROM conversations WHERE conversation_id = $1", conversation_id
+    )
+    rows = await connection.fetch(
+        "SELECT created_at FROM answers WHERE conversation_id = $1 ORDER BY step",
+        conversation_id,
+    )
+    return started, [row["created_at"] for row in rows]
+
+
 async def delete_shipment(connection: DbConnection, *, merchant_id: str, shipment_id: str) -> None:
     """Erase a shipment's copy and timeline (the tracker published a tombstone), and its
     conversations with every answer typed in them (free text, addresses, phones) and its
@@ -248,7 +262,7 @@ async def delete_shipment(connection: DbConnection, *, merchant_id: str, shipmen
         merchant_id,
         shipment_id,
     )
-    for table in ("conversations", "anomalies", "tracking_events", "shipments"):
+    for table in ("agent_answers", "conversations", "anomalies", "tracking_events", "shipments"):
         await connection.execute(
             f"DELETE FROM {table} WHERE merchant_id = $1 AND shipment_id = $2",  # noqa: S608
             merchant_id,

@@ -56,6 +56,7 @@ def configure(settings: InsightsSettings) -> InsightsConfiguration:
             secure_cookies=settings.secure_cookies or settings.environment != "development",
         ),
         cursors=CursorCodec(secret_values(settings.session_secrets)),
+        notifier_url=str(settings.notifier_url).rstrip("/") if settings.notifier_url else None,
     )
 
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, HttpUrl
 
 from relais_runtime.settings import RuntimeSettings, SecretList
 
@@ -39,4 +39,10 @@ class InsightsSettings(RuntimeSettings):
     )
     metrics_window_days: int = Field(
         default=30, ge=1, le=366, description="The gauges cover the last N days."
+    )
+    notifier_url: HttpUrl | None = Field(
+        default=None,
+        description="The notifier's internal URL (the chart sets "
+        "http://<release>-relais-notifier:8003): a campaign's preview renders one message "
+        "there; unset, the preview shows the count and the merchant's own words only.",
     )

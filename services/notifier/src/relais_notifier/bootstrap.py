@@ -19,12 +19,19 @@ from pathlib import Path
 import asyncpg
 import httpx
 
-from relais_contracts.topics import action_results, anomalies, shipment_state
+from relais_contracts.topics import (
+    action_results,
+    anomalies,
+    desk_replies,
+    notification_commands,
+    shipment_state,
+)
 from relais_notifier.adapters.channels.email import SmtpConfig, SmtpSender
 from relais_notifier.adapters.channels.sms import SmsSender, TwilioSms
 from relais_notifier.adapters.customer_hashes import CustomerHashes
 from relais_notifier.adapters.links import LinkMaker
 from relais_notifier.handlers import Notifier, UnsubscribeContext, build_router
+from relais_notifier.preview_routes import build_preview_router
 from relais_notifier.service.dispatch_policy import DispatchPolicy
 from relais_notifier.service.dispatcher import Dispatcher
 from relais_notifier.settings import NotifierSettings
@@ -230,8 +237,18 @@ def wire(
                 group_id="notifier.action-results",
                 handler=notifier.on_action_result,
             ),
+            Subscription(
+                topic=notification_commands.TOPIC,
+                group_id="notifier.notification-commands",
+                handler=notifier.on_notification_command,
+            ),
+            Subscription(
+                topic=desk_replies.TOPIC,
+                group_id="notifier.desk-replies",
+                handler=notifier.on_desk_reply,
+            ),
         ),
-        routers=(build_router(routes),),
+        routers=(build_router(routes), build_preview_router(routes)),
         background=[
             Loop("notifier-dispatcher", dispatcher.run, heartbeat_s=DISPATCHER_HEARTBEAT_S)
         ],

@@ -7,7 +7,10 @@ below that, on each message's idempotency key):
   suppression when the merchant does not notify this trigger; a resolved anomaly
   makes its pending messages stale, a delivered parcel its pending milestone news;
 - action results -> the confirmation of a completed action (a failed action is not
-  announced).
+  announced);
+- the back office's commands -> a campaign's message, or a resend (service.campaigns);
+- the desk's replies -> the email that an answer waits in the chat, or the survey of a
+  closed case (domain.desk).
 Nothing is sent here: the dispatcher (service.dispatcher), woken by NOTIFY at commit,
 sends what is due. A merchant without configuration is a permanent error
 (dead-lettered with the reason), and so is an event type a topic should not carry.
@@ -27,7 +30,13 @@ from fastapi import APIRouter, Depends, Request
 from fastapi.responses import HTMLResponse
 
 from relais_contracts.envelope import Event, split_partition_key
-from relais_contracts.topics import action_results, anomalies, shipment_state
+from relais_contracts.topics import (
+    action_results,
+    anomalies,
+    desk_replies,
+    notification_commands,
+    shipment_state,
+)
 from relais_contracts.topics.action_results import ActionCompleted, ActionFailed
 from relais_contracts.topics.anomalies import (
     AnomalyDetected,
@@ -35,8 +44,15 @@ from relais_contracts.topics.anomalies import (
     AnomalyResolved,
     ShipmentMilestoneReached,
 )
+from relais_contracts.topics.desk_replies import AnswerCustomer, SendSurvey
+from relais_contracts.topics.notification_commands import (
+    CampaignMessageRequested,
+    MessageResendRequested,
+    ReviewDecided,
+)
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
 from relais_notifier.adapters.links import LinkMaker
+from relais_notifier.service.campaigns import Campaigns
 from relais_notifier.service.contacts import forget_contact, remember_contact
 from relais_notifier.service.planning import Planning
 from relais_notifier.service.unsubscribing import LinkProblem, opt_out, read_unsubscribe_token
@@ -56,6 +72,7 @@ class Notifier:
     def __init__(self, *, merchants: Mapping[str, MerchantConfig], clock: Clock) -> None:
         self._merchants = merchants
         self._planning = Planning(clock=clock)
+        self._campaigns = Campaigns(clock=clock)
 
     def _settings(self, merchant_id: str) -> NotificationSettings | None:
         merchant = self._merchants.get(merchant_id)
@@ -100,6 +117,31 @@ class Notifier:
                 return
             case _:
                 unexpected_event(event, where=action_results.TOPIC.name)
+
+    async def on_notification_command(self, event: Event, context: MessageContext) -> None:
+        """The back office's commands (one subscription for the whole topic: a new command
+        type is one more case here)."""
+        connection = context.connection
+        match event:
+            case CampaignMessageRequested():
+                settings = self._settings(event.merchant_id)
+                if settings is not None:
+                    await self._campaigns.message_requested(connection, event, settings)
+            case MessageResendRequested():
+                await self._campaigns.resend_requested(connection, event)
+            case ReviewDecided():
+                await self._planning.reviewing.decide(connection, event)
+            case _:
+                unexpected_event(event, where=notification_commands.TOPIC.name)
+
+    async def on_desk_reply(self, event: Event, context: MessageContext) -> None:
+        match event:
+            case AnswerCustomer() | SendSurvey():
+                settings = self._settings(event.merchant_id)
+                if settings is not None:
+                    await self._planning.desk_reply(context.connection, event, settings)
+            case _:
+                unexpected_event(event, where=desk_replies.TOPIC.name)
 
 
 @dataclass(frozen=True)

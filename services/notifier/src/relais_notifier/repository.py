@@ -14,6 +14,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
+from uuid import UUID
 
 import asyncpg
 
@@ -79,10 +80,11 @@ async def update_notifications_erased(
     connection: DbConnection, *, merchant_id: str, shipment_id: str
 ) -> None:
     """An erased shipment's messages keep their trigger, channel, status and times, and
-    lose what links them to the customer (`customer_key`, a hash of the address); one
-    not sent yet never will be (suppressed, reason `erased`)."""
+    lose what links them to the customer (`customer_key`, a hash of the address, and
+    `sent_copy`, the message as the customer read it); one not sent yet never will be
+    (suppressed, reason `erased`)."""
     await connection.execute(
-        "UPDATE notifications SET customer_key = NULL,"
+        "UPDATE notifications SET customer_key = NULL, sent_copy = NULL,"
         " status = CASE WHEN status = 'pending' THEN 'suppressed' ELSE status END,"
         " outcome_reason = CASE WHEN status = 'pending' THEN 'erased' ELSE outcome_reason END,"
         " updated_at = now() WHERE merchant_id = $1 AND shipment_id = $2",
@@ -336,3 +338,79 @@ async def get_wake_channel(connection: DbConnection) -> str:
 async def wake_dispatcher(connection: DbConnection) -> None:
     """Wake the dispatcher when this transaction commits (NOTIFY is transactional)."""
     await connection.execute("SELECT pg_notify($1 || current_schema(), '')", WAKE_CHANNEL_PREFIX)
+
+
+async def latest_anomaly_messages(
+    connection: DbConnection, *, merchant_id: str, shipment_id: str
+) -> list[Notification]:
+    """The first message of the shipment's latest notified anomaly, one row per channel
+    it was planned on (fallback copies left out: the fallback rule makes them again)."""
+    rows = await connection.fetch(
+        f"SELECT {_COLUMNS} FROM notifications"  # noqa: S608
+        " WHERE merchant_id = $1 AND shipment_id = $2 AND purpose = 'initial'"
+        " AND trigger_kind = 'anomaly' AND template IS NOT NULL AND fallback_from IS NULL"
+        " AND trigger_ref = (SELECT trigger_ref FROM notifications WHERE merchant_id = $1"
+        "   AND shipment_id = $2 AND purpose = 'initial' AND trigger_kind = 'anomaly'"
+        "   AND template IS NOT NULL ORDER BY planned_at DESC LIMIT 1)"
+        " ORDER BY channel",
+        merchant_id,
+        shipment_id,
+    )
+    return [_notification(row) for row in rows]
+
+
+async def find_notification(
+    connection: DbConnection, *, merchant_id: str, notification_id: UUID
+) -> Notification | None:
+    row = await connection.fetchrow(
+        f"SELECT {_COLUMNS} FROM notifications"  # noqa: S608
+        " WHERE merchant_id = $1 AND notification_id = $2",
+        merchant_id,
+        notification_id,
+    )
+    return _notification(row) if row else None
+
+
+async def get_latest_facts(
+    connection: DbConnection, *, merchant_id: str, shipment_id: str
+) -> MessageFacts | None:
+    """The facts of the newest message planned about the shipment that names its order
+    (the notifier's own copy of the parcel; erased rows name none)."""
+    facts = await connection.fetchval(
+        "SELECT facts FROM notifications WHERE merchant_id = $1 AND shipment_id = $2"
+        " AND template IS NOT NULL AND coalesce(facts->>'order_number', '') <> ''"
+        " ORDER BY planned_at DESC LIMIT 1",
+        merchant_id,
+        shipment_id,
+    )
+    if facts is None:
+        return None
+    return MessageFacts.model_validate(json.loads(facts) if isinstance(facts, str) else facts)
+
+
+@dataclass(frozen=True)
+class SentCopy:
+    channel: Channel
+    sent_at: datetime | None
+    parts: Mapping[str, str | None]
+
+
+async def get_sent_copy(
+    connection: DbConnection, *, merchant_id: str, notification_id: UUID
+) -> SentCopy | None:
+    """The merchant's sent message's copy; None when there is none (another merchant's,
+    not sent, sent before copies were kept, or erased)."""
+    row = await connection.fetchrow(
+        "SELECT channel, sent_at, sent_copy FROM notifications"
+        " WHERE merchant_id = $1 AND notification_id = $2 AND sent_copy IS NOT NULL",
+        merchant_id,
+        notification_id,
+    )
+    if row is None:
+        return None
+    parts = row["sent_copy"]
+    return SentCopy(
+        channel=Channel(row["channel"]),
+        sent_at=row["sent_at"],
+        parts=json.loads(parts) if isinstance(parts, str) else parts,
+    )

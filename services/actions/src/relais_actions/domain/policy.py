@@ -113,7 +113,9 @@ def source_of_callback(event: CallbackRequested, *, shipment: ShipmentContext) -
         shipment_id=event.shipment_id,
         correlation_id=event.correlation_id,
         decided_at=event.occurred_at,
-        request=CallbackTicketRequest(phone=event.phone, slot=event.slot, note=event.note),
+        request=CallbackTicketRequest(
+            phone=event.phone, slot=event.slot, note=event.note, transcript=event.transcript
+        ),
         automatic=False,
         shipment=shipment,
         anomaly_id=event.anomaly_id,

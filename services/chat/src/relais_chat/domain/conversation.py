@@ -5,8 +5,11 @@ Rules:
 - one conversation per subject: an anomaly, or a shipment's delivery (the survey);
 - a conversation is `open` until its scenario finishes (`finished`) or the facts
   close its anomaly first (`abandoned`); only an open one accepts answers;
-- the customer's locale is used if the merchant speaks its language, else the
-  merchant's first locale; times are the customer's, else the merchant's zone.
+- the language is `relais_runtime.i18n.customer_language` (the fallback chain over
+  the languages the merchant serves: a `de-AT` customer of a merchant serving `de`
+  reads German, one the merchant does not serve reads the merchant's default); the
+  customer's own locale is kept when it speaks that language (its dates), else the
+  merchant's locale of that language; times are the customer's, else the merchant's.
 """
 
 from __future__ import annotations
@@ -19,11 +22,12 @@ from zoneinfo import ZoneInfo
 
 from relais_chat.domain.engine import Progress
 from relais_chat.domain.forms import FormContext
-from relais_chat.domain.translations import language_of
+from relais_chat.domain.translations import LANGUAGES, language_of
 from relais_contracts.catalogue import AnomalyType
 from relais_contracts.shipment import ShipmentContext
 from relais_contracts.topics.conversations import ConversationPurpose
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
+from relais_runtime.i18n import customer_language, normalize_tag
 from relais_runtime.merchants import MerchantConfig
 
 DEFAULT_COUNTRY = "FR"
@@ -55,13 +59,12 @@ class Subject:
 
 
 def customer_locale(merchant: MerchantConfig, state: ShipmentStateChanged | None) -> str:
-    """The customer's locale if the merchant speaks its language, else the merchant's first."""
-    if state is not None:
-        wanted = state.customer.locale
-        for locale in merchant.locales:
-            if language_of(locale) == language_of(wanted):
-                return wanted
-    return merchant.locales[0]
+    wanted = normalize_tag(state.customer.locale) if state is not None else None
+    language = customer_language(wanted, merchant.locales, LANGUAGES)
+    if wanted is not None and language_of(wanted) == language:
+        return wanted
+    spoken = (locale for locale in merchant.locales if language_of(locale) == language)
+    return next(spoken, language)
 
 
 def customer_zone(merchant: MerchantConfig, state: ShipmentStateChanged | None) -> str:

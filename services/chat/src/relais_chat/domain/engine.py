@@ -9,7 +9,8 @@ Rules:
   double click or a replayed form counts once;
 - an invalid answer changes nothing and returns the errors by field;
 - reaching a resolution yields the outcome and the action with its parameters
-  taken from earlier form answers; an escalation yields a callback request; a
+  taken from earlier form answers (and, when the scenario asks why, the customer's
+  reason on a reship, refund or store credit); an escalation yields a callback request; a
   survey yields the CSAT; once finished, nothing more is accepted.
 """
 
@@ -27,6 +28,7 @@ from relais_chat.domain.forms import (
     parse_field,
 )
 from relais_chat.domain.scenarios import (
+    REASONED_ACTIONS,
     EndNode,
     EscalationNode,
     FieldKind,
@@ -266,7 +268,24 @@ def _resolution(
         if value is None or value.get("skipped"):
             continue
         params[name] = _param_value(scenario, source, value)
-    return ResolutionReached(node_id, node.outcome, scenario.action_of(node), params)
+    action = scenario.action_of(node)
+    reason = _customer_reason(scenario, answers) if action in REASONED_ACTIONS else None
+    if reason is not None:
+        params["customer_reason"] = reason
+    return ResolutionReached(node_id, node.outcome, action, params)
+
+
+def _customer_reason(
+    scenario: Scenario, answers: Mapping[str, dict[str, Any]]
+) -> dict[str, Any] | None:
+    """The reason chosen and the comment typed, if the scenario asked and it was answered."""
+    asks = scenario.asks_why
+    chosen = answers.get(asks.question) if asks else None
+    if asks is None or chosen is None:
+        return None
+    comment = answers.get(asks.comment) if asks.comment else None
+    text = comment.get("text") if comment and not comment.get("skipped") else None
+    return {"reason": chosen["choice"], "comment": text}
 
 
 _PARAM_KEY: Final[dict[FieldKind, str]] = {

@@ -44,6 +44,7 @@ from relais_contracts.topics.conversations import (
     TrackingPageViewed,
 )
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
+from relais_contracts.transcript import TranscriptLine
 
 _ACTION = TypeAdapter[Any](ActionRequest)
 
@@ -108,9 +109,18 @@ def tracking_viewed(
 
 
 def events_for(
-    ref: ConversationRef, outputs: Sequence[Output], *, submission: str, now: datetime
+    ref: ConversationRef,
+    outputs: Sequence[Output],
+    *,
+    submission: str,
+    now: datetime,
+    transcript: tuple[TranscriptLine, ...] = (),
 ) -> list[Event]:
-    return [_event(ref, output, submission=submission, now=now) for output in outputs]
+    """`transcript` (the conversation so far) travels with a callback request."""
+    return [
+        _event(ref, output, submission=submission, now=now, transcript=transcript)
+        for output in outputs
+    ]
 
 
 def _envelope(ref: ConversationRef, now: datetime) -> dict[str, Any]:
@@ -123,14 +133,21 @@ def _envelope(ref: ConversationRef, now: datetime) -> dict[str, Any]:
     }
 
 
-def _event(ref: ConversationRef, output: Output, *, submission: str, now: datetime) -> Event:
+def _event(
+    ref: ConversationRef,
+    output: Output,
+    *,
+    submission: str,
+    now: datetime,
+    transcript: tuple[TranscriptLine, ...],
+) -> Event:
     match output:
         case AnswerGiven():
             return _answer_recorded(ref, output, submission=submission, now=now)
         case ResolutionReached():
             return _resolution_chosen(ref, output, now=now)
         case CallbackAsked():
-            return _callback_requested(ref, output, now=now)
+            return _callback_requested(ref, output, now=now, transcript=transcript)
         case SurveyGiven():
             return _survey_answered(ref, output, now=now)
         case _:
@@ -175,7 +192,11 @@ def _resolution_chosen(
 
 
 def _callback_requested(
-    ref: ConversationRef, output: CallbackAsked, *, now: datetime
+    ref: ConversationRef,
+    output: CallbackAsked,
+    *,
+    now: datetime,
+    transcript: tuple[TranscriptLine, ...],
 ) -> CallbackRequested:
     callback_id = ids.callback_id(ref.conversation_id)
     return CallbackRequested(
@@ -190,6 +211,7 @@ def _callback_requested(
         time_zone=ref.time_zone,
         locale=ref.locale,
         note=output.note,
+        transcript=transcript,
     )
 
 

@@ -14,6 +14,9 @@ file and the node):
   tones unless one text serves both); placeholders are limited to
   translations.PLACEHOLDERS, and a German, Spanish, Italian or Dutch text has exactly
   the English text's placeholders;
+- `asks_why` names a question whose choice ids are relais_contracts.actions.ReturnReason
+  values and, optionally, an optional text form for the customer's comment; their answers
+  fill `customer_reason` of every reship, refund or store credit the scenario resolves;
 - a file may `include` shared fragments (files starting with `_`): their nodes join
   the scenario, and only those the scenario uses need to be reachable.
 A scenario's id is `<pack directory>/<file stem>`, e.g. `default/delivery_late`.
@@ -31,7 +34,7 @@ from typing import Annotated, Any, Final, Literal
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from relais_chat.domain.translations import LANGUAGES, validate_text
-from relais_contracts.actions import ActionType
+from relais_contracts.actions import ActionType, ReturnReason
 from relais_contracts.catalogue import AnomalyType
 from relais_contracts.topics.conversations import ResolutionOutcome
 
@@ -148,6 +151,18 @@ ACTION_PARAMS: Final[dict[ActionType, dict[str, tuple[FieldKind, bool]]]] = {
 A callback is requested by an escalation node, never by a resolution."""
 
 
+REASONED_ACTIONS: Final = frozenset({ActionType.RESHIP, ActionType.REFUND, ActionType.STORE_CREDIT})
+"""Actions that carry the customer's reason (`customer_reason`) when the scenario asks why."""
+
+
+class AsksWhy(BaseModel):
+    """Where a scenario asks why the parcel was refused or sent back."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+    question: str
+    comment: str | None = None
+
+
 class ScenarioFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: str = Field(default="1", max_length=64)
@@ -155,6 +170,7 @@ class ScenarioFile(BaseModel):
     anomaly_types: tuple[AnomalyType, ...] = ()
     languages: tuple[str, ...] = Field(min_length=1)
     include: tuple[str, ...] = ()
+    asks_why: AsksWhy | None = None
     start: str
     nodes: dict[str, Node]
 
@@ -184,6 +200,7 @@ class Scenario:
     start: str
     nodes: Mapping[str, Node]
     source: Path
+    asks_why: AsksWhy | None = None
 
     def node(self, node_id: str) -> Node:
         return self.nodes[node_id]
@@ -231,6 +248,7 @@ def assemble(
         start=parsed.start,
         nodes=nodes,
         source=source,
+        asks_why=parsed.asks_why,
     )
     problems = check(scenario, own_nodes=own)
     if problems:
@@ -252,6 +270,31 @@ def check(scenario: Scenario, *, own_nodes: set[str]) -> list[str]:
     problems.extend(_check_paths(scenario, reachable, own_nodes=own_nodes))
     if scenario.purpose == "survey":
         problems.extend(_check_survey(scenario, reachable))
+    if scenario.asks_why is not None:
+        problems.extend(_check_asks_why(scenario, scenario.asks_why))
+    return problems
+
+
+def _check_asks_why(scenario: Scenario, asks: AsksWhy) -> list[str]:
+    """The reason question offers only known reasons; the comment is an optional text."""
+    problems = []
+    question = scenario.nodes.get(asks.question)
+    if not isinstance(question, QuestionNode):
+        problems.append(f"asks_why: question {asks.question!r} is not a question node")
+    else:
+        known = {reason.value for reason in ReturnReason}
+        problems.extend(
+            f"asks_why: choice {choice.id!r} of {asks.question!r} is not a reason"
+            f" ({', '.join(sorted(known))})"
+            for choice in question.choices
+            if choice.id not in known
+        )
+    if asks.comment is not None:
+        comment = scenario.nodes.get(asks.comment)
+        if not (
+            isinstance(comment, FormNode) and comment.field is FieldKind.TEXT and comment.optional
+        ):
+            problems.append(f"asks_why: comment {asks.comment!r} is not an optional text form")
     return problems
 
 

@@ -42,6 +42,9 @@ PLACEHOLDERS: Final = frozenset(
         "hold_deadline",
         "parcel_index",
         "parcel_count",
+        "delay_reason",
+        "new_delivery_date",
+        "new_ship_date",
     }
 )
 

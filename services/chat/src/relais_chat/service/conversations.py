@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
+from functools import partial
 from uuid import UUID
 
 from relais_chat import repository
@@ -27,9 +28,13 @@ from relais_chat.domain.conversation import (
     customer_locale,
     customer_zone,
 )
-from relais_chat.domain.engine import Accepted, Rejected
+from relais_chat.domain.engine import Accepted, CallbackAsked, Progress, Rejected
 from relais_chat.domain.forms import FormContext
+from relais_chat.domain.offers import offered_to
 from relais_chat.domain.scenarios import Scenario
+from relais_chat.domain.translations import language_of
+from relais_chat.ui import presentation, words
+from relais_chat.ui.transcript import Reader, Voice, said_lines
 from relais_contracts import ids
 from relais_contracts.topics import conversations as topic
 from relais_contracts.topics.conversations import (
@@ -37,6 +42,7 @@ from relais_contracts.topics.conversations import (
     ConversationAbandoned,
     EntryPoint,
 )
+from relais_contracts.transcript import TranscriptLine
 from relais_runtime.db import DbConnection
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.outbox import enqueue
@@ -45,9 +51,15 @@ from relais_runtime.outbox import enqueue
 def scenario_for(
     merchant: MerchantConfig, subject: Subject, scenarios: Mapping[str, Scenario]
 ) -> Scenario:
+    """The merchant's scenario for the subject, offering only what its actions allow."""
     if subject.anomaly_type is None:
         return scenarios[merchant.chat.survey_scenario]
-    return scenarios[merchant.chat.scenario_for(subject.anomaly_type)]
+    return offered(merchant, scenarios[merchant.chat.scenario_for(subject.anomaly_type)])
+
+
+def offered(merchant: MerchantConfig, scenario: Scenario) -> Scenario:
+    """The scenario without the choices the merchant's allowed actions cannot fulfil."""
+    return offered_to(scenario, merchant.actions.allowed if merchant.actions else None)
 
 
 def reference(
@@ -137,7 +149,7 @@ async def answer(
         )
         if stored is None or stored.status is not ConversationStatus.OPEN or subject.closed:
             return None
-        scenario = scenarios[stored.scenario_id]
+        scenario = offered(merchant, scenarios[stored.scenario_id])
         result = engine.submit(
             scenario, stored.progress, node_id=node_id, step=step, form=form, context=context
         )
@@ -163,9 +175,43 @@ async def answer(
             now=now,
         )
         ref = reference(merchant, subject, scenario, locale=stored.locale)
-        published = events.events_for(ref, result.outputs, submission=submission, now=now)
+        transcript: tuple[TranscriptLine, ...] = ()
+        if any(isinstance(output, CallbackAsked) for output in result.outputs):
+            transcript = await said_so_far(
+                connection, merchant, subject, scenario, stored, result.progress
+            )
+        published = events.events_for(
+            ref, result.outputs, submission=submission, now=now, transcript=transcript
+        )
         await enqueue(connection, topic=topic.TOPIC, events=published)
     return None
+
+
+async def said_so_far(
+    connection: DbConnection,
+    merchant: MerchantConfig,
+    subject: Subject,
+    scenario: Scenario,
+    stored: repository.StoredConversation,
+    progress: Progress,
+) -> tuple[TranscriptLine, ...]:
+    """The conversation as the customer's page shows it, in their language and zone."""
+    zone = customer_zone(merchant, subject.state)
+    locale = stored.locale
+    values = presentation.placeholder_values(
+        merchant=merchant, context=subject.context, state=subject.state, locale=locale, zone=zone
+    )
+    started_at, answered_at = await repository.list_said_times(
+        connection, conversation_id=stored.conversation_id
+    )
+    return said_lines(
+        progress,
+        scenario,
+        say=Voice(language_of(locale), merchant.branding.tone, values),
+        reader=Reader(locale, zone, partial(words.say, words.ui_language(locale))),
+        started_at=started_at,
+        answered_at=answered_at,
+    )
 
 
 async def abandon_for_resolution(

@@ -21,14 +21,15 @@ from datetime import datetime
 
 import asyncpg
 
-from relais_chat import repository
+from relais_chat import desk_repository, repository
+from relais_chat.desk_repository import AgentAnswer
 from relais_chat.domain import events
 from relais_chat.domain.access import Denied, Granted, check_link
 from relais_chat.domain.conversation import Subject, customer_locale, form_context
 from relais_chat.domain.engine import Rejected
 from relais_chat.domain.scenarios import Scenario
 from relais_chat.repository import StoredConversation
-from relais_chat.service.conversations import answer, get_or_start
+from relais_chat.service.conversations import answer, get_or_start, offered
 from relais_chat.service.lookup import Lookup
 from relais_chat.service.subjects import load_subject
 from relais_contracts.topics import conversations as conversations_topic
@@ -69,6 +70,8 @@ class ConversationView:
     form: Mapping[str, str]
     survey: bool
     tracking_url: str
+    agent_answers: tuple[AgentAnswer, ...] = ()
+    """What the merchant's desk answered, on a chat page (never a survey page)."""
 
 
 @dataclass(frozen=True)
@@ -144,17 +147,24 @@ class CustomerPages:
             tracking_events = await repository.list_tracking_events(
                 connection, merchant_id=merchant.merchant_id, shipment_id=subject.shipment_id
             )
+            answers = await desk_repository.list_agent_answers(
+                connection,
+                merchant_id=merchant.merchant_id,
+                shipment_id=subject.shipment_id,
+                anomaly_id=subject.subject_id,
+            )
         return ConversationView(
             merchant=merchant,
             subject=subject,
             conversation=stored,
-            scenario=self.scenarios[stored.scenario_id] if stored else None,
+            scenario=offered(merchant, self.scenarios[stored.scenario_id]) if stored else None,
             events=tracking_events,
             now=now,
             rejected=rejected,
             form=form or {},
             survey=purpose is LinkPurpose.SURVEY,
             tracking_url=f"/t/{self._tracking_token(granted, subject)}",
+            agent_answers=() if purpose is LinkPurpose.SURVEY else tuple(answers),
         )
 
     async def _answer(

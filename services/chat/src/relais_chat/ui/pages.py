@@ -53,7 +53,7 @@ templates = Environment(
 
 
 def page_base(merchant: MerchantConfig, locale: str) -> dict[str, Any]:
-    language = words.ui_language(locale)
+    language = words.ui_language(locale, merchant.locales)
     branding = merchant.branding
     contact = merchant.chat.contact
     return {
@@ -107,6 +107,16 @@ def render_conversation(view: ConversationView) -> str:
             order_number=subject.context.order_number,
         ),
         bubbles=said,
+        agent_answers=[
+            {
+                "title": context["t"]("agent_answer_from", merchant=merchant.branding.display_name),
+                "signed": context["t"]("agent_answer_signed", agent=answer.agent_name),
+                "when": presentation.show_datetime(answer.answered_at, locale=locale, zone=zone),
+                "at": answer.answered_at.isoformat(),
+                "text": answer.text,
+            }
+            for answer in view.agent_answers
+        ],
         prompt=prompt,
         finished=finished,
         closed=subject.closed or abandoned,
@@ -210,9 +220,7 @@ def render_lookup(page: LookupPage) -> str:
 
 def lookup_languages(merchant: MerchantConfig) -> list[tuple[str, str]]:
     """The page's languages the merchant speaks, with their own names, for the switch."""
-    spoken: list[tuple[str, str]] = []
-    for locale in merchant.locales:
-        language = words.ui_language(locale)
-        if language not in [code for code, _ in spoken]:
-            spoken.append((language, Locale.parse(language).get_display_name(language) or language))
-    return spoken
+    return [
+        (language, Locale.parse(language).get_display_name(language) or language)
+        for language in words.page_languages(merchant.locales)
+    ]

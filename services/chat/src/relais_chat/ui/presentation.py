@@ -18,6 +18,8 @@ from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
 
+from relais_chat.domain.translations import language_of
+from relais_chat.ui import delays
 from relais_contracts.common import PostalAddress, carrier_display_name
 from relais_contracts.shipment import ShipmentContext
 from relais_contracts.topics.shipment_state import ShipmentStateChanged
@@ -58,6 +60,7 @@ def placeholder_values(
     """Values for translations.PLACEHOLDERS; the customer's name only from the shipment state."""
     point = context.pickup_point
     estimate = context.estimated_delivery
+    new_delivery, new_ship = delays.new_days(context.declared_delay, zone=zone)
     return {
         "first_name": (state.customer.first_name if state else None) or "",
         "merchant_name": merchant.branding.display_name,
@@ -72,6 +75,9 @@ def placeholder_values(
         "hold_deadline": show_datetime(context.pickup_hold_deadline, locale=locale, zone=zone),
         "parcel_index": context.parcel_index,
         "parcel_count": context.parcel_count,
+        "delay_reason": delays.reason_clause(context.declared_delay, language=language_of(locale)),
+        "new_delivery_date": show_date(new_delivery, locale=locale),
+        "new_ship_date": show_date(new_ship, locale=locale),
     }
 
 

@@ -144,7 +144,9 @@ def tracking_context(view: TrackingView, *, t: Words, locale: str) -> dict[str, 
         ),
         "chat_url": view.chat_url,
         "has_calendar": calendar_day(state) is not None,
-        "blocks": blocks_for(view.merchant, current_stage(state), words.ui_language(locale)),
+        "blocks": blocks_for(
+            view.merchant, current_stage(state), words.ui_language(locale, view.merchant.locales)
+        ),
     }
 
 
@@ -155,7 +157,7 @@ def calendar_file(subject: CalendarSubject, *, tracking_url: str) -> bytes | Non
     if found is None:
         return None
     locale = customer_locale(merchant, state)
-    t = words.words_for(locale)
+    t = words.words_for(locale, merchant.locales)
     return ics(
         CalendarEvent(
             uid=f"{state.shipment_id}.{merchant.merchant_id}@relais",

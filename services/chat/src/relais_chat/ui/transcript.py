@@ -12,7 +12,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import StrEnum
@@ -22,7 +22,7 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from relais_chat.domain.conversation import ConversationStatus, Subject
-from relais_chat.domain.engine import Rejected
+from relais_chat.domain.engine import Progress, Rejected
 from relais_chat.domain.forms import PERIODS
 from relais_chat.domain.scenarios import (
     EscalationNode,
@@ -38,6 +38,10 @@ from relais_chat.domain.translations import Text
 from relais_chat.repository import StoredConversation
 from relais_chat.ui import presentation
 from relais_chat.ui.texts import render
+from relais_contracts.transcript import MAX_LINES as TRANSCRIPT_LINES
+from relais_contracts.transcript import MAX_TEXT as TRANSCRIPT_TEXT
+from relais_contracts.transcript import Speaker as TranscriptSpeaker
+from relais_contracts.transcript import TranscriptLine
 from relais_runtime.merchants.branding import Tone
 
 Words = Callable[..., str]
@@ -118,6 +122,37 @@ def bubbles(
         if isinstance(node, EscalationNode):
             said.append(Bubble(Speaker.BOT, say(node.done)))
     return said
+
+
+def said_lines(
+    progress: Progress,
+    scenario: Scenario,
+    *,
+    say: Voice,
+    reader: Reader,
+    started_at: datetime,
+    answered_at: Sequence[datetime],
+) -> tuple[TranscriptLine, ...]:
+    """The bubbles as plain text for the desk: the n-th answer at `answered_at[n]`, the
+    bot's words at the time of the answer before them (the first ones at the start)."""
+    lines: list[TranscriptLine] = []
+    answers = 0
+
+    def line(speaker: TranscriptSpeaker, html: Markup) -> None:
+        at = answered_at[answers - 1] if 0 < answers <= len(answered_at) else started_at
+        text = html.striptags()[:TRANSCRIPT_TEXT]
+        lines.append(TranscriptLine(at=at, speaker=speaker, text=text or "-"))
+
+    for turn in progress.turns:
+        node = scenario.node(turn.node_id)
+        line(TranscriptSpeaker.BOT, say(node.text))
+        if turn.value is None:
+            continue
+        answers += 1
+        line(TranscriptSpeaker.CUSTOMER, answer_html(node, turn.value, say, reader))
+        if isinstance(node, EscalationNode):
+            line(TranscriptSpeaker.BOT, say(node.done))
+    return tuple(lines[-TRANSCRIPT_LINES:])
 
 
 def waiting_prompt(
@@ -201,8 +236,9 @@ def answer_html(node: Node, value: Mapping[str, Any], say: Voice, reader: Reader
     if value.get("skipped"):
         return Markup("—")
     if isinstance(node, QuestionNode):
-        label = next(c.label for c in node.choices if c.id == value["choice"])
-        return say(label)
+        label = next((c.label for c in node.choices if c.id == value["choice"]), None)
+        # A choice the merchant has stopped offering since it was picked keeps its id.
+        return say(label) if label is not None else Markup.escape(value["choice"])
     if isinstance(node, SurveyNode):
         stars = "★" * value["csat"] + "☆" * (5 - value["csat"])
         comment = value.get("comment")

@@ -1,400 +1,72 @@
-"""The pages' own words (labels, buttons, errors, statuses), per language.
+"""The pages' own words (labels, buttons, errors, statuses, the timeline's sentence of
+each carrier substatus), read from the gettext domain `chat`
+(`relais_chat/locale/<ll>/LC_MESSAGES/chat.po`, msgid = the key).
 
-Rule: every key exists in every language (a unit test checks it); scenario texts
-carry the merchant's voice, these stay neutral so they fit both French tones.
+Rules:
+- every key of the English catalogue exists in every language of LANGUAGES, with the
+  same placeholders (`relais i18n check`, run by a unit test); a key a language lacks
+  is said in English, never as a hole (relais_runtime.i18n.PlatformTexts.say);
+- the catalogues are read once, at start-up (`check_catalogues` in the bootstrap); a
+  broken file stops the service naming it;
+- a page speaks `relais_runtime.i18n.customer_language`: the fallback chain over the
+  languages the merchant serves (its declared `locales` the catalogues speak);
+- scenario texts carry the merchant's voice, these stay neutral so they fit both tones.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from functools import partial
+from collections.abc import Callable, Iterable, Sequence
+from functools import cache, partial
 from typing import Final
 
-from relais_contracts.tracking import Substatus, TrackingStatus
+from relais_runtime.i18n import (
+    SUPPORTED_LANGUAGES,
+    CatalogueError,
+    PlatformTexts,
+    customer_language,
+    load_platform_texts,
+    served_languages,
+)
 
-LANGUAGES: Final = ("en", "fr")
-
-_S = TrackingStatus
-
-_B = Substatus
-
-_SUBSTATUS_EN: Final[dict[str, str]] = {
-    _B.PENDING_UNSPECIFIED: "The carrier has not received the parcel yet.",
-    _B.AWAITING_SHIPMENT: "Your order is being prepared.",
-    _B.INFO_RECEIVED_UNSPECIFIED: "The carrier has been told about your parcel.",
-    _B.LABEL_CREATED: "Your parcel is packed and waits for the carrier.",
-    _B.PICKUP_SCHEDULED: "The carrier will collect your parcel soon.",
-    _B.IN_TRANSIT_UNSPECIFIED: "Your parcel is on its way.",
-    _B.ACCEPTED_BY_CARRIER: "The carrier has your parcel.",
-    _B.ARRIVED_AT_FACILITY: "Your parcel arrived at a sorting centre.",
-    _B.DEPARTED_FACILITY: "Your parcel left a sorting centre.",
-    _B.ARRIVED_IN_DESTINATION_COUNTRY: "Your parcel arrived in your country.",
-    _B.CUSTOMS_CLEARANCE_STARTED: "Your parcel is going through customs.",
-    _B.CUSTOMS_CLEARED: "Your parcel has cleared customs.",
-    _B.REDIRECTED: "Your parcel is being sent to a new address or pickup point.",
-    _B.DELIVERY_RESCHEDULED: "The delivery has moved to another day.",
-    _B.PROBLEM_RESOLVED: "The problem is solved: your parcel is moving again.",
-    _B.OUT_FOR_DELIVERY_UNSPECIFIED: "Your parcel is out for delivery.",
-    _B.CUSTOMER_CONTACTED: "The courier contacted you before delivering.",
-    _B.DELIVERY_SCHEDULED: "A delivery appointment is booked.",
-    _B.FAILED_ATTEMPT_UNSPECIFIED: "The courier could not deliver your parcel.",
-    _B.RECIPIENT_ABSENT: "The courier came but nobody was there.",
-    _B.BUSINESS_CLOSED: "The courier came but the business was closed.",
-    _B.ACCESS_RESTRICTED: "The courier could not reach your door.",
-    _B.AVAILABLE_FOR_PICKUP_UNSPECIFIED: "Your parcel is ready to be collected.",
-    _B.READY_FOR_PICKUP: "Your parcel is waiting for you at the pickup point.",
-    _B.HELD_AT_DEPOT: "Your parcel is waiting for you at the carrier's depot or post office.",
-    _B.DELIVERED_UNSPECIFIED: "Your parcel was delivered.",
-    _B.DELIVERED_TO_RECIPIENT: "Your parcel was handed to you.",
-    _B.SIGNED_FOR: "Your parcel was delivered against a signature.",
-    _B.DELIVERED_TO_MAILBOX: "Your parcel was left in your letterbox.",
-    _B.DELIVERED_TO_SAFE_PLACE: "Your parcel was left in a safe place.",
-    _B.DELIVERED_TO_NEIGHBOUR: "Your parcel was handed to a neighbour.",
-    _B.DELIVERED_TO_RECEPTION: "Your parcel was handed to the reception or concierge.",
-    _B.DELIVERED_TO_THIRD_PARTY: "Your parcel was handed to someone else for you.",
-    _B.PICKED_UP_AT_PICKUP_POINT: "You collected your parcel.",
-    _B.DELIVERED_CASH_ON_DELIVERY: "Your parcel was delivered and paid on delivery.",
-    _B.DELIVERED_DAMAGED: "Your parcel was delivered, but the carrier noted damage.",
-    _B.EXCEPTION_UNSPECIFIED: "Your parcel has a problem on its way.",
-    _B.DELAYED: "Your parcel is delayed.",
-    _B.DELAYED_WEATHER: "Your parcel is delayed by the weather.",
-    _B.DELAYED_PROCESSING: "Your parcel is delayed in the carrier's network.",
-    _B.DELAYED_EXTERNAL: "Your parcel is delayed by events outside the carrier's control.",
-    _B.HELD_AT_CUSTOMS: "Your parcel is held by customs.",
-    _B.HELD_FOR_PAYMENT: "Your parcel waits for a payment (duties, taxes or cash on delivery).",
-    _B.HELD_BY_CARRIER: "The carrier is holding your parcel for a check.",
-    _B.CUSTOMER_MOVED: "The carrier says the recipient no longer lives at this address.",
-    _B.INCORRECT_ADDRESS: "The carrier could not find the delivery address.",
-    _B.INCOMPLETE_ADDRESS: "The delivery address is incomplete.",
-    _B.REFUSED_BY_RECIPIENT: "The parcel was refused at delivery.",
-    _B.PICKUP_HOLD_EXPIRED: "The parcel was not collected in time from the pickup point.",
-    _B.REJECTED_BY_CARRIER: "The carrier could not accept the parcel.",
-    _B.RETURNING_TO_SENDER: "Your parcel is on its way back to us.",
-    _B.RETURNED_TO_SENDER: "Your parcel came back to us.",
-    _B.DAMAGED: "Your parcel was damaged on its way.",
-    _B.LOST: "The carrier has lost track of your parcel.",
-    _B.CANCELLED: "This shipment was cancelled.",
-    _B.DISPOSED: "The carrier disposed of the parcel.",
-    _B.EXPIRED_UNSPECIFIED: "No news from the carrier for a long time.",
-}
-"""The normalized fact of each carrier event, in the customer's words (timeline, delay)."""
-
-_SUBSTATUS_FR: Final[dict[str, str]] = {
-    _B.PENDING_UNSPECIFIED: "Le transporteur n'a pas encore reçu le colis.",
-    _B.AWAITING_SHIPMENT: "Votre commande est en préparation.",
-    _B.INFO_RECEIVED_UNSPECIFIED: "Le transporteur a été informé de l'envoi.",
-    _B.LABEL_CREATED: "Votre colis est emballé et attend le transporteur.",
-    _B.PICKUP_SCHEDULED: "Le transporteur va bientôt enlever votre colis.",
-    _B.IN_TRANSIT_UNSPECIFIED: "Votre colis est en route.",
-    _B.ACCEPTED_BY_CARRIER: "Le transporteur a pris en charge votre colis.",
-    _B.ARRIVED_AT_FACILITY: "Votre colis est arrivé dans un centre de tri.",
-    _B.DEPARTED_FACILITY: "Votre colis a quitté un centre de tri.",
-    _B.ARRIVED_IN_DESTINATION_COUNTRY: "Votre colis est arrivé dans votre pays.",
-    _B.CUSTOMS_CLEARANCE_STARTED: "Votre colis passe la douane.",
-    _B.CUSTOMS_CLEARED: "Votre colis est dédouané.",
-    _B.REDIRECTED: "Votre colis part vers une nouvelle adresse ou un nouveau point de retrait.",
-    _B.DELIVERY_RESCHEDULED: "La livraison est reportée à un autre jour.",
-    _B.PROBLEM_RESOLVED: "Le problème est réglé : votre colis reprend sa route.",
-    _B.OUT_FOR_DELIVERY_UNSPECIFIED: "Votre colis est en cours de livraison.",
-    _B.CUSTOMER_CONTACTED: "Le livreur vous a contacté avant de livrer.",
-    _B.DELIVERY_SCHEDULED: "Un rendez-vous de livraison est fixé.",
-    _B.FAILED_ATTEMPT_UNSPECIFIED: "Le livreur n'a pas pu livrer votre colis.",
-    _B.RECIPIENT_ABSENT: "Le livreur est passé mais personne n'était là.",
-    _B.BUSINESS_CLOSED: "Le livreur est passé mais l'établissement était fermé.",
-    _B.ACCESS_RESTRICTED: "Le livreur n'a pas pu accéder à votre porte.",
-    _B.AVAILABLE_FOR_PICKUP_UNSPECIFIED: "Votre colis est prêt à être retiré.",
-    _B.READY_FOR_PICKUP: "Votre colis vous attend au point de retrait.",
-    _B.HELD_AT_DEPOT: "Votre colis vous attend au dépôt du transporteur ou au bureau de poste.",
-    _B.DELIVERED_UNSPECIFIED: "Votre colis a été livré.",
-    _B.DELIVERED_TO_RECIPIENT: "Votre colis vous a été remis en main propre.",
-    _B.SIGNED_FOR: "Votre colis a été livré contre signature.",
-    _B.DELIVERED_TO_MAILBOX: "Votre colis a été déposé dans votre boîte aux lettres.",
-    _B.DELIVERED_TO_SAFE_PLACE: "Votre colis a été déposé en lieu sûr.",
-    _B.DELIVERED_TO_NEIGHBOUR: "Votre colis a été remis à un voisin.",
-    _B.DELIVERED_TO_RECEPTION: "Votre colis a été remis à l'accueil ou au gardien.",
-    _B.DELIVERED_TO_THIRD_PARTY: "Votre colis a été remis à une autre personne pour vous.",
-    _B.PICKED_UP_AT_PICKUP_POINT: "Vous avez retiré votre colis.",
-    _B.DELIVERED_CASH_ON_DELIVERY: "Votre colis a été livré et payé à la livraison.",
-    _B.DELIVERED_DAMAGED: "Votre colis a été livré, mais le transporteur a noté un dommage.",
-    _B.EXCEPTION_UNSPECIFIED: "Votre colis rencontre un problème en route.",
-    _B.DELAYED: "Votre colis a du retard.",
-    _B.DELAYED_WEATHER: "Votre colis a du retard à cause de la météo.",
-    _B.DELAYED_PROCESSING: "Votre colis a du retard dans le réseau du transporteur.",
-    _B.DELAYED_EXTERNAL: "Votre colis a du retard pour des raisons extérieures au transporteur.",
-    _B.HELD_AT_CUSTOMS: "Votre colis est retenu en douane.",
-    _B.HELD_FOR_PAYMENT: "Votre colis attend un paiement (droits, taxes ou contre-remboursement).",
-    _B.HELD_BY_CARRIER: "Le transporteur retient votre colis pour une vérification.",
-    _B.CUSTOMER_MOVED: "Selon le transporteur, le destinataire n'habite plus à cette adresse.",
-    _B.INCORRECT_ADDRESS: "Le transporteur n'a pas trouvé l'adresse de livraison.",
-    _B.INCOMPLETE_ADDRESS: "L'adresse de livraison est incomplète.",
-    _B.REFUSED_BY_RECIPIENT: "Le colis a été refusé à la livraison.",
-    _B.PICKUP_HOLD_EXPIRED: "Le colis n'a pas été retiré à temps au point de retrait.",
-    _B.REJECTED_BY_CARRIER: "Le transporteur n'a pas pu accepter le colis.",
-    _B.RETURNING_TO_SENDER: "Votre colis est en route pour revenir chez nous.",
-    _B.RETURNED_TO_SENDER: "Votre colis nous est revenu.",
-    _B.DAMAGED: "Votre colis a été endommagé en route.",
-    _B.LOST: "Le transporteur a perdu la trace de votre colis.",
-    _B.CANCELLED: "Cet envoi a été annulé.",
-    _B.DISPOSED: "Le transporteur a détruit le colis.",
-    _B.EXPIRED_UNSPECIFIED: "Pas de nouvelles du transporteur depuis longtemps.",
-}
-
-CATALOGUE: Final[dict[str, dict[str, str]]] = {
-    "en": {
-        "chat_title": "Your order {order_number}",
-        "tracking_title": "Where is my order?",
-        "survey_title": "Your opinion",
-        "send": "Send",
-        "skip": "Skip",
-        "skip_to_content": "Skip to content",
-        "you": "You",
-        "typing": "{bot_name} is typing…",
-        "line1": "Street and number",
-        "line2": "Apartment, floor (optional)",
-        "postal_code": "Postal code",
-        "city": "City",
-        "country": "Country",
-        "instructions": "Delivery instructions (optional)",
-        "phone": "Phone number",
-        "phone_hint": "For example 06 12 34 56 78 or +44 7911 123456",
-        "day": "Day",
-        "period": "Time of day",
-        "morning": "Morning (9am to 12pm)",
-        "afternoon": "Afternoon (2pm to 6pm)",
-        "evening": "Evening (6pm to 8pm)",
-        "text": "Your message",
-        "note": "Anything to add? (optional)",
-        "point_id": "Pickup point code",
-        "point_name": "Pickup point name",
-        "point_hint": "You will find the code on the carrier's pickup point locator.",
-        "csat_legend": "How satisfied are you? (1 = very unhappy, 5 = very happy)",
-        "comment": "A comment? (optional)",
-        "required": "This field is required.",
-        "choice_required": "Please choose one of the answers.",
-        "csat_required": "Please choose a score from 1 to 5.",
-        "phone_invalid": "This phone number is not valid.",
-        "postal_code_invalid": "This postal code does not match the country.",
-        "country_unsupported": "We cannot deliver to this country.",
-        "date_invalid": "This date is not valid.",
-        "control_characters": "This field contains characters that cannot be typed.",
-        "date_out_of_range": "Please choose a day within the next two weeks.",
-        "date_sunday": "There are no deliveries or calls on Sundays.",
-        "errors_intro": "Please check your answer:",
-        "finished": "This conversation is complete. Thank you!",
-        "closed": "This question has been settled in the meantime: there is nothing more to do.",
-        "see_tracking": "Follow my parcel",
-        "status": "Status",
-        "estimated_delivery": "Estimated delivery",
-        "promised_delivery": "Promised delivery",
-        "timeline": "History",
-        "no_events": "No carrier scan yet.",
-        "pickup_point": "Pickup point",
-        "hold_deadline": "Collect it before",
-        "opening_hours": "Opening hours",
-        "carrier": "Carrier",
-        "tracking_number": "Tracking number",
-        "order": "Order",
-        "parcel_of": "Parcel {index} of {count}",
-        "denied_title": "This link cannot be opened",
-        "denied_invalid": "This link is not valid. Please use the link from your latest message.",
-        "denied_expired": "This link has expired. Our customer service will be happy to help you.",
-        "not_found_title": "Nothing to show yet",
-        "not_found": "We cannot find this parcel yet. Please try again in a few minutes.",
-        "contact_us": "Contact us",
-        "contact_hours": "Opening hours: {hours}",
-        "powered_by": "Answered 24/7 by {bot_name}",
-        "status_" + _S.PENDING: "Order received",
-        "status_" + _S.INFO_RECEIVED: "Being prepared",
-        "status_" + _S.IN_TRANSIT: "On its way",
-        "status_" + _S.OUT_FOR_DELIVERY: "Out for delivery",
-        "status_" + _S.FAILED_ATTEMPT: "Delivery attempt failed",
-        "status_" + _S.AVAILABLE_FOR_PICKUP: "Ready for pickup",
-        "status_" + _S.DELIVERED: "Delivered",
-        "status_" + _S.EXCEPTION: "Delayed or held",
-        "status_" + _S.EXPIRED: "No news from the carrier",
-        "progress": "Progress of your order",
-        "stage_ordered": "Ordered",
-        "stage_prepared": "Prepared",
-        "stage_shipped": "Shipped",
-        "stage_out_for_delivery": "Out for delivery",
-        "stage_ready_for_pickup": "Ready for pickup",
-        "stage_delivered": "Delivered",
-        "stage_collected": "Collected",
-        "step_done": "(done)",
-        "step_current": "(current step)",
-        "step_problem": "(needs attention)",
-        "delivery_date": "Delivery date",
-        "no_estimate": "Not known yet",
-        "delivered_on": "Delivered on",
-        "on_time": "On time",
-        "late": "Later than promised",
-        "late_reason": "Reason: {reason}",
-        "late_no_reason": "The carrier has not told us why yet.",
-        "carrier_words": "The carrier's words:",
-        "contents": "In this parcel",
-        "item_line": "{name} \u00d7 {quantity}",
-        "map_link": "See it on a map (OpenStreetMap)",
-        "add_to_calendar": "Add to my calendar",
-        "calendar_delivery_summary": "Delivery of order {order_number} ({merchant})",
-        "calendar_pickup_summary": "Collect order {order_number} at {point}",
-        "calendar_description": "Follow the parcel: {url}",
-        "calendar_pickup_description": "Collect it before {deadline}. Follow the parcel: {url}",
-        "anomaly_open": "A question about this delivery? See what we can do for you.",
-        "open_chat": "Choose a solution",
-        "lookup_title": "Track my order",
-        "lookup_description": "Follow your {merchant} order: where it is and when it arrives.",
-        "lookup_intro": "Enter your order number and the email address or postcode of the order.",
-        "lookup_order": "Order number",
-        "lookup_order_hint": "As written in your order confirmation, for example 10467.",
-        "lookup_proof": "Email address or postcode",
-        "lookup_proof_hint": "The email address of the order, or the postcode of its delivery "
-        "address.",
-        "lookup_submit": "Track my order",
-        "lookup_not_found": "We could not find an order with these details. Please check the "
-        "order number and the email address or postcode.",
-        "lookup_throttled": "Too many attempts. Please try again in {minutes} min.",
-        "lookup_parcels": "This order travels in several parcels:",
-        "lookup_too_long": "This is too long.",
-        "language": "Language",
-        **{f"substatus_{key}": text for key, text in _SUBSTATUS_EN.items()},
-    },
-    "fr": {
-        "chat_title": "Votre commande {order_number}",
-        "tracking_title": "Où en est ma commande ?",
-        "survey_title": "Votre avis",
-        "send": "Envoyer",
-        "skip": "Passer",
-        "skip_to_content": "Aller au contenu",
-        "you": "Vous",
-        "typing": "{bot_name} écrit…",
-        "line1": "Numéro et rue",
-        "line2": "Bâtiment, étage (facultatif)",
-        "postal_code": "Code postal",
-        "city": "Ville",
-        "country": "Pays",
-        "instructions": "Instructions de livraison (facultatif)",
-        "phone": "Numéro de téléphone",
-        "phone_hint": "Par exemple 06 12 34 56 78 ou +32 470 12 34 56",
-        "day": "Jour",
-        "period": "Moment de la journée",
-        "morning": "Matin (de 9 h à 12 h)",
-        "afternoon": "Après-midi (de 14 h à 18 h)",
-        "evening": "Soir (de 18 h à 20 h)",
-        "text": "Message",
-        "note": "Une précision ? (facultatif)",
-        "point_id": "Code du point relais",
-        "point_name": "Nom du point relais",
-        "point_hint": "Le code figure sur la carte des points relais du transporteur.",
-        "csat_legend": "Note de satisfaction (1 = très déçu, 5 = très satisfait)",
-        "comment": "Un commentaire ? (facultatif)",
-        "required": "Ce champ est obligatoire.",
-        "choice_required": "Merci de choisir une des réponses.",
-        "csat_required": "Merci de choisir une note de 1 à 5.",
-        "phone_invalid": "Ce numéro de téléphone n'est pas valide.",
-        "postal_code_invalid": "Ce code postal ne correspond pas au pays.",
-        "country_unsupported": "Livraison impossible dans ce pays.",
-        "date_invalid": "Cette date n'est pas valide.",
-        "control_characters": "Ce champ contient des caractères qui ne se tapent pas.",
-        "date_out_of_range": "Merci de choisir un jour dans les deux prochaines semaines.",
-        "date_sunday": "Pas de livraison ni d'appel le dimanche.",
-        "errors_intro": "Réponse à vérifier :",
-        "finished": "Cette conversation est terminée. Merci !",
-        "closed": "Cette question a été réglée entre-temps : il n'y a plus rien à faire.",
-        "see_tracking": "Suivre mon colis",
-        "status": "Statut",
-        "estimated_delivery": "Livraison estimée",
-        "promised_delivery": "Livraison prévue",
-        "timeline": "Historique",
-        "no_events": "Pas encore de passage chez le transporteur.",
-        "pickup_point": "Point de retrait",
-        "hold_deadline": "À retirer avant le",
-        "opening_hours": "Horaires",
-        "carrier": "Transporteur",
-        "tracking_number": "Numéro de suivi",
-        "order": "Commande",
-        "parcel_of": "Colis {index} sur {count}",
-        "denied_title": "Ce lien ne peut pas être ouvert",
-        "denied_invalid": (
-            "Ce lien n'est pas valide. Merci d'utiliser le lien de votre dernier message."
-        ),
-        "denied_expired": (
-            "Ce lien a expiré. Notre service client se fera un plaisir de vous aider."
-        ),
-        "not_found_title": "Rien à afficher pour l'instant",
-        "not_found": "Ce colis n'est pas encore connu. Merci de réessayer dans quelques minutes.",
-        "contact_us": "Nous contacter",
-        "contact_hours": "Horaires : {hours}",
-        "powered_by": "{bot_name} répond 24 h/24, 7 j/7",
-        "status_" + _S.PENDING: "Commande reçue",
-        "status_" + _S.INFO_RECEIVED: "En préparation",
-        "status_" + _S.IN_TRANSIT: "En cours d'acheminement",
-        "status_" + _S.OUT_FOR_DELIVERY: "En cours de livraison",
-        "status_" + _S.FAILED_ATTEMPT: "Échec de livraison",
-        "status_" + _S.AVAILABLE_FOR_PICKUP: "Disponible au retrait",
-        "status_" + _S.DELIVERED: "Livré",
-        "status_" + _S.EXCEPTION: "Retardé ou bloqué",
-        "status_" + _S.EXPIRED: "Plus de nouvelles du transporteur",
-        "progress": "Avancement de votre commande",
-        "stage_ordered": "Commandé",
-        "stage_prepared": "Préparé",
-        "stage_shipped": "Expédié",
-        "stage_out_for_delivery": "En cours de livraison",
-        "stage_ready_for_pickup": "Disponible au retrait",
-        "stage_delivered": "Livré",
-        "stage_collected": "Retiré",
-        "step_done": "(terminé)",
-        "step_current": "(étape en cours)",
-        "step_problem": "(incident en cours)",
-        "delivery_date": "Date de livraison",
-        "no_estimate": "Pas encore connue",
-        "delivered_on": "Livré le",
-        "on_time": "Dans les temps",
-        "late": "Plus tard que prévu",
-        "late_reason": "Raison : {reason}",
-        "late_no_reason": "Le transporteur ne nous en a pas encore donné la raison.",
-        "carrier_words": "Texte du transporteur :",
-        "contents": "Dans ce colis",
-        "item_line": "{name} \u00d7 {quantity}",
-        "map_link": "Voir sur une carte (OpenStreetMap)",
-        "add_to_calendar": "Ajouter à mon agenda",
-        "calendar_delivery_summary": "Livraison de la commande {order_number} ({merchant})",
-        "calendar_pickup_summary": "Retirer la commande {order_number} à {point}",
-        "calendar_description": "Suivre le colis : {url}",
-        "calendar_pickup_description": "À retirer avant le {deadline}. Suivre le colis : {url}",
-        "anomaly_open": "Une question sur cette livraison ? Voyez ce que nous pouvons faire "
-        "pour vous.",
-        "open_chat": "Choisir une solution",
-        "lookup_title": "Suivre ma commande",
-        "lookup_description": "Suivez votre commande {merchant} : où elle est, quand elle arrive.",
-        "lookup_intro": "Saisissez votre numéro de commande et l'adresse e-mail ou le code "
-        "postal de la commande.",
-        "lookup_order": "Numéro de commande",
-        "lookup_order_hint": "Tel qu'il figure sur la confirmation de commande, par exemple 10467.",
-        "lookup_proof": "Adresse e-mail ou code postal",
-        "lookup_proof_hint": "L'adresse e-mail de la commande, ou le code postal de l'adresse de "
-        "livraison.",
-        "lookup_submit": "Suivre ma commande",
-        "lookup_not_found": "Aucune commande ne correspond à ces informations. Merci de vérifier "
-        "le numéro de commande et l'adresse e-mail ou le code postal.",
-        "lookup_throttled": "Trop de tentatives. Merci de réessayer dans {minutes} min.",
-        "lookup_parcels": "Cette commande voyage en plusieurs colis :",
-        "lookup_too_long": "C'est trop long.",
-        "language": "Langue",
-        **{f"substatus_{key}": text for key, text in _SUBSTATUS_FR.items()},
-    },
-}
+PACKAGE: Final = "relais_chat"
+DOMAIN: Final = "chat"
+LANGUAGES: Final = SUPPORTED_LANGUAGES
+"""The languages the pages are written in (the default catalogues cover all six)."""
 
 
-def ui_language(locale: str, supported: tuple[str, ...] = LANGUAGES) -> str:
-    language = locale.split("-")[0]
-    return language if language in supported else supported[0]
+@cache
+def platform_texts() -> PlatformTexts:
+    return load_platform_texts(PACKAGE, DOMAIN)
+
+
+def check_catalogues() -> list[str]:
+    """Problems that keep the pages from speaking every language (empty: all good)."""
+    try:
+        texts = platform_texts()
+    except CatalogueError as error:
+        return [str(error)]
+    return [
+        f"{PACKAGE}: locale/{language}/LC_MESSAGES/{DOMAIN}.po is missing"
+        for language in LANGUAGES
+        if language not in texts.languages
+    ]
+
+
+def page_languages(merchant_locales: Iterable[str]) -> tuple[str, ...]:
+    """The page languages a merchant serves, its default first (`de-AT` -> `de`)."""
+    return served_languages(merchant_locales, LANGUAGES)
+
+
+def ui_language(locale: str | None, merchant_locales: Sequence[str] = ()) -> str:
+    """The page language for a customer's locale among the languages the merchant
+    serves (among all of LANGUAGES when no merchant is given)."""
+    return customer_language(locale, merchant_locales, LANGUAGES)
 
 
 def say(language: str, key: str, **values: object) -> str:
-    text = CATALOGUE[language][key]
-    return text.format(**values) if values else text
+    return platform_texts().say(language, key, **values)
 
 
-def words_for(locale: str) -> Callable[..., str]:
-    """`t(key, **values)` in the language of `locale` (English when the pages lack it)."""
-    return partial(say, ui_language(locale))
+def words_for(locale: str | None, merchant_locales: Sequence[str] = ()) -> Callable[..., str]:
+    """`t(key, **values)` in the page language of `locale` (see ui_language)."""
+    return partial(say, ui_language(locale, merchant_locales))

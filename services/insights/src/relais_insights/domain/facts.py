@@ -3,6 +3,8 @@
 Rules:
 - one fact per consumed event, keyed by the event id (the consumer's claim and the
   fact's insert share one transaction: a redelivered event adds nothing);
+- a resolution chosen and an action requested keep the customer's closed reason for a
+  refused or returned parcel (`customer_reason`), never the comment typed with it;
 - a fact holds no personal data except a survey comment, which the merchant reads on
   its dashboard and which is erased with the shipment (tombstone);
 - a shipment keeps one row, the latest snapshot by `version` (older or equal versions
@@ -23,6 +25,7 @@ from typing import Any, Final
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
+from relais_contracts.actions import ActionRequest
 from relais_contracts.common import DeliveryMode
 from relais_contracts.envelope import Event, ShipmentEvent
 from relais_contracts.topics import (
@@ -55,6 +58,7 @@ class FactKind(StrEnum):
     NOTIFICATION_DEFERRED = "notification_deferred"
     NOTIFICATION_SUPPRESSED = "notification_suppressed"
     NOTIFICATION_FAILED = "notification_failed"
+    NOTIFICATION_HELD = "notification_held"
     TRACKING_PAGE_VIEWED = "tracking_page_viewed"
     CONVERSATION_STARTED = "conversation_started"
     ANSWER_RECORDED = "answer_recorded"
@@ -163,6 +167,12 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _reason_of(request: ActionRequest | None) -> str | None:
+    """The closed reason the customer gave (refused or returned parcel), without the comment."""
+    given = getattr(request, "customer_reason", None)
+    return None if given is None else str(given.reason.value)
+
+
 def _order_placed(event: orders.OrderPlaced) -> Fact:
     return _about_order(event, FactKind.ORDER_PLACED, parcels=len(event.parcels))
 
@@ -254,6 +264,17 @@ def _notification_failed(event: notifications.NotificationFailed) -> Fact:
     return _notification(event, FactKind.NOTIFICATION_FAILED, event.reason)
 
 
+def _notification_held(event: notifications.NotificationHeldForReview) -> Fact:
+    return _about_shipment(
+        event,
+        FactKind.NOTIFICATION_HELD,
+        event.review_id,
+        trigger_kind=event.trigger.kind.value,
+        trigger_ref=str(event.trigger.ref_id),
+        trigger_name=event.trigger.name,
+    )
+
+
 def _tracking_page_viewed(event: conversations.TrackingPageViewed) -> Fact:
     return _about_shipment(event, FactKind.TRACKING_PAGE_VIEWED, entry=event.entry.value)
 
@@ -286,6 +307,7 @@ def _resolution_chosen(event: conversations.ResolutionChosen) -> Fact:
         anomaly_type=event.anomaly_type.value,
         outcome=event.outcome.value,
         action=_text(event.action and event.action.action.value),
+        customer_reason=_reason_of(event.action),
     )
 
 
@@ -324,6 +346,7 @@ def _action_requested(event: action_commands.ExecuteAction) -> Fact:
         action=event.request.action.value,
         automatic=event.automatic,
         anomaly_id=_text(event.anomaly_id),
+        customer_reason=_reason_of(event.request),
     )
 
 
@@ -364,6 +387,7 @@ FACT_OF_TYPE: Final[Mapping[type[Event], Callable[[Any], Fact]]] = {
     notifications.NotificationDeferred: _notification_deferred,
     notifications.NotificationSuppressed: _notification_suppressed,
     notifications.NotificationFailed: _notification_failed,
+    notifications.NotificationHeldForReview: _notification_held,
     conversations.TrackingPageViewed: _tracking_page_viewed,
     conversations.ConversationStarted: _conversation_started,
     conversations.AnswerRecorded: _answer_recorded,

@@ -11,6 +11,8 @@ Definitions (docs/insights.md says the same in words):
 - funnel: anomalies -> told (a message sent) -> chat opened -> conversation
   completed (a resolution chosen or a callback requested) -> action chosen
   (resolution `execute_action`) -> action completed (the customer's, not automatic);
+- return reasons: the closed reason customers gave for a refused or returned parcel,
+  counted on the resolutions chosen about the cohort (one per conversation);
 - escalations to a human: callbacks requested and actions handed to a human
   (ActionFailed escalated); abandonment: anomaly chats closed without an end,
   over the chats opened;
@@ -98,6 +100,7 @@ class Resolutions(Model):
     resolved_by_reason: dict[str, int]
     median_hours_to_resolution: float | None
     p90_hours_to_resolution: float | None
+    return_reasons: dict[str, int] = {}
 
 
 class Comment(Model):
@@ -403,6 +406,9 @@ def _resolutions(index: _Index, cohort: list[Fact], cohort_ids: set[str]) -> Res
         resolved_by_reason=_counts(str(f.detail["reason"]) for f in resolved.values()),
         median_hours_to_resolution=_median(hours),
         p90_hours_to_resolution=_p90(hours),
+        return_reasons=_counts(
+            str(f.detail["customer_reason"]) for f in chosen if "customer_reason" in f.detail
+        ),
     )
 
 

@@ -283,6 +283,22 @@ def _message(event: notifications.NotificationEvent) -> TimelineEntry:
     )
 
 
+def _held(event: notifications.NotificationHeldForReview) -> TimelineEntry:
+    trigger = event.trigger
+    return _entry(
+        event,
+        TimelineKind.MESSAGE,
+        f"held for review: {trigger.kind.value} {trigger.name}",
+        event.review_id,
+        outcome="held",
+        channel=",".join(channel.value for channel in event.channels),
+        trigger_kind=trigger.kind.value,
+        trigger_name=trigger.name,
+        trigger_ref=str(trigger.ref_id),
+        template=event.template,
+    )
+
+
 def _chat_started(event: conversations.ConversationStarted) -> TimelineEntry:
     return _entry(
         event,
@@ -421,6 +437,7 @@ ENTRY_OF_TYPE: Final[Mapping[type[Event], Callable[[Any], TimelineEntry | None]]
     notifications.NotificationDeferred: _message,
     notifications.NotificationSuppressed: _message,
     notifications.NotificationFailed: _message,
+    notifications.NotificationHeldForReview: _held,
     conversations.ConversationStarted: _chat_started,
     conversations.AnswerRecorded: _answer,
     conversations.ResolutionChosen: _resolution,

@@ -6,7 +6,10 @@ Rules:
   exactly-once facts; a message type no fact is mapped for is dead-lettered;
 - the shipment state (compacted) keeps the newest snapshot per shipment; its
   tombstone erases the snapshot and the survey comments of that shipment, and the
-  back office's row and timeline of it (service.office_orders);
+  back office's row and timeline of it (service.office_orders) and its desk cases
+  (service.desk: callbacks and escalations open cases);
+- a notifier outcome carrying a campaign id also moves that campaign's progress
+  (service.campaigns);
 - rebuilding: an empty schema and new consumer groups replay every topic from the
   start (`relais insights rebuild`); the groups are `insights.<topic>` under the
   runtime's RELAIS_CONSUMER_GROUP_PREFIX (relais_insights.topics).
@@ -21,7 +24,7 @@ from relais_contracts.registry import Topic
 from relais_contracts.topics import shipment_state
 from relais_insights import repository
 from relais_insights.domain.facts import fact_of, shipment_fact
-from relais_insights.service import office_orders
+from relais_insights.service import campaigns, desk, office_orders, review_queue
 from relais_insights.topics import FACT_TOPICS, STATE_TOPIC, group_of
 from relais_runtime import metrics
 from relais_runtime.consumer import MessageContext, Subscription
@@ -34,6 +37,9 @@ async def on_fact(event: Event, context: MessageContext) -> None:
         unexpected_event(event, where=context.topic)
     await repository.create_fact(context.connection, merchant_id=event.merchant_id, fact=fact)
     await office_orders.project_event(context.connection, event)
+    await review_queue.project_event(context.connection, event)
+    await desk.project_event(context.connection, event)
+    await campaigns.project_event(context.connection, event)
     metrics.INSIGHTS_FACTS.labels(kind=fact.kind).inc()
 
 
@@ -56,6 +62,10 @@ async def on_shipment_erased(key: bytes, context: MessageContext) -> None:
     await office_orders.erase_shipment(
         context.connection, merchant_id=merchant_id, shipment_id=shipment_id
     )
+    await review_queue.erase_shipment(
+        context.connection, merchant_id=merchant_id, shipment_id=shipment_id
+    )
+    await desk.erase_shipment(context.connection, merchant_id=merchant_id, shipment_id=shipment_id)
 
 
 TopicMap = Callable[[Topic], Topic]

@@ -7,7 +7,10 @@ Rules:
   any read);
 - a bad filter or cursor is refused naming the field: 422 from the API, the list page
   with the reason (400) from the pages; nothing is read;
-- an order number unknown to the merchant is 404, the same as another merchant's.
+- an order number unknown to the merchant is 404, the same as another merchant's;
+- a message's page (/office/<merchant>/orders/<order>/messages/<notification id>) shows
+  the copy the notifier kept of a message the order's timeline says was sent (404 for
+  any other id); the notifier unreachable or without a copy is a line saying so.
 """
 
 from __future__ import annotations
@@ -21,6 +24,7 @@ from fastapi.responses import HTMLResponse
 from fastapi.security import HTTPBearer
 from pydantic import BaseModel, ValidationError
 
+from relais_insights.adapters.notifier_preview import fetch_sent_copy
 from relais_insights.domain.order_filters import CursorError, ShipmentQuery
 from relais_insights.domain.order_timeline import ListedShipment, TimelineEntry, TimelineKind
 from relais_insights.handlers.access import InsightsApp
@@ -28,7 +32,7 @@ from relais_insights.handlers.office_access import ApiCaller, OfficeMerchant, Of
 from relais_insights.service.office_orders import OfficeOrders, OrderView
 from relais_insights.ui import texts
 from relais_insights.ui.office import office_language
-from relais_insights.ui.office_orders import render_order, render_orders
+from relais_insights.ui.office_orders import render_message, render_order, render_orders
 
 BEARER = HTTPBearer(
     auto_error=False,
@@ -207,10 +211,54 @@ async def order_page(
     return HTMLResponse(render_order(merchant=merchant, user=user, lang=lang, order=found))
 
 
+def sent_message(order: OrderView, notification_id: UUID) -> TimelineEntry | None:
+    """The order's timeline entry saying this message was sent, if there is one."""
+    for entry in order.timeline:
+        if (
+            entry.kind is TimelineKind.MESSAGE
+            and entry.ref_id == notification_id
+            and entry.detail.get("outcome") == "sent"
+        ):
+            return entry
+    return None
+
+
+async def message_page(
+    order_number: str,
+    notification_id: UUID,
+    merchant: OfficeMerchant,
+    user: OfficeUser,
+    request: Request,
+    orders: Orders,
+    insights: InsightsApp,
+) -> HTMLResponse:
+    found = await orders.order(merchant_id=merchant.merchant_id, order_number=order_number)
+    entry = sent_message(found, notification_id) if found is not None else None
+    if found is None or entry is None:
+        raise HTTPException(status_code=404, detail="not found")
+    copy = await fetch_sent_copy(
+        insights.configuration.notifier_url,
+        merchant_id=merchant.merchant_id,
+        notification_id=notification_id,
+    )
+    lang = request.query_params.get("lang")
+    html = render_message(
+        merchant=merchant, user=user, lang=lang, order=found, entry=entry, copy=copy
+    )
+    return HTMLResponse(html)
+
+
 def add_order_routes(router: APIRouter) -> None:
-    """The orders pages and API, on the insights router (with its Insights context)."""
+    """The orders pages and API, on the insights router (with its Insights context); a
+    message's page comes before the order's, whose order number takes the rest of the path."""
     html: dict[str, Any] = {"response_class": HTMLResponse, "include_in_schema": False}
     router.add_api_route("/office/{merchant_id}/orders", orders_page, methods=["GET"], **html)
+    router.add_api_route(
+        "/office/{merchant_id}/orders/{order_number:path}/messages/{notification_id}",
+        message_page,
+        methods=["GET"],
+        **html,
+    )
     router.add_api_route(
         "/office/{merchant_id}/orders/{order_number:path}", order_page, methods=["GET"], **html
     )

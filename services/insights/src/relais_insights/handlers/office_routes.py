@@ -15,7 +15,7 @@ Rules:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Coroutine
+from collections.abc import Callable, Coroutine
 from typing import Any
 
 from fastapi import APIRouter, HTTPException, Request
@@ -156,23 +156,6 @@ async def landing(user: OfficeUser, request: Request) -> Response:
     return RedirectResponse(target, status_code=303)
 
 
-def placeholder(section: str) -> Callable[..., Awaitable[HTMLResponse]]:
-    """A section whose page is later work: the frame and a sentence saying so."""
-
-    async def page(merchant: OfficeMerchant, user: OfficeUser, request: Request) -> HTMLResponse:
-        html = render_office(
-            "office/placeholder.html",
-            merchant=merchant,
-            user=user,
-            lang=_lang(request),
-            section=section,
-        )
-        return HTMLResponse(html)
-
-    page.__name__ = f"office_{section}"
-    return page
-
-
 async def office_dashboard(
     merchant: OfficeMerchant, user: OfficeUser, request: Request, insights: InsightsApp
 ) -> HTMLResponse:
@@ -226,8 +209,6 @@ def add_office_routes(router: APIRouter) -> None:
         methods=["GET"],
         include_in_schema=False,
     )
-    for section in ("campaigns", "review", "desk"):
-        router.add_api_route(f"{base}/{section}", placeholder(section), methods=["GET"], **html)
     office_people.add_people_routes(router, base, html)
     router.add_api_route(
         "/v1/office/{merchant_id}/key",

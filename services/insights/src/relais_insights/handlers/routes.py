@@ -30,7 +30,10 @@ from relais_insights.handlers.access import (
     SessionPeriod,
     SignedInMerchant,
 )
+from relais_insights.handlers.office_campaigns import add_campaign_routes
+from relais_insights.handlers.office_desk import add_desk_routes
 from relais_insights.handlers.office_orders import add_order_routes
+from relais_insights.handlers.office_review import add_review_routes
 from relais_insights.handlers.office_routes import OfficeRoute, add_office_routes
 from relais_insights.service.application import Insights
 from relais_insights.ui.pages import render_dashboard, render_login
@@ -156,4 +159,7 @@ def build_router(insights: Insights) -> APIRouter:
     router.add_api_route("/insights/{merchant_id}/export.csv", dashboard_csv, methods=["GET"])
     add_office_routes(router)
     add_order_routes(router)
+    add_campaign_routes(router)
+    add_desk_routes(router)
+    add_review_routes(router)
     return router

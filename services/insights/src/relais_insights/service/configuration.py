@@ -27,4 +27,6 @@ class InsightsConfiguration:
     office: OfficePolicy = field(default_factory=OfficePolicy)
     """The back office's sessions and sign-in throttling."""
     cursors: CursorCodec = field(default_factory=random_cursor_codec)
+    notifier_url: str | None = None
+    """Where a campaign's preview is rendered (RELAIS_NOTIFIER_URL); None: not rendered."""
     """Signs the orders list's page cursors (bootstrap: with RELAIS_SESSION_SECRETS)."""

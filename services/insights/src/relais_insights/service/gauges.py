@@ -20,6 +20,7 @@ import asyncpg
 
 from relais_insights.domain.kpis import Report
 from relais_insights.domain.period import parse_period, today_in
+from relais_insights.service import review_queue
 from relais_insights.service.configuration import InsightsConfiguration
 from relais_insights.service.reports import build_report
 from relais_runtime import metrics
@@ -78,6 +79,9 @@ class HeadlineGauges:
             )
             async with self.pool.acquire() as connection:
                 report = await build_report(connection, merchant=merchant, period=period)
+                await review_queue.refresh_gauges(
+                    connection, merchant, self.configuration.clock.now()
+                )
             publish_headline(report)
         except Exception as error:
             if is_transient(error):

@@ -14,6 +14,7 @@ from typing import Any
 from relais_insights.domain.kpis import Report
 from relais_insights.domain.office import Role
 from relais_insights.service.office_users import SignedInUser
+from relais_insights.service.review_queue import over_limit_count
 from relais_insights.ui import texts
 from relais_insights.ui.pages import Formats, _base, chart_set, templates
 from relais_runtime.merchants import MerchantConfig
@@ -55,6 +56,7 @@ def office_context(
         office_url=f"/office/{merchant.merchant_id}",
         base_url=f"/office/{merchant.merchant_id}",
         nav=NAVIGATION + (ADMIN_NAVIGATION if admin else ()),
+        badges={"review": over_limit_count(merchant.merchant_id)} if user else {},
         notice=None,
     )
     return context

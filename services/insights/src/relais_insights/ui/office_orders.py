@@ -4,7 +4,10 @@ Rules: rendered on the server inside the office frame (templates/office/base.htm
 usable without JavaScript (the filters are a GET form, pages are links); times are
 shown in the merchant's time zone, words in the page's language (fr/en); a timeline
 entry is described from its kind and detail in that language, its stored (English)
-summary being the fallback for a kind or detail this page does not know.
+summary being the fallback for a kind or detail this page does not know. A sent
+message's page shows the notifier's copy: an email inside a sandboxed iframe (srcdoc,
+escaped by autoescape; no allow-* token, so no script, form or navigation runs), an SMS
+as text.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from collections.abc import Callable, Mapping
 from datetime import datetime
 from typing import Any, Final
 from urllib.parse import quote, urlencode
+from uuid import UUID
 from zoneinfo import ZoneInfo
 
 from babel.dates import format_date, format_datetime
@@ -20,6 +24,7 @@ from babel.dates import format_date, format_datetime
 from relais_contracts.catalogue import AnomalyType
 from relais_contracts.common import KNOWN_CARRIERS
 from relais_contracts.tracking import TrackingStatus
+from relais_insights.adapters.notifier_preview import SentCopy
 from relais_insights.domain.order_filters import ShipmentQuery
 from relais_insights.domain.order_timeline import ListedShipment, TimelineEntry, TimelineKind
 from relais_insights.service.office_orders import OrderView, ShipmentPage
@@ -59,6 +64,13 @@ class Shown:
     def order_url(self, order_number: str) -> str:
         number = quote(order_number, safe="")
         return f"/office/{self.merchant_id}/orders/{number}?lang={self.language}"
+
+    def message_url(self, order_number: str, notification_id: UUID) -> str:
+        number = quote(order_number, safe="")
+        return (
+            f"/office/{self.merchant_id}/orders/{number}/messages/{notification_id}"
+            f"?lang={self.language}"
+        )
 
 
 def _say(language: str) -> Say:
@@ -192,4 +204,36 @@ def render_order(
             for entry in order.timeline
         ],
         back_url=f"/office/{merchant.merchant_id}/orders?lang={language}",
+    )
+
+
+def render_message(
+    *,
+    merchant: MerchantConfig,
+    user: SignedInUser,
+    lang: str | None,
+    order: OrderView,
+    entry: TimelineEntry,
+    copy: SentCopy | None,
+) -> str:
+    """A sent message's page; `copy` None: the notifier gave none (the page says so)."""
+    language = office_language(lang, user, merchant)
+    shown = Shown(language, merchant.time_zone, merchant.merchant_id)
+    channel = str(copy.channel if copy else entry.detail.get("channel", ""))
+    return render_office(
+        "office/message.html",
+        merchant=merchant,
+        user=user,
+        lang=language,
+        section="orders",
+        order=order,
+        entry=entry,
+        copy=copy,
+        sent=texts.say(
+            language,
+            "message_sent",
+            when=shown.when(copy.sent_at if copy and copy.sent_at else entry.at),
+            channel=texts.say(language, f"message_channel_{channel}"),
+        ),
+        back_url=shown.order_url(order.order_number),
     )

@@ -110,6 +110,13 @@ def chart_set(report: Report, t: Any, fmt: Formats, *, language: str) -> dict[st
             t("resolutions"),
             [(texts.action_label(language, code), n) for code, n in resolutions.choices.items()],
         ),
+        "return_reasons": charts.bars(
+            t("return_reasons"),
+            [
+                (texts.return_reason_label(language, code), n)
+                for code, n in resolutions.return_reasons.items()
+            ],
+        ),
     }
 
 

@@ -157,6 +157,7 @@ def _envelope(row: Notification, *, now: datetime, attempts: int | None = None) 
             ref_id=row.trigger_ref,
             name=row.trigger_name,
             source_event_id=row.source_event_id,
+            campaign_id=row.facts.campaign_id if row.facts else None,
         ),
         "template": row.template,
         "locale": row.locale,

@@ -52,6 +52,16 @@ class MessageItem(BaseModel):
     image_url: str | None = None
 
 
+class BroadcastWording(BaseModel):
+    """A merchant-written message in one language (campaign broadcast)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore")
+
+    locale: str
+    subject: str
+    body: str
+
+
 class MessageFacts(BaseModel):
     """What a message may say about the parcel: non-personal, stored with the message."""
 
@@ -77,6 +87,9 @@ class MessageFacts(BaseModel):
     delay_reason: DelayReason | None = None
     delay_note: str | None = None
     new_ship_by: datetime | None = None
+    campaign_id: UUID | None = None
+    broadcast: tuple[BroadcastWording, ...] = ()
+    chat_scenario_id: str | None = None
 
 
 @dataclass(frozen=True)

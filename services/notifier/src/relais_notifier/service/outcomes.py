@@ -4,6 +4,7 @@ other. Every event published is counted (channel, outcome, reason)."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
@@ -31,6 +32,7 @@ from relais_notifier.domain.outcomes import (
     sent_event,
     suppressed_event,
 )
+from relais_notifier.domain.sent_copy import email_copy, sms_copy
 from relais_notifier.service.composing import Outgoing
 from relais_runtime.clock import Clock
 from relais_runtime.db import DbConnection
@@ -68,6 +70,22 @@ async def record_outcome(
     await publish(connection, events=[event])
 
 
+def sent_copy_of(outgoing: Outgoing) -> str:
+    """The message as sent, links neutralised (domain.sent_copy), as the JSON of its
+    `sent_copy` column."""
+    if outgoing.sms is not None:
+        return json.dumps(sms_copy(body=outgoing.sms.body))
+    assert outgoing.email is not None
+    html = outgoing.email.get_body(("html",))
+    text = outgoing.email.get_body(("plain",))
+    copy = email_copy(
+        subject=str(outgoing.email["Subject"] or ""),
+        html=str(html.get_content()) if html is not None else None,
+        text=str(text.get_content()) if text is not None else None,
+    )
+    return json.dumps(copy)
+
+
 class OutcomeRecorder:
     """The five ends of a decision or a send: sent, deferred, failed, suppressed, moved to
     the other channel. Events are dated on the clock when they are recorded."""
@@ -96,6 +114,7 @@ class OutcomeRecorder:
             lease_until=None,
             provider=receipt.provider,
             provider_message_id=receipt.message_id,
+            sent_copy=sent_copy_of(outgoing),
         )
         log.info("notification sent", channel=row.channel.value, template=row.template)
 

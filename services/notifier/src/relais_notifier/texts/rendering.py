@@ -8,8 +8,9 @@ Rules:
   overlay may only replace what the formal catalogue has;
 - the HTML is rendered with autoescaping on, so nothing a variable holds (a first
   name, a pickup point's name) can inject markup;
-- the language follows `relais_runtime.i18n.pick_language` (the customer's locale,
-  narrowed, then the merchant's languages, then English); dates and amounts are
+- the language follows `relais_runtime.i18n.customer_language` (the customer's
+  locale, narrowed, among the languages the merchant serves, else the merchant's
+  default); dates and amounts are
   formatted by Babel for the customer's locale and shown in the customer's time zone
   (short forms in an SMS);
 - a message whose facts carry the parcel's contents lists them (`_common.item`, with
@@ -47,16 +48,24 @@ from markupsafe import Markup
 
 from relais_contracts.common import carrier_display_name
 from relais_contracts.text import neutralize_control_characters
-from relais_notifier.domain.triggers import MessageFacts
+from relais_notifier.domain.triggers import BroadcastWording, MessageFacts
 from relais_notifier.texts.translations import platform_texts
-from relais_runtime.i18n import SUPPORTED_LANGUAGES, CatalogueError, pick_language
+from relais_runtime.i18n import SUPPORTED_LANGUAGES, CatalogueError, customer_language
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.merchants.branding import Tone
 
 CATALOGUE_LANGUAGES = SUPPORTED_LANGUAGES
 DEFAULT_LANGUAGE = "en"
 ENTRY_KEYS = ("subject", "heading", "body", "cta", "sms")
-REQUIRED_ENTRIES = ("_common", "_actions", "_reasons", "_delay_reasons", "declared_delay")
+REQUIRED_ENTRIES = (
+    "_common",
+    "_actions",
+    "_reasons",
+    "_delay_reasons",
+    "declared_delay",
+    "broadcast",
+    "desk_answer",
+)
 """Entries every catalogue has, whatever the merchants bind."""
 
 
@@ -74,6 +83,29 @@ def header_text(value: str) -> str:
     TAB...) becomes one space and the ends are stripped, so it never starts another
     header and never makes the message raise."""
     return neutralize_control_characters(value).strip()
+
+
+def broadcast_wording(facts: MessageFacts, locale: str) -> BroadcastWording | None:
+    """A broadcast's text in the customer's locale, else their language, else the first."""
+    if not facts.broadcast:
+        return None
+    for candidate in (locale, locale.split("-")[0]):
+        for wording in facts.broadcast:
+            if wording.locale == candidate:
+                return wording
+    return facts.broadcast[0]
+
+
+def message_language(request: RenderRequest) -> str:
+    """The catalogue language; a broadcast is worded in the language of the text chosen."""
+    wording = broadcast_wording(request.facts, request.locale)
+    locale = wording.locale if wording is not None else request.locale
+    return resolve_language(locale, request.merchant.locales)
+
+
+def _broadcast_subject(request: RenderRequest) -> str | None:
+    wording = broadcast_wording(request.facts, request.locale)
+    return wording.subject if wording is not None else None
 
 
 class RenderingError(Exception):
@@ -167,8 +199,8 @@ def check_catalogue(templates: Iterable[str]) -> list[str]:
 
 
 def resolve_language(customer_locale: str, merchant_locales: Iterable[str]) -> str:
-    """The catalogue language along the shared fallback chain (`de-AT` -> `de`)."""
-    return pick_language(customer_locale, CATALOGUE_LANGUAGES, merchant_locales)
+    """The shared rule: `de-AT` -> `de` when the merchant serves `de`, else its default."""
+    return customer_language(customer_locale, tuple(merchant_locales), CATALOGUE_LANGUAGES)
 
 
 def babel_locale(customer_locale: str, language: str) -> Locale:
@@ -263,6 +295,7 @@ class Renderer:
             "link": request.link,
             "link_expires": formats.day(request.link_expires_at.astimezone(formats.zone).date()),
             "support": support,
+            "broadcast_subject": _broadcast_subject(request),
         }
 
     def _entry(
@@ -295,7 +328,7 @@ class Renderer:
         return self._fill(environment, source, variables)
 
     def email(self, request: RenderRequest) -> RenderedEmail:
-        language = resolve_language(request.locale, request.merchant.locales)
+        language = message_language(request)
         entry, entries = self._entry(request.template, language, request.merchant.branding.tone)
         html_parts = self._parts(self._html, entry, entries, request, language=language)
         text_parts = self._parts(self._text, entry, entries, request, language=language)
@@ -344,6 +377,7 @@ class Renderer:
         common = entries["_common"]
         greeting = common["greeting_named"] if request.first_name else common["greeting"]
         paragraphs = [self._fill(environment, source, variables) for source in entry["body"]]
+        paragraphs.extend(self._broadcast_paragraphs(environment, request))
         reason = self._reason_line(environment, entries, request.facts, variables)
         if reason:
             paragraphs.insert(1, reason)
@@ -363,6 +397,14 @@ class Renderer:
             "contents_heading": self._fill(environment, common["contents"], variables),
             "items": self._items(environment, common, request.facts),
         }
+
+    def _broadcast_paragraphs(self, environment: Environment, request: RenderRequest) -> list[str]:
+        """The merchant's body, one paragraph per non-empty line, escaped in HTML."""
+        wording = broadcast_wording(request.facts, request.locale)
+        if wording is None:
+            return []
+        lines = [line.strip() for line in wording.body.split("\n")]
+        return [self._fill(environment, "{{ line }}", {"line": line}) for line in lines if line]
 
     def _reason_line(
         self,
@@ -408,7 +450,7 @@ class Renderer:
         ]
 
     def sms(self, request: RenderRequest) -> str:
-        language = resolve_language(request.locale, request.merchant.locales)
+        language = message_language(request)
         entry, entries = self._entry(request.template, language, request.merchant.branding.tone)
         variables = self._variables(request, language=language, short=True)
         variables["action"] = request.facts.action

@@ -1,0 +1,178 @@
+"""The whole stack of `relais bench journey`: an isolated infrastructure and the six
+services in processes, as the chaos run starts them (relais_cli.chaos).
+
+Rules:
+- the bench has its own Kafka, PostgreSQL and SMTP catcher (relais_cli.infra.isolated,
+  ports `BENCH`, state dir ~/.local/state/relais-bench), cleared at the start: nobody
+  else's traffic reaches the services measured, the Maildir holds only the bench's
+  mail, and the shared `relais infra` is neither loaded nor disturbed;
+- each service runs as `relais run <service>` in its own process (the chaos
+  Supervisor), on the system clock, with the demo merchants changed so that a failed
+  delivery attempt is emailed at once: no quiet hours, no frequency cap, email only,
+  no milestone messages;
+- the orders are placed through the tracker's order API before anything is measured,
+  and the run waits until the tracker holds every one of them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import httpx
+from rich.console import Console
+from rich.progress import Progress
+
+from relais_cli.chaos.processes import Supervisor, wait_all
+from relais_cli.demo.carriers import GENERIC
+from relais_cli.demo.story import Merchant
+from relais_cli.demo_cmd import carrier_webhooks_environment, write_demo_merchants
+from relais_cli.infra.isolated import IsolatedInfra, IsolatedPorts
+from relais_cli.infra.paths import kafka_deploy_dir
+from relais_cli.run_cmd import service_environment
+
+BENCH_PORTS = IsolatedPorts(39092, 39093, 39432, 39025, 39001)
+MERCHANT = "maison-lumiere"
+
+
+def default_state_dir() -> Path:
+    return Path.home() / ".local" / "state" / "relais-bench"
+
+
+class NoActions:
+    """The merchants' action webhook: nowhere (a failed attempt starts no action)."""
+
+    def url(self, merchant_id: str) -> str:
+        return f"http://127.0.0.1:9/{merchant_id}/actions"
+
+
+def emailed_at_once(config: dict[str, Any]) -> None:
+    """A merchant whose failed-attempt anomaly is emailed at once, and nothing else is."""
+    notification = config["notification"]
+    notification.pop("quiet_hours", None)
+    notification.pop("frequency_cap", None)
+    notification["milestones"] = {}
+    notification["channels"] = ["email"]
+    notification["fallback"] = False
+    for binding in notification.get("anomalies", {}).values():
+        binding.pop("channels", None)
+    notification["urgent"] = []
+
+
+@dataclass
+class Stack:
+    infra: IsolatedInfra
+    supervisor: Supervisor
+    merchant: Merchant
+    api_key: str
+    carrier_secret: str
+
+    @property
+    def tracker_url(self) -> str:
+        return f"http://127.0.0.1:{self.infra.ports.services['tracker']}"
+
+    def stop(self, *, keep_infra: bool) -> None:
+        self.supervisor.stop(grace_s=10.0)
+        if not keep_infra:
+            asyncio.run(self.infra.down())
+
+
+def start_stack(console: Console, *, state_dir: Path, logs_dir: Path) -> Stack:
+    infra = IsolatedInfra(name="bench", state_dir=state_dir, ports=BENCH_PORTS)
+    started = time.monotonic()
+    with console.status(
+        f"isolated infrastructure: Kafka :{BENCH_PORTS.kafka}, PostgreSQL "
+        f":{BENCH_PORTS.postgres}, SMTP :{BENCH_PORTS.smtp} (state {state_dir})"
+    ):
+        asyncio.run(infra.reset())
+        asyncio.run(infra.up())
+    console.print(f"isolated infrastructure up in {time.monotonic() - started:.0f} s")
+    merchants_dir = infra.settings.paths.root / "merchants"
+    merchants, api_keys = write_demo_merchants(
+        source=kafka_deploy_dir().parent / "merchants",
+        target=merchants_dir,
+        stub=NoActions(),
+        run="bench",
+        adjust=emailed_at_once,
+    )
+    carrier_secret = secrets.token_urlsafe(32)
+    ports = infra.ports.services
+    environment = (
+        infra.environment()
+        | service_environment(state_dir=infra.settings.paths.root, merchants_dir=merchants_dir)
+        | carrier_webhooks_environment({GENERIC: carrier_secret})
+        | {
+            "RELAIS_PUBLIC_CHAT_BASE_URL": f"http://127.0.0.1:{ports['chat']}",
+            "RELAIS_PUBLIC_NOTIFIER_BASE_URL": f"http://127.0.0.1:{ports['notifier']}",
+            "RELAIS_LOG_LEVEL": "warning",
+        }
+    )
+    supervisor = Supervisor(environment=environment, ports=ports, logs_dir=logs_dir)
+    supervisor.start()
+    stack = Stack(
+        infra=infra,
+        supervisor=supervisor,
+        merchant=next(m for m in merchants if m.merchant_id == MERCHANT),
+        api_key=api_keys[MERCHANT],
+        carrier_secret=carrier_secret,
+    )
+    with console.status("starting the six services (relais run <service>)"):
+        health = wait_all(ports, path="/health", timeout_s=120)
+        ready = wait_all(ports, path="/ready", timeout_s=60)
+    console.print(f"services: /health {health}, /ready {ready} (logs in {logs_dir})")
+    if any(status != 200 for status in ready.values()):
+        stack.stop(keep_infra=False)
+        raise RuntimeError(f"services not ready: {ready}; see the logs in {logs_dir}")
+    return stack
+
+
+async def place_orders(
+    stack: Stack,
+    bodies: list[dict[str, Any]],
+    *,
+    progress: Progress,
+    concurrency: int = 16,
+) -> None:
+    """POST every order (not measured), then wait until the tracker holds them all."""
+    task = progress.add_task("orders placed (set-up)", total=len(bodies))
+    pending = iter(bodies)
+    refused: list[int] = []
+    async with httpx.AsyncClient(base_url=stack.tracker_url, timeout=30) as client:
+        headers = {"Authorization": f"Bearer {stack.api_key}"}
+
+        async def worker() -> None:
+            for body in pending:
+                response = await client.post("/v1/orders", json=body, headers=headers)
+                if response.status_code != 202:
+                    refused.append(response.status_code)
+                progress.advance(task)
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+    if refused:
+        raise RuntimeError(f"{len(refused)} orders refused by the order API: {set(refused)}")
+    task = progress.add_task("orders held by the tracker", total=len(bodies))
+    await wait_for_shipments(
+        stack.infra.database_url, at_least=len(bodies), progress=progress, task=task
+    )
+
+
+async def wait_for_shipments(
+    database_url: str, *, at_least: int, progress: Progress, task: Any, timeout_s: float = 900
+) -> None:
+    connection = await asyncpg.connect(database_url, server_settings={"search_path": "tracker"})
+    started = time.monotonic()
+    try:
+        while time.monotonic() - started < timeout_s:
+            held: int = await connection.fetchval("SELECT count(*) FROM shipments")
+            progress.update(task, completed=min(held, at_least))
+            if held >= at_least:
+                return
+            await asyncio.sleep(0.5)
+    finally:
+        await connection.close()
+    raise RuntimeError(f"the tracker holds fewer than {at_least} shipments after {timeout_s} s")

@@ -1,0 +1,1 @@
+"""What insights calls over the network (besides Kafka and PostgreSQL)."""
