@@ -8,6 +8,10 @@ Rules:
 - one signer per secret purpose: customer links (RELAIS_CUSTOMER_LINK_SECRETS) and
   dashboard sessions (RELAIS_SESSION_SECRETS) never share a secret;
 - a token is valid only for the purpose it was made for and until it expires;
+- a chat link's subject is an anomaly id, or `broadcast_chat_subject(...)` for a
+  merchant's broadcast: `broadcast:<campaign message id>:<scenario id>:<shipment id>`
+  (the scenario the broadcast chose, signed with the rest, so a customer cannot pick
+  another one);
 - the verifier returns the merchant id from inside the signed token, so a page
   only ever loads that merchant's data: one merchant's link can never open
   another merchant's.
@@ -19,6 +23,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from enum import StrEnum
+from uuid import UUID
 
 from itsdangerous import BadSignature, URLSafeSerializer
 
@@ -30,6 +35,38 @@ class LinkPurpose(StrEnum):
     UNSUBSCRIBE = "unsubscribe"
     DASHBOARD = "dashboard"
     """A merchant's insights dashboard session (cookie), subject: the merchant id."""
+
+
+BROADCAST_CHAT_PREFIX = "broadcast:"
+
+
+@dataclass(frozen=True)
+class BroadcastChat:
+    """What a broadcast's chat link opens: its scenario, for one shipment."""
+
+    campaign_message_id: UUID
+    scenario_id: str
+    shipment_id: str
+
+
+def broadcast_chat_subject(chat: BroadcastChat) -> str:
+    return (
+        f"{BROADCAST_CHAT_PREFIX}{chat.campaign_message_id}:{chat.scenario_id}:{chat.shipment_id}"
+    )
+
+
+def parse_broadcast_chat_subject(subject: str) -> BroadcastChat | None:
+    """The broadcast a chat link's subject names; None for an anomaly's (or a bad) subject."""
+    if not subject.startswith(BROADCAST_CHAT_PREFIX):
+        return None
+    parts = subject.removeprefix(BROADCAST_CHAT_PREFIX).split(":", 2)
+    if len(parts) != 3 or not all(parts):
+        return None
+    try:
+        message_id = UUID(parts[0])
+    except ValueError:
+        return None
+    return BroadcastChat(campaign_message_id=message_id, scenario_id=parts[1], shipment_id=parts[2])
 
 
 class LinkError(Exception):

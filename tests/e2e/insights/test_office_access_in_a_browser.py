@@ -9,28 +9,16 @@ Needs Debian's `chromium` package (Playwright's own browser download is never us
 from __future__ import annotations
 
 import re
-import secrets
-import uuid
 from collections.abc import AsyncIterator
 from pathlib import Path
 
-import asyncpg
 import pytest
 from argon2 import PasswordHasher
 from playwright.async_api import Browser
 
 from relais_insights.domain.office import Role
-from relais_insights.service import office_users
-from relais_runtime.clock import SystemClock
 from tests.conftest import REPO_ROOT, Infrastructure
-from tests.integration.insights.support import (
-    RunningInsights,
-    Tenant,
-    create_topics,
-    delete_topics,
-    running_insights,
-    write_merchants,
-)
+from tests.e2e.insights.office_browser import Office, running_office
 
 pytestmark = pytest.mark.integration
 
@@ -39,45 +27,26 @@ ADMIN_EMAIL = "admin@shop.example"
 
 
 @pytest.fixture(scope="module")
-async def office(
+async def admin_office(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[RunningInsights, Tenant, str]]:
-    unique = uuid.uuid4().hex[:8]
-    directory = tmp_path_factory.mktemp("merchants")
-    merchant, _ = write_merchants(directory, unique)
-    topics = await create_topics(infrastructure, unique)
-    try:
-        async with running_insights(
-            infrastructure, unique=unique, merchants_dir=directory
-        ) as running:
-            password = secrets.token_urlsafe(12)
-            connection = await asyncpg.connect(
-                running.settings.database_url, server_settings={"search_path": running.schema}
-            )
-            try:
-                await office_users.add_user(
-                    connection,
-                    PasswordHasher(),
-                    merchant_id=merchant.merchant_id,
-                    email=ADMIN_EMAIL,
-                    display_name="Alice Admin",
-                    role=Role.ADMIN,
-                    language="en",
-                    password=password,
-                    at=SystemClock().now(),
-                )
-            finally:
-                await connection.close()
-            yield running, merchant, password
-    finally:
-        await delete_topics(infrastructure, topics)
+) -> AsyncIterator[tuple[Office, str]]:
+    """The running office with an admin (hashed with the production parameters) and
+    the admin's password."""
+    async with running_office(infrastructure, tmp_path_factory) as office:
+        password = await office.add_user(
+            email=ADMIN_EMAIL,
+            display_name="Alice Admin",
+            role=Role.ADMIN,
+            hasher=PasswordHasher(),
+        )
+        yield office, password
 
 
 async def test_sign_in_add_a_user_sign_out_and_refuse_a_forged_form(
-    office: tuple[RunningInsights, Tenant, str], browser: Browser
+    admin_office: tuple[Office, str], browser: Browser
 ) -> None:
-    running, merchant, password = office
-    base = f"{running.base_url}/office/{merchant.merchant_id}"
+    office, password = admin_office
+    base = f"{office.running.base_url}/office/{office.merchant_id}"
     context = await browser.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
     page = await context.new_page()
     SHOTS.mkdir(parents=True, exist_ok=True)

@@ -8,15 +8,12 @@ Needs Debian's `chromium` package (Playwright's own browser download is never us
 
 from __future__ import annotations
 
-import secrets
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
-from pathlib import Path
 
 import asyncpg
 import pytest
-from aiokafka import AIOKafkaProducer
 from playwright.async_api import Browser
 
 from relais_contracts.envelope import Event
@@ -27,97 +24,29 @@ from relais_contracts.topics.notifications import (
     NotificationSuppressed,
     SuppressionReason,
 )
-from relais_insights.domain.office import Role
-from relais_insights.service import office_users
-from relais_runtime.kafka import publish_events
-from tests.conftest import REPO_ROOT, Infrastructure
-from tests.e2e.insights.test_office_orders_in_a_browser import CHEAP_HASHER, numbered
+from tests.conftest import Infrastructure
+from tests.e2e.insights.office_browser import (
+    AGENT_EMAIL,
+    SHOTS,
+    Office,
+    office_with_parcels,
+    signed_in_page,
+)
 from tests.integration.conftest import eventually
-from tests.integration.insights.support import (
-    RunningInsights,
-    busy_parcel,
-    create_topics,
-    delete_topics,
-    now_utc,
-    running_insights,
-    to_test_topics,
-    write_merchants,
-)
-from tests.integration.insights.support import (
-    test_topic as own_topic,
-)
 
 pytestmark = pytest.mark.integration
 
-SHOTS = Path(REPO_ROOT) / "artifacts" / "screenshots" / "insights"
 PARCELS = 6
 SENT_EXAMPLE = notifications.TOPIC.examples_dir() / "NotificationSent-campaign-broadcast.json"
 
 
-async def _publish(infrastructure: Infrastructure, topic: str, events: list[Event]) -> None:
-    producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap)
-    await producer.start()
-    try:
-        await publish_events(producer, topic=topic, events=events)
-    finally:
-        await producer.stop()
-
-
 @pytest.fixture(scope="module")
-async def office(
+async def agent_office(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[RunningInsights, str, str, str, str]]:
-    unique = uuid.uuid4().hex[:8]
-    directory = tmp_path_factory.mktemp("merchants")
-    merchant, _ = write_merchants(directory, unique)
-    merchant_id = merchant.merchant_id
-    topics = await create_topics(infrastructure, unique)
-    try:
-        async with running_insights(
-            infrastructure, unique=unique, merchants_dir=directory
-        ) as running:
-            now = now_utc()
-            events: list[tuple[str, Event]] = []
-            for index in range(PARCELS):
-                events += numbered(busy_parcel(merchant_id, index, now=now), index)
-            producer = AIOKafkaProducer(bootstrap_servers=infrastructure.kafka_bootstrap)
-            await producer.start()
-            try:
-                for topic, event in to_test_topics(events, unique):
-                    await publish_events(producer, topic=topic, events=[event])
-            finally:
-                await producer.stop()
-            connection = await asyncpg.connect(
-                infrastructure.database_url, server_settings={"search_path": running.schema}
-            )
-            try:
-
-                async def projected() -> bool:
-                    count = await connection.fetchval(
-                        "SELECT count(*) FROM office_shipments WHERE merchant_id = $1"
-                        " AND last_event_at > ordered_at",
-                        merchant_id,
-                    )
-                    return bool(count == PARCELS)
-
-                assert await eventually(projected, timeout_s=60)
-                password = secrets.token_urlsafe(12)
-                await office_users.add_user(
-                    connection,
-                    CHEAP_HASHER,
-                    merchant_id=merchant_id,
-                    email="agent@example.test",
-                    display_name="Agent Smith",
-                    role=Role.AGENT,
-                    language="en",
-                    password=password,
-                    at=datetime.now(UTC),
-                )
-            finally:
-                await connection.close()
-            yield running, merchant_id, "agent@example.test", password, unique
-    finally:
-        await delete_topics(infrastructure, topics)
+) -> AsyncIterator[tuple[Office, str]]:
+    """The running office with PARCELS projected parcels and an agent's password."""
+    async with office_with_parcels(infrastructure, tmp_path_factory, PARCELS) as ready:
+        yield ready
 
 
 async def _commands(infrastructure: Infrastructure, schema: str) -> list[CampaignMessageRequested]:
@@ -168,19 +97,12 @@ def _outcomes(commands: list[CampaignMessageRequested]) -> list[Event]:
 
 
 async def test_an_agent_sends_a_campaign_to_filtered_shipments_and_sees_its_progress(
-    office: tuple[RunningInsights, str, str, str, str],
+    agent_office: tuple[Office, str],
     browser: Browser,
     infrastructure: Infrastructure,
 ) -> None:
-    running, merchant_id, email, password, unique = office
-    context = await browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB")
-    page = await context.new_page()
-    try:
-        await page.goto(f"{running.base_url}/office/{merchant_id}/orders?lang=en")
-        await page.get_by_label("Email").fill(email)
-        await page.get_by_label("Password").fill(password)
-        await page.get_by_role("button", name="Sign in").click()
-        await page.get_by_role("heading", name="Orders").wait_for()
+    office, password = agent_office
+    async with signed_in_page(browser, office, email=AGENT_EMAIL, password=password) as page:
         await page.get_by_label("Status").select_option("delivered")
         await page.get_by_role("button", name="Filter").click()
         await page.wait_for_url("**status=delivered**")
@@ -208,10 +130,9 @@ async def test_an_agent_sends_a_campaign_to_filtered_shipments_and_sees_its_prog
         assert await progress.locator('[data-count="requested"]').inner_text() == str(selected)
         assert await progress.locator('[data-count="waiting"]').inner_text() == str(selected)
 
-        commands = await _commands(infrastructure, running.schema)
+        commands = await _commands(infrastructure, office.running.schema)
         assert len(commands) == selected
-        outcomes_topic = own_topic(notifications.TOPIC, unique).name
-        await _publish(infrastructure, outcomes_topic, _outcomes(commands))
+        await office.publish([(notifications.TOPIC.name, event) for event in _outcomes(commands)])
 
         async def counted() -> bool:
             await page.reload()
@@ -224,5 +145,3 @@ async def test_an_agent_sends_a_campaign_to_filtered_shipments_and_sees_its_prog
         await page.screenshot(path=str(SHOTS / "office-campaign-progress.png"), full_page=True)
         await page.get_by_role("link", name="All campaigns").click()
         await page.locator("table.campaigns tbody tr").first.wait_for()
-    finally:
-        await context.close()

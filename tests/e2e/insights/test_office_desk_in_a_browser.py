@@ -9,39 +9,29 @@ Needs Debian's `chromium` package (Playwright's own browser download is never us
 
 from __future__ import annotations
 
-import secrets
-import uuid
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 
-import asyncpg
 import pytest
 from playwright.async_api import Browser
 
 from relais_contracts import ids
 from relais_contracts.topics import conversations
 from relais_contracts.topics.conversations import CallbackRequested
-from relais_insights.domain.office import Role
-from relais_insights.service import office_users
 from tests.conftest import Infrastructure
-from tests.e2e.insights.test_office_orders_in_a_browser import CHEAP_HASHER, SHOTS, numbered
-from tests.integration.conftest import eventually
-from tests.integration.insights.support import (
-    RunningInsights,
-    _example,
-    _with,
-    busy_parcel,
-    create_topics,
-    delete_topics,
-    now_utc,
-    running_insights,
-    to_test_topics,
-    write_merchants,
+from tests.e2e.insights.office_browser import (
+    SHOTS,
+    Office,
+    numbered_parcels,
+    running_office,
+    signed_in_page,
 )
-from tests.integration.insights.test_office_orders_projection import publish
+from tests.integration.insights.support import _example, _with, now_utc
 
 pytestmark = pytest.mark.integration
 
+AGENT_EMAIL = "desk-agent@example.test"
+CASES_OPENED = "SELECT count(*) FROM desk_cases WHERE merchant_id = $1"
 ANSWER = "Bonjour Camille, votre colis repart demain matin : vous le recevrez jeudi."
 
 
@@ -73,63 +63,23 @@ def callback(merchant_id: str, *, now: datetime) -> CallbackRequested:
 @pytest.fixture(scope="module")
 async def desk_office(
     infrastructure: Infrastructure, tmp_path_factory: pytest.TempPathFactory
-) -> AsyncIterator[tuple[RunningInsights, str, str, str]]:
-    unique = uuid.uuid4().hex[:8]
-    directory = tmp_path_factory.mktemp("merchants")
-    merchant, _ = write_merchants(directory, unique)
-    merchant_id = merchant.merchant_id
-    topics = await create_topics(infrastructure, unique)
-    try:
-        async with running_insights(
-            infrastructure, unique=unique, merchants_dir=directory
-        ) as running:
-            now = now_utc()
-            events = numbered(busy_parcel(merchant_id, 0, now=now), 0)
-            events.append((conversations.TOPIC.name, callback(merchant_id, now=now)))
-            await publish(infrastructure, to_test_topics(events, unique))
-            connection = await asyncpg.connect(
-                infrastructure.database_url, server_settings={"search_path": running.schema}
-            )
-            try:
-
-                async def opened() -> bool:
-                    return bool(
-                        await connection.fetchval(
-                            "SELECT count(*) FROM desk_cases WHERE merchant_id = $1", merchant_id
-                        )
-                    )
-
-                assert await eventually(opened, timeout_s=60)
-                password = secrets.token_urlsafe(12)
-                await office_users.add_user(
-                    connection,
-                    CHEAP_HASHER,
-                    merchant_id=merchant_id,
-                    email="desk-agent@example.test",
-                    display_name="Nadia Desk",
-                    role=Role.AGENT,
-                    language="en",
-                    password=password,
-                    at=datetime.now(UTC),
-                )
-            finally:
-                await connection.close()
-            yield running, merchant_id, "desk-agent@example.test", password
-    finally:
-        await delete_topics(infrastructure, topics)
+) -> AsyncIterator[tuple[Office, str]]:
+    """The running office with parcel b0, the case its customer's callback opened, and
+    an agent's password."""
+    async with running_office(infrastructure, tmp_path_factory) as office:
+        now = now_utc()
+        events = numbered_parcels(office.merchant_id, 1, now=now)
+        events.append((conversations.TOPIC.name, callback(office.merchant_id, now=now)))
+        await office.publish(events)
+        await office.wait_for_count(CASES_OPENED, 1)
+        yield office, await office.add_user(email=AGENT_EMAIL, display_name="Nadia Desk")
 
 
 async def test_an_agent_assigns_answers_and_closes_a_case(
-    desk_office: tuple[RunningInsights, str, str, str], browser: Browser
+    desk_office: tuple[Office, str], browser: Browser
 ) -> None:
-    running, merchant_id, email, password = desk_office
-    context = await browser.new_context(viewport={"width": 1360, "height": 900}, locale="en-GB")
-    page = await context.new_page()
-    try:
-        await page.goto(f"{running.base_url}/office/{merchant_id}/orders?lang=en")
-        await page.get_by_label("Email").fill(email)
-        await page.get_by_label("Password").fill(password)
-        await page.get_by_role("button", name="Sign in").click()
+    office, password = desk_office
+    async with signed_in_page(browser, office, email=AGENT_EMAIL, password=password) as page:
         await page.get_by_role("link", name="Desk", exact=True).click()
         await page.get_by_role("heading", name="Desk").wait_for()
         rows = page.locator("table.desk tbody tr")
@@ -158,5 +108,3 @@ async def test_an_agent_assigns_answers_and_closes_a_case(
         assert await page.locator("dd[data-status]").inner_text() == "Done"
         assert ANSWER in await page.locator("li[data-answer]").inner_text()
         await page.screenshot(path=str(SHOTS / "office-desk-case-done.png"), full_page=True)
-    finally:
-        await context.close()

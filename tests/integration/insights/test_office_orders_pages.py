@@ -5,18 +5,14 @@ timeline in French and English, and tenant isolation."""
 
 from __future__ import annotations
 
-import hashlib
-import secrets
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
 from urllib.parse import quote
 
 import httpx
 import pytest
-import yaml
 
 from relais_contracts import ids
 from relais_contracts.topics import anomalies, shipment_state
@@ -26,7 +22,8 @@ from relais_insights.service import office_orders
 from relais_insights.settings import InsightsSettings
 from tests.conftest import Infrastructure
 from tests.integration.insights.office_support import OfficeWorld, office_world, sign_in
-from tests.integration.insights.support import SESSION_SECRET, _example, _with
+from tests.integration.insights.support import SESSION_SECRET, Tenant, _example, _with
+from tests.integration.insights.test_office_orders_projection import with_backoffice_key
 
 pytestmark = pytest.mark.integration
 
@@ -42,17 +39,7 @@ async def world(infrastructure: Infrastructure, tmp_path: Path) -> AsyncIterator
 
 def office_key(world: OfficeWorld, directory: Path) -> str:
     """A `backoffice` key for merchant A, added to its file and to the running app's ring."""
-    key = "rk_office_" + secrets.token_urlsafe(24)
-    path = directory / f"{world.a.merchant_id}.yaml"
-    config: dict[str, Any] = yaml.safe_load(path.read_text())
-    config["tracking"]["api_keys"].append(
-        {
-            "id": "office",
-            "sha256": hashlib.sha256(key.encode()).hexdigest(),
-            "scopes": ["backoffice"],
-        }
-    )
-    path.write_text(yaml.safe_dump(config, allow_unicode=True))
+    key = with_backoffice_key(directory, Tenant(world.a.merchant_id, "")).key
     settings = InsightsSettings(
         database_url="postgresql://unused",
         session_secrets=[SESSION_SECRET],

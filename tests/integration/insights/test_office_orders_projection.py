@@ -10,7 +10,8 @@ import hashlib
 import secrets
 import uuid
 from collections.abc import AsyncIterator
-from datetime import timedelta
+from dataclasses import dataclass
+from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote
@@ -23,6 +24,7 @@ from aiokafka import AIOKafkaProducer
 
 from relais_contracts import ids
 from relais_contracts.envelope import Event
+from relais_contracts.registry import Topic
 from relais_contracts.topics import (
     anomalies,
     conversations,
@@ -62,6 +64,9 @@ def with_backoffice_key(directory: Path, tenant: Tenant) -> Tenant:
     return Tenant(tenant.merchant_id, key)
 
 
+ORDER_PLACED = shipment_state.StateChangeCause.ORDER_PLACED
+
+
 @pytest.fixture(scope="module", name="unique")
 def module_unique() -> str:
     return uuid.uuid4().hex[:8]
@@ -82,99 +87,81 @@ async def insights(
         yield running
 
 
+@dataclass(frozen=True)
+class Parcel:
+    merchant_id: str
+    shipment: str
+    start: datetime
+
+    def event(
+        self, topic: Topic, example: Any, name: str, after: timedelta, **update: Any
+    ) -> tuple[Topic, Any]:
+        """`example` (an event, or the name of one of the topic's examples) as this parcel's
+        event `name`, `after` its start."""
+        event = _example(topic, example) if isinstance(example, str) else example
+        keyed = {"shipment_id": self.shipment, "correlation_id": self.shipment}
+        at = self.start + after
+        return topic, _with(
+            event, self.merchant_id, f"{self.shipment}-{name}", at, **keyed, **update
+        )
+
+
 def parcel_story(merchant_id: str, shipment: str, number: str, *, resolved: bool) -> list[Any]:
     """(topic, event) of one parcel: anomaly events first, the shipment states last."""
-    keyed = {"shipment_id": shipment, "correlation_id": shipment}
-    start = now_utc().replace(microsecond=0) - timedelta(days=1)
+    parcel = Parcel(merchant_id, shipment, now_utc().replace(microsecond=0) - timedelta(days=1))
     anomaly_id = ids.anomaly_id(merchant_id, shipment, "failed_attempt")
     state = _example(shipment_state.TOPIC, "ShipmentStateChanged-colissimo-out-for-delivery.json")
     customer = state.customer.model_copy(update={"email": "Camille.Durand@Example.FR"})
-    common = {"order_number": number, "order_id": f"o-{shipment}", "customer": customer, **keyed}
-    placed = _with(
-        state,
-        merchant_id,
-        f"{shipment}-placed",
-        start,
-        placed_at=start,
-        version=1,
-        cause=shipment_state.StateChangeCause.ORDER_PLACED,
-        **common,
-    )
-    latest = _with(
-        state,
-        merchant_id,
-        f"{shipment}-latest",
-        start + timedelta(hours=1),
-        placed_at=start,
-        version=5,
-        **common,
-    )
+    order = {
+        "order_number": number,
+        "order_id": f"o-{shipment}",
+        "customer": customer,
+        "placed_at": parcel.start,
+    }
     sent = _example(notifications.TOPIC, "NotificationSent-email-fr.json")
     trigger = sent.trigger.model_copy(
         update={"kind": notifications.TriggerKind.ANOMALY, "ref_id": anomaly_id}
     )
+    scan = "TrackingEventRecorded-colissimo-out-for-delivery.json"
     events = [
-        (
+        parcel.event(
             anomalies.TOPIC,
-            _with(
-                _example(anomalies.TOPIC, "AnomalyDetected-failed-attempt-en.json"),
-                merchant_id,
-                f"{shipment}-raised",
-                start + timedelta(hours=2),
-                anomaly_id=anomaly_id,
-                **keyed,
-            ),
+            "AnomalyDetected-failed-attempt-en.json",
+            "raised",
+            timedelta(hours=2),
+            anomaly_id=anomaly_id,
         ),
-        (
-            tracking_events.TOPIC,
-            _with(
-                _example(
-                    tracking_events.TOPIC, "TrackingEventRecorded-colissimo-out-for-delivery.json"
-                ),
-                merchant_id,
-                f"{shipment}-scan",
-                start + timedelta(hours=1),
-                **keyed,
-            ),
-        ),
+        parcel.event(tracking_events.TOPIC, scan, "scan", timedelta(hours=1)),
     ]
     if resolved:
+        chat = "ConversationStarted-email-link-fr.json"
         events += [
-            (
-                notifications.TOPIC,
-                _with(
-                    sent,
-                    merchant_id,
-                    f"{shipment}-sent",
-                    start + timedelta(hours=2, minutes=12),
-                    trigger=trigger,
-                    **keyed,
-                ),
+            parcel.event(
+                notifications.TOPIC, sent, "sent", timedelta(hours=2, minutes=12), trigger=trigger
             ),
-            (
-                conversations.TOPIC,
-                _with(
-                    _example(conversations.TOPIC, "ConversationStarted-email-link-fr.json"),
-                    merchant_id,
-                    f"{shipment}-chat",
-                    start + timedelta(hours=3),
-                    anomaly_id=anomaly_id,
-                    **keyed,
-                ),
+            parcel.event(
+                conversations.TOPIC, chat, "chat", timedelta(hours=3), anomaly_id=anomaly_id
             ),
-            (
+            parcel.event(
                 anomalies.TOPIC,
-                _with(
-                    _example(anomalies.TOPIC, "AnomalyResolved-facts-changed.json"),
-                    merchant_id,
-                    f"{shipment}-resolved",
-                    start + timedelta(hours=4),
-                    anomaly_id=anomaly_id,
-                    **keyed,
-                ),
+                "AnomalyResolved-facts-changed.json",
+                "resolved",
+                timedelta(hours=4),
+                anomaly_id=anomaly_id,
             ),
         ]
-    events += [(shipment_state.TOPIC, placed), (shipment_state.TOPIC, latest)]
+    events += [
+        parcel.event(
+            shipment_state.TOPIC,
+            state,
+            "placed",
+            timedelta(0),
+            version=1,
+            cause=ORDER_PLACED,
+            **order,
+        ),
+        parcel.event(shipment_state.TOPIC, state, "latest", timedelta(hours=1), version=5, **order),
+    ]
     return [(topic.name, event) for topic, event in events]
 
 
@@ -364,7 +351,7 @@ async def test_the_tombstone_erases_the_row_and_the_timeline(
             merchant_id,
             shipment,
         )
-        return rows[0]["left_over"] == 0
+        return bool(rows[0]["left_over"] == 0)
 
     assert await eventually(erased, timeout_s=45)
     assert await timeline_kinds(insights, merchant_id, f"S1-{unique}")  # the other one stays

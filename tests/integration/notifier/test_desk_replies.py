@@ -11,12 +11,13 @@ per case.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from uuid import UUID, uuid4
 
 import asyncpg
+import pytest
 
 from relais_contracts import ids
 from relais_contracts.catalogue import AnomalyType, Milestone
@@ -76,32 +77,45 @@ def text_of(message: EmailMessage) -> tuple[str, str]:
     return str(text.get_content()), str(html.get_content())
 
 
-@asynccontextmanager
-async def desk_notifier(
+DeskNotifier = Callable[[str, str], AbstractAsyncContextManager[tuple[Publish, asyncpg.Pool]]]
+
+
+@pytest.fixture
+def desk_notifier(
     infrastructure: Infrastructure,
     schema: str,
     unique: str,
     new_topic: Callable[[str], Awaitable[str]],
     smtp: SmtpServer,
     sms_provider: SmsProvider,
-) -> AsyncIterator[tuple[Publish, asyncpg.Pool]]:
-    topics = {name: await new_topic(f"test-{unique}-{name}") for name in (STATE, ANOMALIES, DESK)}
-    async with running_notifier(
-        infrastructure,
-        schema=schema,
-        unique=unique,
-        topics=topics,
-        smtp=smtp,
-        sms_provider=sms_provider,
-        clock=ManualClock(MORNING),
-    ) as publish:
-        pool = await create_pool(
-            database_url=infrastructure.database_url, schema=schema, max_size=2
-        )
-        try:
-            yield publish, pool
-        finally:
-            await pool.close()
+) -> DeskNotifier:
+    """Starts the notifier on this test's topics, a parcel's state (shipment id, the
+    customer's email) already published to it; gives its publisher and a database pool."""
+
+    @asynccontextmanager
+    async def started(shipment_id: str, email: str) -> AsyncIterator[tuple[Publish, asyncpg.Pool]]:
+        names = (STATE, ANOMALIES, DESK)
+        topics = {name: await new_topic(f"test-{unique}-{name}") for name in names}
+        async with running_notifier(
+            infrastructure,
+            schema=schema,
+            unique=unique,
+            topics=topics,
+            smtp=smtp,
+            sms_provider=sms_provider,
+            clock=ManualClock(MORNING),
+        ) as publish:
+            pool = await create_pool(
+                database_url=infrastructure.database_url, schema=schema, max_size=2
+            )
+            try:
+                state = factories.state(merchant_id=MERCHANT, shipment_id=shipment_id, email=email)
+                await publish(STATE, state)
+                yield publish, pool
+            finally:
+                await pool.close()
+
+    return started
 
 
 async def processed(pool: asyncpg.Pool, event_id: UUID) -> bool:
@@ -118,13 +132,19 @@ async def received(smtp: SmtpServer, email: str, count: int) -> bool:
     return bool(await eventually(enough, timeout_s=30))
 
 
+async def replayed(
+    publish: Publish, pool: asyncpg.Pool, event: AnswerCustomer | SendSurvey
+) -> None:
+    """Publishes `event` again as it is, then under another event id, and returns once
+    the notifier's consumer has committed the copy."""
+    copy = event.model_copy(update={"event_id": uuid4()})
+    await publish(DESK, event)
+    await publish(DESK, copy)
+    assert await eventually(lambda: processed(pool, copy.event_id), timeout_s=30)
+
+
 async def test_an_answer_emails_the_chat_link_once(
-    infrastructure: Infrastructure,
-    schema: str,
-    unique: str,
-    new_topic: Callable[[str], Awaitable[str]],
-    smtp: SmtpServer,
-    sms_provider: SmsProvider,
+    unique: str, smtp: SmtpServer, desk_notifier: DeskNotifier
 ) -> None:
     shipment_id, email = f"S-desk-{unique}", f"desk-{unique}@example.com"
     shipped = factories.milestone(
@@ -132,23 +152,14 @@ async def test_an_answer_emails_the_chat_link_once(
     )
     anomaly_id = ids.anomaly_id(MERCHANT, shipment_id, AnomalyType.DELIVERY_LATE.value)
     reply = answer(shipment_id, anomaly_id)
-    async with desk_notifier(infrastructure, schema, unique, new_topic, smtp, sms_provider) as (
-        publish,
-        pool,
-    ):
-        await publish(
-            STATE, factories.state(merchant_id=MERCHANT, shipment_id=shipment_id, email=email)
-        )
+    async with desk_notifier(shipment_id, email) as (publish, pool):
         await publish(ANOMALIES, shipped)
         assert await received(smtp, email, 1), "the shipping confirmation"
 
         await publish(DESK, reply)
         assert await received(smtp, email, 2), "the answer's email"
 
-        copy = reply.model_copy(update={"event_id": uuid4()})
-        await publish(DESK, reply)  # redelivered as is
-        await publish(DESK, copy)  # the same answer under another event id
-        assert await eventually(lambda: processed(pool, copy.event_id), timeout_s=30)
+        await replayed(publish, pool, reply)
         rows = await pool.fetch(
             "SELECT idempotency_key, status, trigger_kind, trigger_name FROM notifications"
             " WHERE trigger_ref = $1",
@@ -172,30 +183,16 @@ async def test_an_answer_emails_the_chat_link_once(
 
 
 async def test_closing_a_case_sends_the_survey_once(
-    infrastructure: Infrastructure,
-    schema: str,
-    unique: str,
-    new_topic: Callable[[str], Awaitable[str]],
-    smtp: SmtpServer,
-    sms_provider: SmsProvider,
+    unique: str, smtp: SmtpServer, desk_notifier: DeskNotifier
 ) -> None:
     shipment_id, email = f"S-survey-{unique}", f"survey-{unique}@example.com"
     case_id = uuid4()
     closed = survey(shipment_id, case_id)
-    async with desk_notifier(infrastructure, schema, unique, new_topic, smtp, sms_provider) as (
-        publish,
-        pool,
-    ):
-        await publish(
-            STATE, factories.state(merchant_id=MERCHANT, shipment_id=shipment_id, email=email)
-        )
+    async with desk_notifier(shipment_id, email) as (publish, pool):
         await publish(DESK, closed)
         assert await received(smtp, email, 1), "the survey"
 
-        again = closed.model_copy(update={"event_id": uuid4()})
-        await publish(DESK, closed)
-        await publish(DESK, again)
-        assert await eventually(lambda: processed(pool, again.event_id), timeout_s=30)
+        await replayed(publish, pool, closed)
         sent = await pool.fetchval(
             "SELECT count(*) FROM notifications WHERE trigger_ref = $1 AND status = 'sent'",
             case_id,

@@ -17,6 +17,7 @@ from relais_notifier.domain.commands import BROADCAST_TEMPLATE, broadcast_rows
 from relais_notifier.domain.outcomes import NotificationStatus
 from relais_notifier.domain.triggers import MessageFacts
 from relais_notifier.texts.rendering import RenderRequest, broadcast_wording
+from relais_runtime.links import BroadcastChat, parse_broadcast_chat_subject
 from tests.unit.notifier.test_rendering import MERCHANTS, RENDERER
 
 NOW = datetime(2026, 11, 3, 10, 0, tzinfo=UTC)
@@ -103,3 +104,21 @@ def test_a_broadcast_renders_the_merchants_words_escaped_in_its_branding() -> No
     sms = RENDERER.sms(render)
     assert "Grève des livreurs" in sms
     assert "https://chat.example/t/TOKEN" in sms
+
+
+def test_a_broadcast_with_a_chat_scenario_links_to_that_scenario_for_its_shipment() -> None:
+    assert SETTINGS is not None
+    campaign_id = uuid4()
+    chosen = CONTENT.model_copy(update={"chat_scenario_id": "default/carrier_strike"})
+    event = request(campaign_id).model_copy(update={"content": chosen})
+    rows = broadcast_rows(event, SETTINGS, now=NOW)
+    assert {row.link_kind for row in rows} == {LinkKind.CHAT}
+    assert rows[0].link_subject is not None
+    opened = parse_broadcast_chat_subject(rows[0].link_subject)
+    assert opened == BroadcastChat(
+        campaign_message_id=campaign_message_id("velocity-sports", campaign_id, "S-1"),
+        scenario_id="default/carrier_strike",
+        shipment_id="S-1",
+    )
+    plain = broadcast_rows(request(campaign_id), SETTINGS, now=NOW)[0]
+    assert (plain.link_kind, plain.link_subject) == (LinkKind.TRACKING_PAGE, "S-1")

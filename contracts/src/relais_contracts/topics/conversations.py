@@ -2,8 +2,12 @@
 
 Rules:
 - produced by the chat through its outbox, keyed by `<merchant_id>/<shipment_id>`;
-- one conversation per anomaly (or per delivered milestone for the survey):
-  `conversation_id` = `ids.conversation_id(merchant, anomaly or milestone id)`;
+- one conversation per anomaly (or per delivered milestone for the survey, or per
+  campaign message for a merchant's broadcast): `conversation_id` =
+  `ids.conversation_id(merchant, anomaly, milestone or campaign message id)`;
+- a broadcast's conversation has purpose `anomaly`, `campaign_message_id` set and no
+  anomaly; its choices are AnswerRecorded (and CallbackRequested), never a
+  ResolutionChosen (which names an anomaly);
 - a double submit counts once: `answer_id` = `ids.answer_id(conversation, node,
   form token)`, at most one ResolutionChosen per conversation
   (`ids.resolution_id`), one CallbackRequested (`ids.callback_id`); producers use
@@ -68,11 +72,19 @@ class ConversationStarted(_ConversationEvent):
     notification_id: UUID | None = Field(
         default=None, description="The message whose link was followed, if any."
     )
+    campaign_message_id: UUID | None = Field(
+        default=None,
+        description="A broadcast's conversation: the campaign message whose link opened it"
+        " (notification_commands.campaign_message_id); it has no anomaly.",
+    )
 
     @model_validator(mode="after")
     def _subject(self) -> Self:
-        if self.purpose is ConversationPurpose.ANOMALY and (
-            self.anomaly_id is None or self.anomaly_type is None
+        broadcast = self.campaign_message_id is not None
+        if (
+            self.purpose is ConversationPurpose.ANOMALY
+            and not broadcast
+            and (self.anomaly_id is None or self.anomaly_type is None)
         ):
             raise ValueError("an anomaly conversation needs anomaly_id and anomaly_type")
         if self.purpose is ConversationPurpose.SURVEY and self.milestone_id is None:

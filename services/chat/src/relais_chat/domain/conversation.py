@@ -2,7 +2,8 @@
 zone it speaks.
 
 Rules:
-- one conversation per subject: an anomaly, or a shipment's delivery (the survey);
+- one conversation per subject: an anomaly, a shipment's delivery (the survey), or a
+  campaign message (a merchant's broadcast, in the scenario the broadcast chose);
 - a conversation is `open` until its scenario finishes (`finished`) or the facts
   close its anomaly first (`abandoned`); only an open one accepts answers;
 - the language is `relais_runtime.i18n.customer_language` (the fallback chain over
@@ -56,6 +57,12 @@ class Subject:
     context: ShipmentContext
     state: ShipmentStateChanged | None
     closed: bool
+    broadcast_scenario: str | None = None
+    """A broadcast's chosen scenario (subject_id: the campaign message id); no anomaly."""
+
+    @property
+    def campaign_message_id(self) -> UUID | None:
+        return self.subject_id if self.broadcast_scenario is not None else None
 
 
 def customer_locale(merchant: MerchantConfig, state: ShipmentStateChanged | None) -> str:

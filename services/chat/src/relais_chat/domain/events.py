@@ -5,6 +5,8 @@ Rules:
   (conversation, node, step submitted), the resolution and the callback from the
   conversation; a replayed submission re-creates the same events, which the outbox
   and every consumer drop as duplicates;
+- a broadcast's conversation (campaign_message_id) publishes no ResolutionChosen: the
+  customer's choice is its AnswerRecorded;
 - a resolution's action is built from the scenario's action and the customer's
   form answers and validated against relais_contracts.actions (strict to write).
 """
@@ -65,10 +67,13 @@ class ConversationRef:
     scenario_version: str
     locale: str
     time_zone: str
+    campaign_message_id: UUID | None = None
+    """A broadcast's conversation (subject_id): it has no anomaly."""
 
     @property
     def anomaly_id(self) -> UUID | None:
-        return self.subject_id if self.purpose is ConversationPurpose.ANOMALY else None
+        anomaly = self.purpose is ConversationPurpose.ANOMALY and self.campaign_message_id is None
+        return self.subject_id if anomaly else None
 
 
 def started(ref: ConversationRef, *, entry: EntryPoint, now: datetime) -> ConversationStarted:
@@ -88,6 +93,7 @@ def started(ref: ConversationRef, *, entry: EntryPoint, now: datetime) -> Conver
         scenario_version=ref.scenario_version,
         locale=ref.locale,
         entry=entry,
+        campaign_message_id=ref.campaign_message_id,
     )
 
 
@@ -116,10 +122,13 @@ def events_for(
     now: datetime,
     transcript: tuple[TranscriptLine, ...] = (),
 ) -> list[Event]:
-    """`transcript` (the conversation so far) travels with a callback request."""
+    """`transcript` (the conversation so far) travels with a callback request; a
+    broadcast's resolution is its recorded answer only (a ResolutionChosen names an
+    anomaly)."""
     return [
         _event(ref, output, submission=submission, now=now, transcript=transcript)
         for output in outputs
+        if not (isinstance(output, ResolutionReached) and ref.campaign_message_id is not None)
     ]
 
 

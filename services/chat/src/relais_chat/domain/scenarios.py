@@ -17,6 +17,9 @@ file and the node):
 - `asks_why` names a question whose choice ids are relais_contracts.actions.ReturnReason
   values and, optionally, an optional text form for the customer's comment; their answers
   fill `customer_reason` of every reship, refund or store credit the scenario resolves;
+- a scenario's `purpose` is `anomaly` (it names the anomaly types it answers), `survey`
+  (a CSAT, no resolution) or `broadcast` (opened from a merchant's broadcast, about
+  no anomaly: it names no anomaly types);
 - a file may `include` shared fragments (files starting with `_`): their nodes join
   the scenario, and only those the scenario uses need to be reachable.
 A scenario's id is `<pack directory>/<file stem>`, e.g. `default/delivery_late`.
@@ -39,6 +42,7 @@ from relais_contracts.catalogue import AnomalyType
 from relais_contracts.topics.conversations import ResolutionOutcome
 
 TextValue = dict[str, Any]
+ScenarioPurpose = Literal["anomaly", "survey", "broadcast"]
 
 
 class ScenarioError(Exception):
@@ -166,7 +170,7 @@ class AsksWhy(BaseModel):
 class ScenarioFile(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
     version: str = Field(default="1", max_length=64)
-    purpose: Literal["anomaly", "survey"] = "anomaly"
+    purpose: ScenarioPurpose = "anomaly"
     anomaly_types: tuple[AnomalyType, ...] = ()
     languages: tuple[str, ...] = Field(min_length=1)
     include: tuple[str, ...] = ()
@@ -194,7 +198,7 @@ class Fragment(BaseModel):
 class Scenario:
     scenario_id: str
     version: str
-    purpose: Literal["anomaly", "survey"]
+    purpose: ScenarioPurpose
     anomaly_types: tuple[AnomalyType, ...]
     languages: tuple[str, ...]
     start: str
@@ -263,6 +267,8 @@ def check(scenario: Scenario, *, own_nodes: set[str]) -> list[str]:
     problems: list[str] = []
     if scenario.purpose == "anomaly" and not scenario.anomaly_types:
         problems.append("anomaly_types: an anomaly scenario names the types it answers")
+    if scenario.purpose == "broadcast" and scenario.anomaly_types:
+        problems.append("anomaly_types: a broadcast scenario answers no anomaly type")
     for node_id, node in scenario.nodes.items():
         problems.extend(_check_links(scenario, node_id, node))
         problems.extend(_check_node(scenario, node_id, node))

@@ -1,10 +1,10 @@
 """Opening and answering conversations: the steps between a page and the database.
 
 Rules:
-- one conversation per subject (an anomaly, or a shipment's delivery for the
-  survey), id `ids.conversation_id(merchant, subject)`: the first device to open
-  the link creates it (and publishes ConversationStarted), every other device and
-  every later visit resumes it;
+- one conversation per subject (an anomaly, a shipment's delivery for the survey, or
+  a broadcast's campaign message), id `ids.conversation_id(merchant, subject)`: the
+  first device to open the link creates it (and publishes ConversationStarted),
+  every other device and every later visit resumes it;
 - an answer is applied under a row lock on the conversation and recorded once per
   step (`answers` is unique on (conversation, step)): a double submit or a replay
   from another device changes nothing and publishes nothing;
@@ -52,6 +52,8 @@ def scenario_for(
     merchant: MerchantConfig, subject: Subject, scenarios: Mapping[str, Scenario]
 ) -> Scenario:
     """The merchant's scenario for the subject, offering only what its actions allow."""
+    if subject.broadcast_scenario is not None:
+        return offered(merchant, scenarios[subject.broadcast_scenario])
     if subject.anomaly_type is None:
         return scenarios[merchant.chat.survey_scenario]
     return offered(merchant, scenarios[merchant.chat.scenario_for(subject.anomaly_type)])
@@ -77,6 +79,7 @@ def reference(
         scenario_version=scenario.version,
         locale=locale,
         time_zone=customer_zone(merchant, subject.state),
+        campaign_message_id=subject.campaign_message_id,
     )
 
 

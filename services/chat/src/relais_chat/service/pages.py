@@ -128,6 +128,7 @@ class CustomerPages:
                 purpose=purpose,
                 merchant_id=merchant.merchant_id,
                 subject_key=granted.claims.subject,
+                scenarios=self.scenarios,
             )
             if subject is None:
                 return SubjectUnknown(merchant)

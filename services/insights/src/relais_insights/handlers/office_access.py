@@ -21,11 +21,13 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.responses import RedirectResponse
 from starlette.datastructures import FormData
 
 from relais_insights.domain.office import Role, csrf_matches
 from relais_insights.handlers.access import Authorization, InsightsApp
 from relais_insights.service.office_users import SignedInUser
+from relais_insights.ui import texts
 from relais_runtime.api_keys import KeyHolder
 from relais_runtime.merchants import MerchantConfig
 from relais_runtime.merchants.tracking import ApiScope
@@ -45,6 +47,7 @@ __all__ = [
     "OfficeUser",
     "Role",
     "SignedInUser",
+    "back_after_form",
     "require_role",
     "require_scope",
 ]
@@ -130,6 +133,15 @@ async def csrf_checked_form(request: Request, user: OfficeUser) -> FormData:
 
 
 CsrfForm = Annotated[FormData, Depends(csrf_checked_form)]
+
+
+def back_after_form(path: str, lang: object, **query: str) -> RedirectResponse:
+    """303 to `path` once a form's POST is done, with `query` and the form's language when
+    the office speaks it (anything else is dropped, never echoed into the URL)."""
+    if lang in texts.LANGUAGES:
+        query["lang"] = str(lang)
+    asked = "&".join(f"{name}={value}" for name, value in query.items())
+    return RedirectResponse(f"{path}?{asked}" if asked else path, status_code=303)
 
 
 @dataclass(frozen=True)

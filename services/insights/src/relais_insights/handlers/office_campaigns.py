@@ -13,6 +13,7 @@ Rules:
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -37,8 +38,9 @@ from relais_insights.handlers.office_access import (
     OfficeAgent,
     OfficeMerchant,
     OfficeUser,
+    back_after_form,
 )
-from relais_insights.handlers.office_orders import BEARER
+from relais_insights.handlers.office_orders import add_office_api_route
 from relais_insights.service.campaigns import Campaigns, Sender
 from relais_insights.ui import texts
 from relais_insights.ui.office import office_language
@@ -132,19 +134,29 @@ def _text(form: FormData, name: str) -> str:
     return value.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
-def draft_of(form: FormData, merchant: MerchantConfig) -> tuple[Draft, CampaignContent]:
-    """The form's campaign; Refused names the first bad field."""
-    selection = selection_of(list(form.multi_items()), prefix=FILTER_PREFIX)  # type: ignore[arg-type]
-    words = {
-        locale: (_text(form, f"subject_{locale}"), _text(form, f"body_{locale}"))
-        for locale in merchant.locales
-    }
-    draft = Draft(
+def _form_selection(form: FormData) -> CampaignSelection:
+    return selection_of(list(form.multi_items()), prefix=FILTER_PREFIX)  # type: ignore[arg-type]
+
+
+def _as_typed(form: FormData, merchant: MerchantConfig, selection: CampaignSelection) -> Draft:
+    """The form's fields as typed: a (subject, body) pair per locale, blank ones too."""
+    return Draft(
         selection=selection,
         name=_text(form, "name"),
         content_kind=_text(form, "content") or "anomaly_scenario",
-        texts={locale: pair for locale, pair in words.items() if any(pair)},
+        texts={
+            locale: (_text(form, f"subject_{locale}"), _text(form, f"body_{locale}"))
+            for locale in merchant.locales
+        },
         chat_scenario_id=_text(form, "chat_scenario_id"),
+    )
+
+
+def draft_of(form: FormData, merchant: MerchantConfig) -> tuple[Draft, CampaignContent]:
+    """The form's campaign (locales left blank dropped); Refused names the first bad field."""
+    typed = _as_typed(form, merchant, _form_selection(form))
+    draft = replace(
+        typed, texts={locale: pair for locale, pair in typed.texts.items() if any(pair)}
     )
     if not draft.name:
         raise Refused("name", "a name is required")
@@ -246,25 +258,15 @@ async def _form_refused(
 ) -> HTMLResponse:
     language = office_language(lang, user, merchant)
     try:
-        selection = selection_of(list(form.multi_items()), prefix=FILTER_PREFIX)  # type: ignore[arg-type]
+        selection = _form_selection(form)
         count = await campaigns.count(merchant, selection)
     except Refused:
         selection, count = CampaignSelection(filters={}), 0
-    draft = Draft(
-        selection=selection,
-        name=_text(form, "name"),
-        content_kind=_text(form, "content") or "anomaly_scenario",
-        texts={
-            locale: (_text(form, f"subject_{locale}"), _text(form, f"body_{locale}"))
-            for locale in merchant.locales
-        },
-        chat_scenario_id=_text(form, "chat_scenario_id"),
-    )
     html = render_new_campaign(
         merchant=merchant,
         user=user,
         lang=lang,
-        draft=draft,
+        draft=_as_typed(form, merchant, selection),
         count=count,
         error=_refusal_text(language, refused),
     )
@@ -291,9 +293,7 @@ async def send_campaign(
         sender=Sender(user=user),
         now=insights.configuration.clock.now(),
     )
-    suffix = f"?lang={lang}" if lang in texts.LANGUAGES else ""
-    target = f"/office/{merchant.merchant_id}/campaigns/{campaign.campaign_id}{suffix}"
-    return RedirectResponse(target, status_code=303)
+    return back_after_form(f"/office/{merchant.merchant_id}/campaigns/{campaign.campaign_id}", lang)
 
 
 async def campaign_page(
@@ -381,19 +381,14 @@ def add_campaign_routes(router: APIRouter) -> None:
         methods=["POST"],
         include_in_schema=False,
     )
-    api: dict[str, Any] = {"tags": ["back office"], "dependencies": [Depends(BEARER)]}
-    router.add_api_route(
-        "/v1/office/{merchant_id}/campaigns",
+    add_office_api_route(
+        router,
+        "/campaigns",
         api_create_campaign,
-        methods=["POST"],
+        method="POST",
         response_model=CampaignOut,
         status_code=201,
-        **api,
     )
-    router.add_api_route(
-        "/v1/office/{merchant_id}/campaigns/{campaign_id}",
-        api_campaign,
-        methods=["GET"],
-        response_model=CampaignOut,
-        **api,
+    add_office_api_route(
+        router, "/campaigns/{campaign_id}", api_campaign, method="GET", response_model=CampaignOut
     )

@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, HTTPException, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from pydantic import BaseModel, Field, ValidationError
 from starlette.datastructures import FormData
 
@@ -36,8 +36,9 @@ from relais_insights.handlers.office_access import (
     OfficeAgent,
     OfficeMerchant,
     OfficeUser,
+    back_after_form,
 )
-from relais_insights.handlers.office_orders import BEARER, Orders
+from relais_insights.handlers.office_orders import Orders, add_office_api_route
 from relais_insights.service.desk import Desk, DeskActor, QueueFilter
 from relais_insights.service.office_users import SignedInUser
 from relais_insights.ui import texts
@@ -231,12 +232,6 @@ def _form_value(form: FormData, name: str) -> str:
     return value if isinstance(value, str) else ""
 
 
-def _back(merchant_id: str, case_id: UUID, form: FormData) -> Response:
-    lang = _form_value(form, "lang")
-    suffix = f"?lang={lang}" if lang in texts.LANGUAGES else ""
-    return RedirectResponse(f"/office/{merchant_id}/desk/{case_id}{suffix}", status_code=303)
-
-
 async def _act(
     kind: str,
     case_id: UUID,
@@ -283,7 +278,8 @@ def _action_page(kind: str) -> Any:
             return await _case_page(case_id, merchant, user, lang, insights, orders, desk, reason)
         if not done:
             raise HTTPException(status_code=404, detail="not found")
-        return _back(merchant.merchant_id, case_id, form)
+        path = f"/office/{merchant.merchant_id}/desk/{case_id}"
+        return back_after_form(path, _form_value(form, "lang"))
 
     act.__name__ = f"desk_{kind}"
     return act
@@ -320,14 +316,15 @@ async def api_case(
     desk: DeskApp,
 ) -> CaseOut:
     """One case with its transcript, notes and answers."""
-    case = await desk.case(merchant_id=merchant.merchant_id, case_id=case_id)
-    if case is None:
-        raise HTTPException(status_code=404, detail="not found")
-    return CaseOut.of(case, insights.office.now())
+    return await _case_out(desk, insights, merchant.merchant_id, case_id)
 
 
-async def _api_done(desk: Desk, insights: InsightsApp, merchant_id: str, case_id: UUID) -> CaseOut:
-    case = await desk.case(merchant_id=merchant_id, case_id=case_id)
+async def _case_out(
+    desk: Desk, insights: InsightsApp, merchant_id: str, case_id: UUID, *, acted: bool = True
+) -> CaseOut:
+    """The case as it is now; 404 when it is not the merchant's, or the action (`acted`
+    False) found no such case."""
+    case = await desk.case(merchant_id=merchant_id, case_id=case_id) if acted else None
     if case is None:
         raise HTTPException(status_code=404, detail="not found")
     return CaseOut.of(case, insights.office.now())
@@ -359,9 +356,8 @@ async def api_assign(
     if body.assignee is not None and str(body.assignee) not in agents:
         raise _refused("assignee", "not an agent of this merchant")
     actor = _key_actor(caller, merchant)
-    if not await desk.assign(actor, case_id, body.assignee, at=insights.office.now()):
-        raise HTTPException(status_code=404, detail="not found")
-    return await _api_done(desk, insights, merchant.merchant_id, case_id)
+    acted = await desk.assign(actor, case_id, body.assignee, at=insights.office.now())
+    return await _case_out(desk, insights, merchant.merchant_id, case_id, acted=acted)
 
 
 async def api_status(
@@ -374,9 +370,8 @@ async def api_status(
 ) -> CaseOut:
     """Set the case's status; `done` sends the customer the survey (once per case)."""
     actor = _key_actor(caller, merchant)
-    if not await desk.set_status(actor, case_id, body.status, at=insights.office.now()):
-        raise HTTPException(status_code=404, detail="not found")
-    return await _api_done(desk, insights, merchant.merchant_id, case_id)
+    acted = await desk.set_status(actor, case_id, body.status, at=insights.office.now())
+    return await _case_out(desk, insights, merchant.merchant_id, case_id, acted=acted)
 
 
 async def api_note(
@@ -389,9 +384,8 @@ async def api_note(
 ) -> CaseOut:
     """Add an internal note (never shown to the customer)."""
     actor = _key_actor(caller, merchant)
-    if not await desk.write(actor, case_id, body.text, answer=False, at=insights.office.now()):
-        raise HTTPException(status_code=404, detail="not found")
-    return await _api_done(desk, insights, merchant.merchant_id, case_id)
+    acted = await desk.write(actor, case_id, body.text, answer=False, at=insights.office.now())
+    return await _case_out(desk, insights, merchant.merchant_id, case_id, acted=acted)
 
 
 async def api_answer(
@@ -404,9 +398,8 @@ async def api_answer(
 ) -> CaseOut:
     """Answer the customer: shown on their chat page, and they get an email saying so."""
     actor = _key_actor(caller, merchant, body.agent_name)
-    if not await desk.write(actor, case_id, body.text, answer=True, at=insights.office.now()):
-        raise HTTPException(status_code=404, detail="not found")
-    return await _api_done(desk, insights, merchant.merchant_id, case_id)
+    acted = await desk.write(actor, case_id, body.text, answer=True, at=insights.office.now())
+    return await _case_out(desk, insights, merchant.merchant_id, case_id, acted=acted)
 
 
 def add_desk_routes(router: APIRouter) -> None:
@@ -427,31 +420,14 @@ def add_desk_routes(router: APIRouter) -> None:
             methods=["POST"],
             include_in_schema=False,
         )
-    api: dict[str, Any] = {"tags": ["back office"], "dependencies": [Depends(BEARER)]}
-    router.add_api_route(
-        "/v1/office/{merchant_id}/desk",
-        api_queue,
-        methods=["GET"],
-        response_model=QueueOut,
-        **api,
-    )
-    router.add_api_route(
-        "/v1/office/{merchant_id}/desk/{case_id}",
-        api_case,
-        methods=["GET"],
-        response_model=CaseOut,
-        **api,
-    )
+    add_office_api_route(router, "/desk", api_queue, method="GET", response_model=QueueOut)
+    add_office_api_route(router, "/desk/{case_id}", api_case, method="GET", response_model=CaseOut)
     for path, action in (
         ("assign", api_assign),
         ("status", api_status),
         ("notes", api_note),
         ("answer", api_answer),
     ):
-        router.add_api_route(
-            f"/v1/office/{{merchant_id}}/desk/{{case_id}}/{path}",
-            action,
-            methods=["POST"],
-            response_model=CaseOut,
-            **api,
+        add_office_api_route(
+            router, f"/desk/{{case_id}}/{path}", action, method="POST", response_model=CaseOut
         )

@@ -15,6 +15,7 @@ Rules:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, datetime
 from typing import Annotated, Any
 from uuid import UUID
@@ -40,6 +41,28 @@ BEARER = HTTPBearer(
     description="A merchant API key with the `backoffice` scope: `Authorization: Bearer <key>`.",
 )
 """Documents the security scheme in OpenAPI; ApiCaller checks the key and its scope."""
+
+
+def add_office_api_route(
+    router: APIRouter,
+    path: str,
+    endpoint: Callable[..., Any],
+    *,
+    method: str,
+    response_model: Any,
+    **extra: Any,
+) -> None:
+    """A route of the office API: /v1/office/{merchant_id}<path>, under the "back office"
+    tag, with the BEARER scheme in OpenAPI (the endpoint's ApiCaller checks the key)."""
+    router.add_api_route(
+        f"/v1/office/{{merchant_id}}{path}",
+        endpoint,
+        methods=[method],
+        response_model=response_model,
+        tags=["back office"],
+        dependencies=[Depends(BEARER)],
+        **extra,
+    )
 
 
 def office_orders(insights: InsightsApp) -> OfficeOrders:
@@ -262,18 +285,9 @@ def add_order_routes(router: APIRouter) -> None:
     router.add_api_route(
         "/office/{merchant_id}/orders/{order_number:path}", order_page, methods=["GET"], **html
     )
-    api: dict[str, Any] = {"tags": ["back office"], "dependencies": [Depends(BEARER)]}
-    router.add_api_route(
-        "/v1/office/{merchant_id}/shipments",
-        api_shipments,
-        methods=["GET"],
-        response_model=ShipmentPageOut,
-        **api,
+    add_office_api_route(
+        router, "/shipments", api_shipments, method="GET", response_model=ShipmentPageOut
     )
-    router.add_api_route(
-        "/v1/office/{merchant_id}/orders/{order_number:path}",
-        api_order,
-        methods=["GET"],
-        response_model=OrderOut,
-        **api,
+    add_office_api_route(
+        router, "/orders/{order_number:path}", api_order, method="GET", response_model=OrderOut
     )

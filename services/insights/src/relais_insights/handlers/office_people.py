@@ -8,21 +8,29 @@ or a log.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable, Mapping
+from datetime import datetime
 from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, HTTPException, Query, Request
-from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from fastapi.responses import HTMLResponse, Response
 from starlette.datastructures import FormData
 
 from relais_insights import office_repository as store
 from relais_insights.domain.office import Role
 from relais_insights.handlers.access import InsightsApp
-from relais_insights.handlers.office_access import CsrfForm, OfficeAdmin, OfficeMerchant
+from relais_insights.handlers.office_access import (
+    CsrfForm,
+    OfficeAdmin,
+    OfficeMerchant,
+    back_after_form,
+)
 from relais_insights.service import office_users
 from relais_insights.service.office_users import SignedInUser
 from relais_insights.ui import texts
 from relais_insights.ui.office import office_language, render_office
+from relais_runtime.db import DbConnection
 from relais_runtime.merchants import MerchantConfig
 
 AUDIT_PAGE_SIZE = 50
@@ -161,34 +169,6 @@ def _not_self(admin: SignedInUser, user_id: UUID) -> None:
         raise HTTPException(status_code=400, detail="an admin cannot do this to themselves here")
 
 
-async def set_role(
-    user_id: str,
-    request: Request,
-    merchant: OfficeMerchant,
-    admin: OfficeAdmin,
-    form: CsrfForm,
-    insights: InsightsApp,
-) -> Response:
-    target = _user_id(user_id)
-    _not_self(admin, target)
-    role = _form_value(form, "role")
-    now = insights.office.now()
-    if role not in set(Role):
-        raise HTTPException(status_code=400, detail="role: one of viewer, agent, admin")
-    async with insights.pool.acquire() as connection:
-        if not await store.set_role(connection, merchant.merchant_id, target, Role(role)):
-            raise HTTPException(status_code=404, detail="no such user")
-        await office_users.record_audit(
-            connection,
-            admin,
-            "user.set_role",
-            str(target),
-            {"role": role},
-            at=now,
-        )
-    return _back_to_users(merchant, form, "role_changed")
-
-
 async def reset_password(
     user_id: str,
     request: Request,
@@ -220,51 +200,69 @@ async def reset_password(
     return await _users_page(request, merchant, admin, insights, form=form, notice=notice)
 
 
-async def disable_user(
-    user_id: str,
-    request: Request,
-    merchant: OfficeMerchant,
-    admin: OfficeAdmin,
-    form: CsrfForm,
-    insights: InsightsApp,
-) -> Response:
-    target = _user_id(user_id)
-    _not_self(admin, target)
-    now = insights.office.now()
-    async with insights.pool.acquire() as connection:
-        if not await office_users.disable_user(
-            connection, merchant_id=merchant.merchant_id, user_id=target, at=now
-        ):
-            raise HTTPException(status_code=404, detail="no such user")
-        await office_users.record_audit(connection, admin, "user.disable", str(target), at=now)
-    return _back_to_users(merchant, form, "user_disabled_done")
+async def _set_role(
+    connection: DbConnection, merchant_id: str, target: UUID, form: FormData, now: datetime
+) -> Mapping[str, Any] | None:
+    role = _form_value(form, "role")
+    if role not in set(Role):
+        raise HTTPException(status_code=400, detail="role: one of viewer, agent, admin")
+    changed = await store.set_role(connection, merchant_id, target, Role(role))
+    return {"role": role} if changed else None
 
 
-async def revoke_sessions(
-    user_id: str,
-    request: Request,
-    merchant: OfficeMerchant,
-    admin: OfficeAdmin,
-    form: CsrfForm,
-    insights: InsightsApp,
-) -> Response:
-    target = _user_id(user_id)
-    _not_self(admin, target)
-    now = insights.office.now()
-    async with insights.pool.acquire() as connection:
-        if await store.user_by_id(connection, merchant.merchant_id, target) is None:
-            raise HTTPException(status_code=404, detail="no such user")
-        count = await store.revoke_sessions_of(connection, merchant.merchant_id, target, now)
-        await office_users.record_audit(
-            connection, admin, "user.revoke_sessions", str(target), {"sessions": count}, at=now
-        )
-    return _back_to_users(merchant, form, "sessions_revoked")
+async def _disable(
+    connection: DbConnection, merchant_id: str, target: UUID, form: FormData, now: datetime
+) -> Mapping[str, Any] | None:
+    found = await office_users.disable_user(
+        connection, merchant_id=merchant_id, user_id=target, at=now
+    )
+    return {} if found else None
 
 
-def _back_to_users(merchant: MerchantConfig, form: FormData, done: str) -> Response:
-    lang = form.get("lang")
-    query = f"done={done}" + (f"&lang={lang}" if lang in texts.LANGUAGES else "")
-    return RedirectResponse(f"/office/{merchant.merchant_id}/users?{query}", status_code=303)
+async def _revoke_sessions(
+    connection: DbConnection, merchant_id: str, target: UUID, form: FormData, now: datetime
+) -> Mapping[str, Any] | None:
+    if await store.user_by_id(connection, merchant_id, target) is None:
+        return None
+    return {"sessions": await store.revoke_sessions_of(connection, merchant_id, target, now)}
+
+
+UserChange = Callable[
+    [DbConnection, str, UUID, FormData, datetime], Awaitable[Mapping[str, Any] | None]
+]
+
+
+def _user_change_page(name: str, action: str, change: UserChange, done: str) -> Any:
+    """The POST handler of an admin's change to another user of the merchant, never to
+    themselves (400). `change` gives the audit details, or None for a user it did not
+    find (404, nothing audited); then back to the users page saying `done`."""
+
+    async def change_user(
+        user_id: str,
+        merchant: OfficeMerchant,
+        admin: OfficeAdmin,
+        form: CsrfForm,
+        insights: InsightsApp,
+    ) -> Response:
+        target = _user_id(user_id)
+        _not_self(admin, target)
+        now = insights.office.now()
+        async with insights.pool.acquire() as connection:
+            details = await change(connection, merchant.merchant_id, target, form, now)
+            if details is None:
+                raise HTTPException(status_code=404, detail="no such user")
+            await office_users.record_audit(connection, admin, action, str(target), details, at=now)
+        return back_after_form(f"/office/{merchant.merchant_id}/users", form.get("lang"), done=done)
+
+    change_user.__name__ = name
+    return change_user
+
+
+set_role = _user_change_page("set_role", "user.set_role", _set_role, "role_changed")
+disable_user = _user_change_page("disable_user", "user.disable", _disable, "user_disabled_done")
+revoke_sessions = _user_change_page(
+    "revoke_sessions", "user.revoke_sessions", _revoke_sessions, "sessions_revoked"
+)
 
 
 async def audit_page(

@@ -29,7 +29,7 @@ from relais_insights.handlers.office_access import (
     OfficeMerchant,
     OfficeUser,
 )
-from relais_insights.handlers.office_orders import BEARER
+from relais_insights.handlers.office_orders import add_office_api_route
 from relais_insights.service.review_queue import NotHeld, QueueItem, ReviewQueue
 from relais_insights.ui.review import render_review
 
@@ -174,14 +174,7 @@ def add_review_routes(router: APIRouter) -> None:
     router.add_api_route(
         base, review_page, methods=["GET"], response_class=HTMLResponse, include_in_schema=False
     )
-    api: dict[str, Any] = {"tags": ["back office"], "dependencies": [Depends(BEARER)]}
-    router.add_api_route(
-        "/v1/office/{merchant_id}/review",
-        api_queue,
-        methods=["GET"],
-        response_model=ReviewQueueOut,
-        **api,
-    )
+    add_office_api_route(router, "/review", api_queue, method="GET", response_model=ReviewQueueOut)
     for name, decision in DECISIONS.items():
         router.add_api_route(
             f"{base}/{{review_id}}/{name}",
@@ -189,10 +182,10 @@ def add_review_routes(router: APIRouter) -> None:
             methods=["POST"],
             include_in_schema=False,
         )
-        router.add_api_route(
-            f"/v1/office/{{merchant_id}}/review/{{review_id}}/{name}",
+        add_office_api_route(
+            router,
+            f"/review/{{review_id}}/{name}",
             api_decision(decision),
-            methods=["POST"],
+            method="POST",
             response_model=DecisionOut,
-            **api,
         )

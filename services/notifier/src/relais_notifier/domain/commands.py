@@ -5,9 +5,10 @@ Rules:
   anomaly id: its resolution makes the message stale, and the chat link opens that
   anomaly's conversation) under the purpose `campaign-<campaign id>`;
 - a broadcast's trigger is `campaign` / `broadcast`, ref
-  `campaign_message_id(merchant, campaign, shipment)`, purpose `campaign`; its link is
-  the tracking page (which offers the chat of an open anomaly); the chosen chat
-  scenario is kept in the facts;
+  `campaign_message_id(merchant, campaign, shipment)`, purpose `campaign`; its link
+  opens the chosen chat scenario for that shipment (a chat link whose subject is
+  `links.broadcast_chat_subject`), else the tracking page; the scenario is also kept
+  in the facts;
 - a resend repeats an earlier row under the purpose `resend-<resend id>`;
 - every key is `ids.notification_key(trigger ref, channel, purpose)`, as for the
   notifier's own messages, so a channel fallback keeps the same rule.
@@ -30,6 +31,7 @@ from relais_contracts.topics.notification_commands import (
 from relais_contracts.topics.notifications import Channel, LinkKind, TriggerKind
 from relais_notifier.domain.outcomes import Notification, NotificationStatus
 from relais_notifier.domain.triggers import BroadcastWording, MessageFacts
+from relais_runtime.links import BroadcastChat, broadcast_chat_subject
 from relais_runtime.merchants.notification import NotificationSettings
 
 BROADCAST_TEMPLATE = "broadcast"
@@ -110,6 +112,7 @@ def broadcast_rows(
         chat_scenario_id=content.chat_scenario_id,
     )
     ref = campaign_message_id(event.merchant_id, event.campaign_id, event.shipment_id)
+    link_kind, link_subject = broadcast_link(content, ref, event.shipment_id)
     return [
         _row(
             merchant_id=event.merchant_id,
@@ -124,12 +127,26 @@ def broadcast_rows(
             source_event_id=event.event_id,
             status=NotificationStatus.PENDING,
             template=BROADCAST_TEMPLATE,
-            link_kind=LinkKind.TRACKING_PAGE,
-            link_subject=event.shipment_id,
+            link_kind=link_kind,
+            link_subject=link_subject,
             facts=facts,
         )
         for channel in settings.channels
     ]
+
+
+def broadcast_link(
+    content: BroadcastContent, message_id: UUID, shipment_id: str
+) -> tuple[LinkKind, str]:
+    """The chosen chat scenario for this shipment, else the shipment's tracking page."""
+    if content.chat_scenario_id is None:
+        return LinkKind.TRACKING_PAGE, shipment_id
+    chat = BroadcastChat(
+        campaign_message_id=message_id,
+        scenario_id=content.chat_scenario_id,
+        shipment_id=shipment_id,
+    )
+    return LinkKind.CHAT, broadcast_chat_subject(chat)
 
 
 def no_anomaly_row(
