@@ -32,22 +32,22 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from importlib.metadata import entry_points
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import structlog
-from fastapi import FastAPI
 from opentelemetry import propagate, trace
 from opentelemetry.context import Context
-from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
-from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
-from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor, RequestInfo
 from opentelemetry.sdk.resources import SERVICE_NAME, Resource
 from opentelemetry.sdk.trace import TracerProvider
 from opentelemetry.sdk.trace.export import BatchSpanProcessor, SpanExporter
 from opentelemetry.trace import Span, SpanKind, Status, StatusCode
 
 from relais_runtime.settings import ConfigurationError
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+    from opentelemetry.instrumentation.httpx import RequestInfo
 
 EXPORTER_ENTRY_POINTS = "opentelemetry_traces_exporter"
 # "otlp" is the specification's name; the OTLP exporter shipped with Relais speaks HTTP.
@@ -177,7 +177,12 @@ def redact_http_attributes(span: Span, _scope: dict[str, Any]) -> None:
 
 
 def instrument_http(app: FastAPI, *, tracer_provider: trace.TracerProvider | None = None) -> None:
-    """A server span per request, named after its route; probes and /metrics untraced."""
+    """A server span per request, named after its route; probes and /metrics untraced.
+
+    Imported on use, like the client instrumentations: the Kafka helpers import this
+    module, and a command-line tool that only produces messages should not load FastAPI."""
+    from opentelemetry.instrumentation.fastapi import FastAPIInstrumentor
+
     FastAPIInstrumentor.instrument_app(
         app,
         tracer_provider=tracer_provider,
@@ -200,7 +205,13 @@ async def origin_only_async(span: Span, request: RequestInfo) -> None:
 
 
 def instrument_clients(*, tracer_provider: trace.TracerProvider | None = None) -> None:
-    """CLIENT spans for httpx and asyncpg calls (once per process; later calls do nothing)."""
+    """CLIENT spans for httpx and asyncpg calls (once per process; later calls do nothing).
+
+    The instrumentations are imported here, on use: most processes never configure an
+    exporter, and importing them costs every `relais` command start-up time."""
+    from opentelemetry.instrumentation.asyncpg import AsyncPGInstrumentor
+    from opentelemetry.instrumentation.httpx import HTTPXClientInstrumentor
+
     httpx_instrumentor = HTTPXClientInstrumentor()
     if not httpx_instrumentor.is_instrumented_by_opentelemetry:
         httpx_instrumentor.instrument(
