@@ -35,14 +35,9 @@ from relais_insights.service import office_orders
 from relais_insights.service.application import Insights
 from relais_insights.service.office_users import OfficePolicy
 from relais_insights.settings import InsightsSettings
-from relais_notifier.handlers import UnsubscribeContext
-from relais_notifier.preview_routes import build_preview_router
-from relais_notifier.texts.rendering import Renderer
 from relais_runtime.clock import ManualClock
 from relais_runtime.consumer import MessageContext
 from relais_runtime.db import create_pool
-from relais_runtime.http import build_http_app, make_server
-from relais_runtime.merchants import merchants_of
 from relais_runtime.migrations import migrate
 from tests.conftest import Infrastructure, drop_schemas, free_port
 from tests.integration.insights.office_support import (
@@ -62,6 +57,7 @@ from tests.integration.notifier.conftest import (  # noqa: F401 (fixtures)
     sms_provider,
     smtp,
 )
+from tests.integration.notifier.running import internal_routes
 from tests.integration.notifier.test_shipping_confirmation import parts
 
 pytestmark = pytest.mark.integration
@@ -76,22 +72,8 @@ IFRAME = re.compile(r"<iframe [^>]*\bsandbox\b[^>]*>", re.DOTALL)
 @pytest.fixture
 async def notifier_url(harness: Harness) -> AsyncIterator[str]:  # noqa: F811
     """The notifier's internal routes, served over HTTP on the harness's database."""
-    context = UnsubscribeContext(
-        pool=harness.pool,
-        merchants=merchants_of(MERCHANTS_DIR),
-        links=harness.links,
-        renderer=Renderer(),
-        clock=harness.clock,
-    )
-    app = build_http_app(service="notifier", readiness={}, routers=[build_preview_router(context)])
-    port = free_port()
-    server = make_server(app, host="127.0.0.1", port=port)
-    task = await serve(server)
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        server.should_exit = True
-        await task
+    async with internal_routes(harness) as url:
+        yield url
 
 
 @pytest.fixture

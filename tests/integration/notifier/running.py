@@ -9,12 +9,24 @@ from pathlib import Path
 
 from relais_contracts.envelope import Event
 from relais_notifier.bootstrap import build_spec
+from relais_notifier.handlers import UnsubscribeContext
+from relais_notifier.preview_routes import build_preview_router
 from relais_notifier.settings import NotifierSettings
+from relais_notifier.texts.rendering import Renderer
 from relais_runtime.clock import Clock
+from relais_runtime.http import build_http_app, make_server
 from relais_runtime.kafka import make_producer, publish_events
+from relais_runtime.merchants import merchants_of
 from relais_runtime.service import Dependencies, RunningService, Wiring
 from tests.conftest import Infrastructure, free_port
-from tests.integration.notifier.conftest import SmsProvider, SmtpServer, notifier_settings
+from tests.integration.notifier.conftest import (
+    MERCHANTS_DIR,
+    Harness,
+    SmsProvider,
+    SmtpServer,
+    notifier_settings,
+    serve,
+)
 
 Publish = Callable[[str, Event], Awaitable[None]]
 
@@ -71,3 +83,25 @@ async def running_notifier(
     finally:
         await producer.stop()
         await service.stop()
+
+
+@asynccontextmanager
+async def internal_routes(harness: Harness) -> AsyncIterator[str]:
+    """The notifier's internal routes (preview, sent copies) over HTTP on the harness's
+    database: the base URL, until the block ends."""
+    context = UnsubscribeContext(
+        pool=harness.pool,
+        merchants=merchants_of(MERCHANTS_DIR),
+        links=harness.links,
+        renderer=Renderer(),
+        clock=harness.clock,
+    )
+    app = build_http_app(service="notifier", readiness={}, routers=[build_preview_router(context)])
+    port = free_port()
+    server = make_server(app, host="127.0.0.1", port=port)
+    task = await serve(server)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        await task

@@ -32,12 +32,11 @@ from fastapi.security import HTTPAuthorizationCredentials
 from pydantic import BaseModel, ConfigDict, Field, PlainValidator, ValidationError, field_validator
 
 from relais_runtime.api_keys import ApiKeyRing
-from relais_runtime.merchants.tracking import ApiScope
 from relais_runtime.metrics import ORDER_API_REQUESTS
 from relais_runtime.routes import context_of, router_for
 from relais_tracker import repository
 from relais_tracker.domain.erasure import InvalidEmail, normalized_email
-from relais_tracker.handlers.orders_api import RequestOutcome
+from relais_tracker.handlers.orders_api import RequestOutcome, orders_key_owner
 from relais_tracker.handlers.orders_api_models import (
     BEARER,
     UNAUTHORIZED,
@@ -101,17 +100,7 @@ def merchant(
     api: Api, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 ) -> str:
     """The owner of the request's API key; 401 without a valid one."""
-    owner = api.keys.merchant_of(credentials.credentials) if credentials is not None else None
-    if owner is None:
-        ORDER_API_REQUESTS.labels(operation="erase", outcome=RequestOutcome.UNAUTHORIZED).inc()
-        raise HTTPException(
-            status_code=401,
-            detail="missing or invalid API key",
-            headers={"WWW-Authenticate": "Bearer"},
-        )
-    if ApiScope.ORDERS not in api.keys.scopes_of(credentials.credentials if credentials else ""):
-        raise HTTPException(status_code=403, detail="this key lacks the orders scope")
-    return owner
+    return orders_key_owner(api.keys, credentials, operation="erase")
 
 
 Merchant = Annotated[str, Depends(merchant)]

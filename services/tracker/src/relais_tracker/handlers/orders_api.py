@@ -100,21 +100,29 @@ class RequestOutcome(StrEnum):
 Api = Annotated[OrderApi, Depends(context_of(OrderApi))]
 
 
-def merchant(
-    api: Api, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+def orders_key_owner(
+    keys: ApiKeyRing, credentials: HTTPAuthorizationCredentials | None, *, operation: str
 ) -> str:
-    """The owner of the request's API key; 401 without a valid one."""
-    owner = api.keys.merchant_of(credentials.credentials) if credentials is not None else None
-    if owner is None:
-        ORDER_API_REQUESTS.labels(operation="any", outcome=RequestOutcome.UNAUTHORIZED).inc()
+    """The owner of a key with the orders scope: 401 without a valid key (counted under
+    `operation`), 403 when the key lacks the scope."""
+    owner = keys.merchant_of(credentials.credentials) if credentials is not None else None
+    if owner is None or credentials is None:
+        ORDER_API_REQUESTS.labels(operation=operation, outcome=RequestOutcome.UNAUTHORIZED).inc()
         raise HTTPException(
             status_code=401,
             detail="missing or invalid API key",
             headers={"WWW-Authenticate": "Bearer"},
         )
-    if ApiScope.ORDERS not in api.keys.scopes_of(credentials.credentials if credentials else ""):
+    if ApiScope.ORDERS not in keys.scopes_of(credentials.credentials):
         raise HTTPException(status_code=403, detail="this key lacks the orders scope")
     return owner
+
+
+def merchant(
+    api: Api, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
+) -> str:
+    """The owner of the request's API key; 401 without a valid one."""
+    return orders_key_owner(api.keys, credentials, operation="any")
 
 
 Merchant = Annotated[str, Depends(merchant)]
