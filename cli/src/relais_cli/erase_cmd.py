@@ -61,14 +61,15 @@ def erase(
     from relais_tracker.domain.erasure import InvalidEmail, normalized_email
 
     settings = tracker_settings()
-    # The erasure's log line (its id and counts) on stderr: stdout is the answer.
-    configure_logging(service="relais-erase", level=settings.log_level, fmt=settings.log_format)
     _check_merchant(settings, merchant)
     try:
         normalized_email(customer)
     except InvalidEmail:
         err.print("[red]--customer: not an email address[/]")
         raise typer.Exit(2) from None
+    # The erasure's log line (its id and counts) on stderr: stdout is the answer. Set up
+    # once the input is accepted: a refusal changes nothing, not even the process's logging.
+    configure_logging(service="relais-erase", level=settings.log_level, fmt=settings.log_format)
     outcome = _run(settings, schema=schema, merchant_id=merchant, email=customer)
     summary = {
         "erasure_id": str(outcome.erasure_id),
