@@ -18,7 +18,7 @@ one process (the end-to-end stack) never see each other's context.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from fastapi import APIRouter, Depends, Request
@@ -31,17 +31,20 @@ _STATE_KEY = "relais_route_context"
 def router_for(context: object, **router_options: Any) -> APIRouter:
     """An APIRouter whose routes find `context` with `Depends(context_of(<its type>))`."""
 
-    def attach_context(request: Request) -> None:
+    async def attach_context(request: Request) -> None:
         setattr(request.state, _STATE_KEY, context)
 
     dependencies = [Depends(attach_context), *router_options.pop("dependencies", ())]
     return APIRouter(dependencies=dependencies, **router_options)
 
 
-def context_of(kind: type[ContextT]) -> Callable[[Request], ContextT]:
-    """A dependency returning the context of the router that matched, checked to be a `kind`."""
+def context_of(kind: type[ContextT]) -> Callable[[Request], Awaitable[ContextT]]:
+    """A dependency returning the context of the router that matched, checked to be a `kind`.
 
-    def context(request: Request) -> ContextT:
+    Both dependencies are coroutines: FastAPI would run plain functions in a worker
+    thread, a thread hop each on every request."""
+
+    async def context(request: Request) -> ContextT:
         found = getattr(request.state, _STATE_KEY, None)
         if not isinstance(found, kind):
             raise TypeError(f"route needs a {kind.__name__} context; mount it with router_for()")

@@ -14,8 +14,10 @@ Rules:
   fixed concurrency for a fixed duration, after a short warm-up;
 - transactions per page view = (counter after - counter before - what the idle chat
   committed over as long, measured before the load) / requests; the raw figure, idle
-  work included, is printed too. PostgreSQL publishes a backend's counters up to a
-  second or so late, so the counter is read until it stops moving.
+  work included, is printed too. PostgreSQL publishes a backend's counters late (up to
+  10 s for an idle one), so each reading waits that long; the warm-up runs the load's
+  concurrency first, so the connections a load opens (each commits transactions of its
+  own when it starts) are open before anything is counted.
 """
 
 from __future__ import annotations
@@ -62,6 +64,12 @@ class PageResult:
     transactions: int
     idle_transactions: float
     """What the idle chat would have committed over the load's duration."""
+    chat_cpu_s: float = 0.0
+    """CPU time (user + system) of the chat process during the load."""
+
+    @property
+    def chat_cpu_ms_per_request(self) -> float:
+        return 1000 * self.chat_cpu_s / max(1, self.load.requests)
 
     @property
     def per_view(self) -> float:
@@ -78,6 +86,15 @@ def bench_database_url(server_url: str, database: str) -> str:
     return base.rsplit("/", 1)[0] + "/" + database
 
 
+def cpu_seconds(pid: int) -> float:
+    """A process's CPU time so far (user + system), from /proc (0 where there is none)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 async def transactions(server_url: str, database: str) -> int:
     connection = await asyncpg.connect(server_url)
     try:
@@ -90,17 +107,23 @@ async def transactions(server_url: str, database: str) -> int:
     return count
 
 
-async def settled_transactions(server_url: str, database: str, *, timeout_s: float = 15) -> int:
-    """The counter once it has not moved for 1.5 s (backends publish it late)."""
-    last, still_since, started = -1, time.monotonic(), time.monotonic()
-    while time.monotonic() - started < timeout_s:
-        count = await transactions(server_url, database)
-        if count != last:
-            last, still_since = count, time.monotonic()
-        elif time.monotonic() - still_since >= 1.5:
-            break
-        await asyncio.sleep(0.25)
-    return last
+PUBLISH_DELAY_S = 11.0
+"""PostgreSQL (15) publishes a busy backend's counters at most once a second, and an
+idle one's within 10 s of its last transaction."""
+
+
+@dataclass(frozen=True)
+class Reading:
+    transactions: int
+    at: float
+    """time.monotonic() of the reading."""
+
+
+async def settled_transactions(server_url: str, database: str) -> Reading:
+    """The counter once every backend has published what it committed until now."""
+    started = time.monotonic()
+    await asyncio.sleep(PUBLISH_DELAY_S)
+    return Reading(await transactions(server_url, database), started)
 
 
 @dataclass
@@ -189,19 +212,18 @@ async def page_paths(chat: Chat, *, unique: str) -> dict[str, str]:
     }
 
 
-async def warm_up(chat: Chat, path: str, *, requests: int = 50) -> None:
+async def warm_up(
+    chat: Chat, path: str, *, tool: tuple[str, str], concurrency: int, requests: int = 50
+) -> None:
+    """A few checked requests, then a short load at the run's concurrency: the chat opens
+    every connection the load needs (a new PostgreSQL connection commits transactions
+    of its own: its start-up, its statements' preparation) before anything is counted."""
     async with httpx.AsyncClient(base_url=chat.base_url, timeout=30) as client:
         for _ in range(requests):
             (await client.get(path)).raise_for_status()
-
-
-async def idle_rate(server_url: str, database: str, *, seconds: float = 5.0) -> float:
-    """Transactions per second the chat commits with no visitor (its background loops)."""
-    before = await settled_transactions(server_url, database)
-    started = time.monotonic()
-    await asyncio.sleep(seconds)
-    after = await settled_transactions(server_url, database)
-    return (after - before) / (time.monotonic() - started)
+    await asyncio.to_thread(
+        run_load, tool, chat.base_url + path, concurrency=concurrency, duration_s=2
+    )
 
 
 async def measure_pages(
@@ -214,13 +236,18 @@ async def measure_pages(
     concurrency: int,
     duration_s: int,
 ) -> list[PageResult]:
+    """Readings of the counter before, between and after the loads: the first interval,
+    with no visitor, gives the idle chat's own rate (its background loops), which is
+    taken off each load's interval."""
     for path in paths.values():
-        await warm_up(chat, path)
-    idle = await idle_rate(server_url, database)
+        await warm_up(chat, path, tool=tool, concurrency=concurrency)
+    start = await settled_transactions(server_url, database)
+    await asyncio.sleep(5)
+    reading = await settled_transactions(server_url, database)
+    idle = (reading.transactions - start.transactions) / (reading.at - start.at)
     results = []
     for page, path in paths.items():
-        before = await settled_transactions(server_url, database)
-        started = time.monotonic()
+        cpu_before = cpu_seconds(chat.process.pid)
         with console.status(f"{tool[0]}: {page}, {concurrency} connections, {duration_s} s"):
             load = await asyncio.to_thread(
                 run_load,
@@ -229,9 +256,19 @@ async def measure_pages(
                 concurrency=concurrency,
                 duration_s=duration_s,
             )
-        elapsed = time.monotonic() - started
-        after = await settled_transactions(server_url, database)
-        results.append(PageResult(page, load, after - before, idle * elapsed))
+        chat_cpu_s = cpu_seconds(chat.process.pid) - cpu_before
+        with console.status("waiting for PostgreSQL's counters"):
+            after = await settled_transactions(server_url, database)
+        results.append(
+            PageResult(
+                page,
+                load,
+                after.transactions - reading.transactions,
+                idle * (after.at - reading.at),
+                chat_cpu_s,
+            )
+        )
+        reading = after
     return results
 
 
@@ -288,9 +325,10 @@ def report(
     tool = results[0].load.tool if results else "?"
     table = Table(
         title=f"relais bench pages: one chat process, {tool}, {concurrency} connections, "
-        f"{duration_s} s per page"
+        f"{duration_s} s per page (CPU ms: the chat's, per request)"
     )
-    for column in ("page", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "xact/view"):
+    columns = ("page", "req/s", "p50 ms", "p90 ms", "p99 ms", "errors", "xact/view", "CPU ms")
+    for column in columns:
         table.add_column(column, justify="left" if column == "page" else "right")
     for result in results:
         load = result.load
@@ -302,6 +340,7 @@ def report(
             f"{load.p99_ms:.1f} {verdict(load.p99_ms <= TARGET_P99_MS)}",
             f"{load.errors:,}",
             f"{result.per_view:.2f} {verdict(result.per_view <= TARGET_TRANSACTIONS_PER_VIEW)}",
+            f"{result.chat_cpu_ms_per_request:.2f}",
         )
     console.print(table)
     console.print(
@@ -312,7 +351,11 @@ def report(
         console.print(
             f"{result.page}: {result.load.requests:,} requests, {result.transactions:,} "
             f"transactions ({result.raw_per_view:.2f}/view raw, of which "
-            f"{result.idle_transactions:,.0f} the idle chat's own)"
+            f"{result.idle_transactions:,.0f} the idle chat's own); the chat process used "
+            f"{result.chat_cpu_s:.1f} s of CPU ({result.chat_cpu_ms_per_request:.2f} ms/request: "
+            f"one core serves at most {1000 / max(result.chat_cpu_ms_per_request, 0.001):,.0f}"
+            f" req/s), {result.load.tool} {result.load.tool_cpu_s:.1f} s "
+            f"({100 * result.load.tool_cpu_s / duration_s:.0f} % of one core)"
         )
     console.print(memory_table({"chat": peak}, title="peak RSS of the chat process"))
     console.print(f"load average (1, 5, 15 min) at the end: {os.getloadavg()}")
@@ -342,6 +385,7 @@ def write_artifacts(
                 **asdict(r),
                 "transactions_per_view": r.per_view,
                 "raw_transactions_per_view": r.raw_per_view,
+                "chat_cpu_ms_per_request": r.chat_cpu_ms_per_request,
             }
             for r in results
         ],

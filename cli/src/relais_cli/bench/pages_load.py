@@ -6,9 +6,10 @@ from __future__ import annotations
 import json
 import os
 import re
+import resource
 import shutil
 import subprocess
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 WRK_INSTALL = "apt-get install wrk"
@@ -31,6 +32,9 @@ class LoadResult:
     p99_ms: float
     errors: int
     """Non-2xx/3xx answers, socket errors and timeouts."""
+    tool_cpu_s: float = 0.0
+    """CPU time (user + system) the load generator itself used: it is not the
+    bottleneck while this stays well under its duration (one thread)."""
 
 
 def duration_ms(text: str) -> float:
@@ -142,9 +146,13 @@ def run_load(tool: tuple[str, str], url: str, *, concurrency: int, duration_s: i
             "json",
             url,
         ]
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(
         command, capture_output=True, text=True, check=False, timeout=duration_s + 60
     )
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
     if done.returncode != 0:
         raise RuntimeError(f"{name} failed ({done.returncode}): {done.stderr or done.stdout}")
-    return parse_wrk(done.stdout) if name == "wrk" else parse_bombardier(done.stdout)
+    result = parse_wrk(done.stdout) if name == "wrk" else parse_bombardier(done.stdout)
+    cpu_s = (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+    return replace(result, tool_cpu_s=cpu_s)

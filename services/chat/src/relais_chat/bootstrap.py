@@ -19,12 +19,14 @@ from functools import partial
 from pathlib import Path
 
 from relais_chat import handlers
+from relais_chat.adapters.page_pool import PagePool
 from relais_chat.adapters.scenario_files import load_pack, pack_directories
 from relais_chat.domain.access import make_signer
 from relais_chat.domain.library import merchant_problems
 from relais_chat.domain.scenarios import Scenario, ScenarioError
 from relais_chat.service.lookup import Lookup, LookupLimits, bucket_key
 from relais_chat.service.pages import CustomerPages
+from relais_chat.service.views import ViewRecorder
 from relais_chat.settings import ChatSettings
 from relais_chat.ui import words
 from relais_runtime.clock import Clock
@@ -84,8 +86,16 @@ def wire(
 ) -> Wiring:
     configuration = configuration or configure(dependencies.settings)
     settings = dependencies.settings
+    page_pool = PagePool(
+        database_url=settings.database_url,
+        service_pool=dependencies.pool,
+        max_size=settings.database_pool_max,
+    )
+    views = ViewRecorder(dependencies.pool)
     pages = CustomerPages(
         pool=dependencies.pool,
+        page_pool=page_pool,
+        views=views,
         merchants=configuration.merchants,
         scenarios=configuration.scenarios,
         signer=configuration.signer,
@@ -105,4 +115,6 @@ def wire(
     return Wiring(
         subscriptions=handlers.subscriptions(configuration.clock),
         routers=(handlers.build_router(pages),),
+        background=(views.loop(),),
+        closers=(page_pool.close,),
     )

@@ -148,23 +148,25 @@ def subscriptions(clock: Clock) -> Sequence[Subscription]:
 
 
 # Routes
+# Dependencies are coroutines: FastAPI runs a plain function in a worker thread, a
+# thread hop per dependency per request.
 
 Pages = Annotated[CustomerPages, Depends(context_of(CustomerPages))]
 
 
-def chat_link(token: str, pages: Pages) -> Granted | Denied:
+async def chat_link(token: str, pages: Pages) -> Granted | Denied:
     return pages.access(token, LinkPurpose.CHAT)
 
 
-def survey_link(token: str, pages: Pages) -> Granted | Denied:
+async def survey_link(token: str, pages: Pages) -> Granted | Denied:
     return pages.access(token, LinkPurpose.SURVEY)
 
 
-def tracking_link(token: str, pages: Pages) -> Granted | Denied:
+async def tracking_link(token: str, pages: Pages) -> Granted | Denied:
     return pages.access(token, LinkPurpose.TRACKING)
 
 
-def entry_point(request: Request) -> EntryPoint:
+async def entry_point(request: Request) -> EntryPoint:
     """Links sent by SMS carry `?via=sms`; every other link came by email."""
     return (
         EntryPoint.SMS_LINK if request.query_params.get("via") == "sms" else EntryPoint.EMAIL_LINK

@@ -20,6 +20,7 @@ from __future__ import annotations
 import base64
 import hashlib
 from collections.abc import Callable, Coroutine, Sequence
+from functools import lru_cache
 from typing import Any
 
 from fastapi import Request, Response
@@ -28,6 +29,7 @@ from fastapi.routing import APIRoute
 PERMISSIONS_POLICY = "camera=(), microphone=(), geolocation=(), payment=(), usb=()"
 
 
+@lru_cache(maxsize=256)
 def style_hash(css: str) -> str:
     digest = hashlib.sha256(css.encode("utf-8")).digest()
     return f"'sha256-{base64.b64encode(digest).decode()}'"
@@ -36,6 +38,12 @@ def style_hash(css: str) -> str:
 def content_security_policy(
     *, frame_ancestors: Sequence[str] = (), inline_styles: Sequence[str] = ()
 ) -> str:
+    return _policy(tuple(frame_ancestors), tuple(inline_styles))
+
+
+@lru_cache(maxsize=256)
+def _policy(frame_ancestors: tuple[str, ...], inline_styles: tuple[str, ...]) -> str:
+    """Pure, remembered: a merchant's pages ask for the same few policies."""
     styles = " ".join(["'self'", *(style_hash(css) for css in inline_styles if css)])
     ancestors = " ".join(frame_ancestors) if frame_ancestors else "'none'"
     return "; ".join(

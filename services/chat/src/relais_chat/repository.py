@@ -9,9 +9,13 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from functools import lru_cache
+from typing import Any, TypeVar
 from uuid import UUID
 
+from pydantic import BaseModel
+
+from relais_chat.desk_repository import AgentAnswer
 from relais_chat.domain.conversation import ConversationStatus
 from relais_chat.domain.engine import Progress
 from relais_contracts.topics.anomalies import AnomalyDetected
@@ -268,6 +272,138 @@ async def delete_shipment(connection: DbConnection, *, merchant_id: str, shipmen
             merchant_id,
             shipment_id,
         )
+
+
+# One page view, one statement
+
+ModelT = TypeVar("ModelT", bound=BaseModel)
+
+
+@lru_cache(maxsize=1024)
+def parsed(model: type[ModelT], raw: str) -> ModelT:
+    """The model of a stored JSON document, remembered by its exact text: validating
+    is a page view's largest cost, and a contract model is immutable (frozen), so
+    pages showing the same rows share one instance. A changed row is new text."""
+    return model.model_validate_json(raw)
+
+
+EVENTS_SHOWN = 50
+"""The newest carrier events a page shows (list_tracking_events' default too)."""
+
+
+@dataclass(frozen=True)
+class ConversationPageRead:
+    """What a chat or survey page shows, as one statement read it (missing rows: None)."""
+
+    anomaly: StoredAnomaly | None
+    state: ShipmentStateChanged | None
+    conversation: StoredConversation | None
+    events: list[TrackingEventRecorded]
+    agent_answers: list[AgentAnswer]
+
+
+_CONVERSATION_PAGE = (
+    "SELECT a.detected, a.resolved_at, s.state,"
+    " c.conversation_id, c.merchant_id AS c_merchant_id, c.shipment_id AS c_shipment_id,"
+    " c.scenario_id, c.locale, c.progress, c.status, c.updated_at,"
+    " ARRAY(SELECT e.event FROM tracking_events e"
+    "  WHERE e.merchant_id = $1 AND e.shipment_id = k.shipment_id"
+    "  ORDER BY e.occurred_at DESC LIMIT $5) AS events,"
+    " ARRAY(SELECT ROW(g.answer_id, g.agent_name, g.text, g.answered_at) FROM agent_answers g"
+    "  WHERE $6 AND g.merchant_id = $1 AND g.shipment_id = k.shipment_id"
+    "  AND (g.anomaly_id IS NULL OR g.anomaly_id = $7)"
+    "  ORDER BY g.answered_at, g.answer_id) AS agent_answers"
+    " FROM (VALUES (1)) AS one (x)"
+    " LEFT JOIN anomalies a ON a.merchant_id = $1 AND a.anomaly_id = $2"
+    " CROSS JOIN LATERAL (SELECT COALESCE(a.shipment_id, $3) AS shipment_id) AS k"
+    " LEFT JOIN shipments s ON s.merchant_id = $1 AND s.shipment_id = k.shipment_id"
+    " LEFT JOIN conversations c ON c.merchant_id = $1 AND c.conversation_id = $4"
+)
+
+
+async def get_conversation_page(
+    connection: DbConnection,
+    *,
+    merchant_id: str,
+    anomaly_id: UUID | None,
+    shipment_id: str | None,
+    conversation_id: UUID,
+    answers_about: UUID | None,
+) -> ConversationPageRead:
+    """One statement: the anomaly (when `anomaly_id`), the shipment (the anomaly's, else
+    `shipment_id`), the conversation, the shipment's newest carrier events and, when
+    `answers_about` is given, the desk's answers naming it or naming no anomaly (as
+    desk_repository.list_agent_answers)."""
+    row = await connection.fetchrow(
+        _CONVERSATION_PAGE,
+        merchant_id,
+        anomaly_id,
+        shipment_id,
+        conversation_id,
+        EVENTS_SHOWN,
+        answers_about is not None,
+        answers_about,
+    )
+    assert row is not None  # the statement always returns its one row
+    return ConversationPageRead(
+        anomaly=None
+        if row["detected"] is None
+        else StoredAnomaly(
+            detected=parsed(AnomalyDetected, row["detected"]),
+            resolved_at=row["resolved_at"],
+        ),
+        state=None if row["state"] is None else parsed(ShipmentStateChanged, row["state"]),
+        conversation=None
+        if row["conversation_id"] is None
+        else _conversation(
+            {
+                **row,
+                "merchant_id": row["c_merchant_id"],
+                "shipment_id": row["c_shipment_id"],
+            }
+        ),
+        events=[parsed(TrackingEventRecorded, raw) for raw in row["events"]],
+        agent_answers=[
+            AgentAnswer(answer_id=answer_id, agent_name=agent, text=text, answered_at=at)
+            for answer_id, agent, text, at in row["agent_answers"]
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class TrackingPageRead:
+    state: ShipmentStateChanged
+    events: list[TrackingEventRecorded]
+    open_anomaly: AnomalyDetected | None
+
+
+_TRACKING_PAGE = (
+    "SELECT s.state,"
+    " ARRAY(SELECT e.event FROM tracking_events e"
+    "  WHERE e.merchant_id = $1 AND e.shipment_id = $2"
+    "  ORDER BY e.occurred_at DESC LIMIT $3) AS events,"
+    " (SELECT o.detected FROM anomalies o"
+    "  WHERE o.merchant_id = $1 AND o.shipment_id = $2 AND o.resolved_at IS NULL"
+    "  ORDER BY (o.detected->>'occurred_at')::timestamptz DESC LIMIT 1) AS open_anomaly"
+    " FROM shipments s WHERE s.merchant_id = $1 AND s.shipment_id = $2"
+)
+
+
+async def get_tracking_page(
+    connection: DbConnection, *, merchant_id: str, shipment_id: str
+) -> TrackingPageRead | None:
+    """One statement: the shipment, its newest carrier events and its latest open anomaly
+    (as get_open_anomaly); None when the shipment is unknown."""
+    row = await connection.fetchrow(_TRACKING_PAGE, merchant_id, shipment_id, EVENTS_SHOWN)
+    if row is None:
+        return None
+    return TrackingPageRead(
+        state=parsed(ShipmentStateChanged, row["state"]),
+        events=[parsed(TrackingEventRecorded, raw) for raw in row["events"]],
+        open_anomaly=None
+        if row["open_anomaly"] is None
+        else parsed(AnomalyDetected, row["open_anomaly"]),
+    )
 
 
 # The tracking page and the lookup page

@@ -18,6 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
+from functools import lru_cache
 from uuid import UUID
 from zoneinfo import ZoneInfo
 
@@ -66,11 +67,19 @@ class Subject:
 
 
 def customer_locale(merchant: MerchantConfig, state: ShipmentStateChanged | None) -> str:
-    wanted = normalize_tag(state.customer.locale) if state is not None else None
-    language = customer_language(wanted, merchant.locales, LANGUAGES)
+    return _customer_locale(
+        state.customer.locale if state is not None else None, tuple(merchant.locales)
+    )
+
+
+@lru_cache(maxsize=1024)
+def _customer_locale(declared: str | None, merchant_locales: tuple[str, ...]) -> str:
+    """Pure: remembered per (customer's declared locale, merchant's locales)."""
+    wanted = normalize_tag(declared)
+    language = customer_language(wanted, merchant_locales, LANGUAGES)
     if wanted is not None and language_of(wanted) == language:
         return wanted
-    spoken = (locale for locale in merchant.locales if language_of(locale) == language)
+    spoken = (locale for locale in merchant_locales if language_of(locale) == language)
     return next(spoken, language)
 
 

@@ -60,8 +60,24 @@ def scenario_for(
 
 
 def offered(merchant: MerchantConfig, scenario: Scenario) -> Scenario:
-    """The scenario without the choices the merchant's allowed actions cannot fulfil."""
-    return offered_to(scenario, merchant.actions.allowed if merchant.actions else None)
+    """The scenario without the choices the merchant's allowed actions cannot fulfil.
+
+    Pure, and asked on every page view: remembered per (scenario instance, allowed
+    actions); the entry keeps its scenario, so an id is never taken for another's."""
+    allowed = merchant.actions.allowed if merchant.actions else None
+    key = (id(scenario), None if allowed is None else frozenset(allowed))
+    found = _OFFERED.get(key)
+    if found is not None and found[0] is scenario:
+        return found[1]
+    result = offered_to(scenario, allowed)
+    if len(_OFFERED) >= _OFFERED_MAX:
+        _OFFERED.clear()
+    _OFFERED[key] = (scenario, result)
+    return result
+
+
+_OFFERED: dict[tuple[int, frozenset[object] | None], tuple[Scenario, Scenario]] = {}
+_OFFERED_MAX = 256
 
 
 def reference(

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from functools import partial
+from functools import lru_cache, partial
 from typing import Any
 
 from babel import Locale
@@ -166,8 +166,16 @@ def _transcript(
 
 
 def countries(language: str) -> list[tuple[str, str]]:
+    return list(_countries(language))
+
+
+@lru_cache(maxsize=64)
+def _countries(language: str) -> tuple[tuple[str, str], ...]:
+    """The address form's countries in `language`, by name (read from Babel once)."""
     names = Locale.parse(language).territories
-    return sorted(((code, names.get(code, code)) for code in POSTAL_CODES), key=lambda c: c[1])
+    return tuple(
+        sorted(((code, names.get(code, code)) for code in POSTAL_CODES), key=lambda c: c[1])
+    )
 
 
 def render_tracking(view: TrackingView, *, calendar_url: str) -> str:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime
+from functools import lru_cache
 from typing import Any, Final
 from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
@@ -35,12 +36,22 @@ def carrier_name(code: str | None) -> str:
 
 
 def show_date(day: date | None, *, locale: str) -> str:
-    return "" if day is None else format_date(day, format="full", locale=_babel(locale))
+    return "" if day is None else _show_date(day, locale)
 
 
 def show_datetime(moment: datetime | None, *, locale: str, zone: str) -> str:
-    if moment is None:
-        return ""
+    return "" if moment is None else _show_datetime(moment, locale, zone)
+
+
+@lru_cache(maxsize=4096)
+def _show_date(day: date, locale: str) -> str:
+    """Babel's formatting is slow and pure: each (day, locale) is formatted once."""
+    return format_date(day, format="full", locale=_babel(locale))
+
+
+@lru_cache(maxsize=4096)
+def _show_datetime(moment: datetime, locale: str, zone: str) -> str:
+    """As _show_date; equal instants (whatever their offset) are shown alike in `zone`."""
     local = moment.astimezone(ZoneInfo(zone))
     return format_datetime(local, format="EEEE d MMMM, HH:mm", locale=_babel(locale))
 
@@ -180,7 +191,13 @@ def theme_css(merchant: MerchantConfig | None) -> str:
     allowed by the Content-Security-Policy, see relais_chat.headers)."""
     if merchant is None:
         return ""
-    values = theme(merchant)
+    colors = merchant.branding.colors
+    return _theme_css(colors.primary, colors.accent, colors.background, colors.text)
+
+
+@lru_cache(maxsize=256)
+def _theme_css(primary: str, accent: str, background: str, text: str) -> str:
+    values = _theme(primary, accent, background, text)
     return (
         f":root{{--primary:{values['primary']};--on-primary:{values['on_primary']};"
         f"--accent:{values['accent']};--on-accent:{values['on_accent']};"
@@ -190,11 +207,17 @@ def theme_css(merchant: MerchantConfig | None) -> str:
 
 def theme(merchant: MerchantConfig) -> dict[str, str]:
     colors = merchant.branding.colors
+    return dict(_theme(colors.primary, colors.accent, colors.background, colors.text))
+
+
+@lru_cache(maxsize=256)
+def _theme(primary: str, accent: str, background: str, text: str) -> dict[str, str]:
+    """Pure, remembered per colours; callers get a copy (theme)."""
     return {
-        "primary": colors.primary,
-        "on_primary": readable_on(colors.primary),
-        "accent": colors.accent,
-        "on_accent": readable_on(colors.accent),
-        "background": colors.background,
-        "text": colors.text,
+        "primary": primary,
+        "on_primary": readable_on(primary),
+        "accent": accent,
+        "on_accent": readable_on(accent),
+        "background": background,
+        "text": text,
     }

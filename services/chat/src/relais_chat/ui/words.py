@@ -16,7 +16,7 @@ Rules:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from typing import Final
 
 from relais_runtime.i18n import (
@@ -60,6 +60,12 @@ def page_languages(merchant_locales: Iterable[str]) -> tuple[str, ...]:
 def ui_language(locale: str | None, merchant_locales: Sequence[str] = ()) -> str:
     """The page language for a customer's locale among the languages the merchant
     serves (among all of LANGUAGES when no merchant is given)."""
+    return _ui_language(locale, tuple(merchant_locales))
+
+
+@lru_cache(maxsize=1024)
+def _ui_language(locale: str | None, merchant_locales: tuple[str, ...]) -> str:
+    """Pure: remembered per (locale, merchant's locales), as every page asks it."""
     return customer_language(locale, merchant_locales, LANGUAGES)
 
 
