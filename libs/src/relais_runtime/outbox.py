@@ -112,15 +112,17 @@ class OutboxRelay:
         """Publish one batch; returns (rows taken, rows published). The difference is
         the rows set aside (see the module's rules)."""
         async with self._pool.acquire() as connection, connection.transaction():
-            if not await connection.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtext($1))", f"relais-outbox-{self._schema}"
-            ):
-                return 0, 0
+            # The lock and the rows in one round trip: the lock is tried once (an
+            # InitPlan); when another relay holds it, no row is read.
             rows = await connection.fetch(
-                "SELECT id, event_id, topic, key, value, headers FROM outbox"
-                " WHERE published_at IS NULL AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1",
+                "WITH relay AS MATERIALIZED"
+                " (SELECT pg_try_advisory_xact_lock(hashtext($3)) AS locked)"
+                " SELECT id, event_id, topic, key, value, headers FROM outbox"
+                " WHERE (SELECT locked FROM relay)"
+                " AND published_at IS NULL AND id <> ALL($2::bigint[]) ORDER BY id LIMIT $1",
                 self._batch_size,
                 list(self.set_aside),
+                f"relais-outbox-{self._schema}",
             )
             if not rows:
                 OUTBOX_BACKLOG.labels(schema=self._schema).set(0)

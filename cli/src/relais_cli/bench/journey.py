@@ -32,6 +32,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from relais_cli.bench import journey_plan as plan
 from relais_cli.bench.common import console
+from relais_cli.bench.journey_cpu import CpuWatch
+from relais_cli.bench.journey_hops import hop_spreads
 from relais_cli.bench.journey_report import report, write_artifacts
 from relais_cli.bench.journey_stack import Stack, default_state_dir, place_orders, start_stack
 from relais_cli.bench.memory import peak_rss_mb
@@ -39,6 +41,7 @@ from relais_cli.bench.sender import Job, sender_process
 from relais_cli.bench.stats import Spread
 from relais_cli.demo.carriers import GENERIC
 from relais_cli.demo_cmd import carrier_headers
+from relais_cli.infra import faults
 
 WEBHOOK_PATH = f"/webhooks/carriers/{GENERIC}"
 PROBE_RATE_INDEX = 9
@@ -59,6 +62,14 @@ class RateResult:
     duplicates: int = 0
     latency: Spread = field(default_factory=lambda: Spread.of([]))
     """Webhook written -> email stored (seconds)."""
+    hops: dict[str, Spread] = field(default_factory=dict)
+    """The latency cut per hop (bench/journey_hops.py), seconds."""
+    cpu: dict[str, float] = field(default_factory=dict)
+    """Share of one core each process used while the rate ran (bench/journey_cpu.py)."""
+    answered: Spread = field(default_factory=lambda: Spread.of([]))
+    """Webhook written -> its answer read (seconds), every webhook."""
+    timed: dict[str, tuple[float, float, float]] = field(default_factory=dict, repr=False)
+    """Order key -> (webhook written, answered, email stored) of each journey that ended."""
 
 
 class MaildirScanner:
@@ -198,12 +209,13 @@ def outcome(
     result = RateResult(rate=rate, duration_s=duration_s)
     done = [s for s in sent if s is not None]
     result.events_sent = len(done)
-    result.answers = Counter(status for _, _, status in done)
+    result.answers = Counter(s[2] for s in done)
     result.accepted = result.answers.get(202, 0)
     times = sorted(s[0] for s in done)
     if len(times) > 1 and times[-1] > times[0]:
         result.achieved_rate = (len(times) - 1) / (times[-1] - times[0])
     result.late = Spread.of([s[1] for s in done])
+    result.answered = Spread.of([s[3] for s in done])
     latencies = []
     for key, index in journeys.expected.items():
         answer = sent[index]
@@ -214,6 +226,7 @@ def outcome(
             result.emails_received += 1
             result.duplicates += len(mails[key]) - 1
             latencies.append(min(mails[key]) - answer[0])
+            result.timed[key] = (answer[0], answer[0] + answer[3], min(mails[key]))
     result.latency = Spread.of(latencies)
     return result
 
@@ -237,6 +250,8 @@ def measure_rate(
     scanner: MaildirScanner,
 ) -> RateResult:
     mails: dict[str, list[float]] = {}
+    watch = CpuWatch(watched_pids(stack))
+    watch.start()
     with progress_bar() as progress:
         sent = send(
             stack,
@@ -254,7 +269,23 @@ def measure_rate(
             progress=progress,
             drain_s=drain_s,
         )
-    return outcome(journeys, sent, mails, rate=rate, duration_s=duration_s)
+    cpu = watch.shares()
+    result = outcome(journeys, sent, mails, rate=rate, duration_s=duration_s)
+    result.cpu = cpu
+    result.hops = hop_spreads(stack.infra.database_url, result.timed)
+    return result
+
+
+def watched_pids(stack: Stack) -> dict[str, int]:
+    """The six services, Kafka and PostgreSQL (its backends counted with it)."""
+    pids = {service: stack.supervisor.pid(service) for service in stack.infra.ports.services}
+    for name, pid in (
+        ("kafka", faults.kafka_pid(stack.infra.settings)),
+        ("postgresql", faults.postgres_pid(stack.infra.settings)),
+    ):
+        if pid is not None:
+            pids[name] = pid
+    return pids
 
 
 def progress_bar() -> Progress:

@@ -13,6 +13,8 @@ from typing import TYPE_CHECKING, Any
 from rich.table import Table
 
 from relais_cli.bench.common import console
+from relais_cli.bench.journey_cpu import cpu_line
+from relais_cli.bench.journey_hops import hops_table
 from relais_cli.bench.memory import TARGET_PEAK_RSS_MB, memory_table
 from relais_cli.bench.stats import verdict
 from relais_cli.plots import pyplot
@@ -85,9 +87,11 @@ def report(
         behind = not math.isnan(result.late.p99) and result.late.p99 > FELL_BEHIND_S
         console.print(
             f"{result.rate:,.0f}/s: sender late against its schedule p99 {ms(result.late.p99)} "
-            f"ms, max {ms(result.late.max)} ms"
+            f"ms, max {ms(result.late.max)} ms; webhook answered in p50 "
+            f"{ms(result.answered.p50)} ms, p99 {ms(result.answered.p99)} ms"
             + (" [red](fell behind: the rate was not offered as scheduled)[/red]" if behind else "")
         )
+        console.print(cpu_line(result.rate, result.cpu))
         others = {status: n for status, n in result.answers.items() if status != 202}
         missing = result.emails_expected - result.emails_received
         if others or missing or result.duplicates:
@@ -95,6 +99,9 @@ def report(
                 f"[yellow]{result.rate:,.0f}/s: answers other than 202 {others or 'none'}, "
                 f"{missing} emails missing, {result.duplicates} duplicates[/yellow]"
             )
+    for result in results:
+        if result.hops:
+            console.print(hops_table(result.rate, result.hops))
     console.print(memory_table(peaks, title="peak RSS per service process"))
     if restarts:
         console.print(f"[red]{restarts} service restarts during the run (see the logs)[/red]")
@@ -115,7 +122,11 @@ def write_artifacts(
         "events_per_email": per_order,
         "p99_targets_s": {str(rate): s for rate, s in P99_TARGETS_S.items()},
         "rates": [
-            {**asdict(r), "answers": {str(k): v for k, v in r.answers.items()}} for r in results
+            {
+                **{k: v for k, v in asdict(r).items() if k != "timed"},
+                "answers": {str(k): v for k, v in r.answers.items()},
+            }
+            for r in results
         ],
         "peak_rss_mb": peaks,
         "peak_rss_target_mb": TARGET_PEAK_RSS_MB,

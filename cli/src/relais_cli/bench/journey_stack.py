@@ -85,13 +85,24 @@ class Stack:
 def start_stack(console: Console, *, state_dir: Path, logs_dir: Path) -> Stack:
     infra = IsolatedInfra(name="bench", state_dir=state_dir, ports=BENCH_PORTS)
     started = time.monotonic()
-    with console.status(
-        f"isolated infrastructure: Kafka :{BENCH_PORTS.kafka}, PostgreSQL "
-        f":{BENCH_PORTS.postgres}, SMTP :{BENCH_PORTS.smtp} (state {state_dir})"
-    ):
-        asyncio.run(infra.reset())
-        asyncio.run(infra.up())
-    console.print(f"isolated infrastructure up in {time.monotonic() - started:.0f} s")
+    try:
+        with console.status(
+            f"isolated infrastructure: Kafka :{BENCH_PORTS.kafka}, PostgreSQL "
+            f":{BENCH_PORTS.postgres}, SMTP :{BENCH_PORTS.smtp} (state {state_dir})"
+        ):
+            asyncio.run(infra.reset())
+            asyncio.run(infra.up())
+        console.print(f"isolated infrastructure up in {time.monotonic() - started:.0f} s")
+        return start_services(console, infra, logs_dir=logs_dir)
+    except BaseException:
+        # Whatever failed (a component, a service that cannot start, Ctrl-C): nothing of
+        # the isolated infrastructure is left running.
+        with console.status("stopping the isolated infrastructure"):
+            asyncio.run(infra.down())
+        raise
+
+
+def start_services(console: Console, infra: IsolatedInfra, *, logs_dir: Path) -> Stack:
     merchants_dir = infra.settings.paths.root / "merchants"
     merchants, api_keys = write_demo_merchants(
         source=kafka_deploy_dir().parent / "merchants",
@@ -121,13 +132,16 @@ def start_stack(console: Console, *, state_dir: Path, logs_dir: Path) -> Stack:
         api_key=api_keys[MERCHANT],
         carrier_secret=carrier_secret,
     )
-    with console.status("starting the six services (relais run <service>)"):
-        health = wait_all(ports, path="/health", timeout_s=120)
-        ready = wait_all(ports, path="/ready", timeout_s=60)
-    console.print(f"services: /health {health}, /ready {ready} (logs in {logs_dir})")
-    if any(status != 200 for status in ready.values()):
-        stack.stop(keep_infra=False)
-        raise RuntimeError(f"services not ready: {ready}; see the logs in {logs_dir}")
+    try:
+        with console.status("starting the six services (relais run <service>)"):
+            health = wait_all(ports, path="/health", timeout_s=120)
+            ready = wait_all(ports, path="/ready", timeout_s=60)
+        console.print(f"services: /health {health}, /ready {ready} (logs in {logs_dir})")
+        if any(status != 200 for status in ready.values()):
+            raise RuntimeError(f"services not ready: {ready}; see the logs in {logs_dir}")
+    except BaseException:
+        supervisor.stop(grace_s=10.0)
+        raise
     return stack
 
 
@@ -145,11 +159,25 @@ async def place_orders(
     async with httpx.AsyncClient(base_url=stack.tracker_url, timeout=30) as client:
         headers = {"Authorization": f"Bearer {stack.api_key}"}
 
+        async def post(body: dict[str, Any]) -> int:
+            """Status of one order's POST, tried again (the same order: no duplicate) when
+            the connection broke, as a busy server closing a kept-alive one does."""
+            for attempt in range(1, 4):
+                try:
+                    response = await client.post("/v1/orders", json=body, headers=headers)
+                except httpx.TransportError:
+                    if attempt == 3:
+                        raise
+                    await asyncio.sleep(0.5 * attempt)
+                else:
+                    return response.status_code
+            raise AssertionError("unreachable")
+
         async def worker() -> None:
             for body in pending:
-                response = await client.post("/v1/orders", json=body, headers=headers)
-                if response.status_code != 202:
-                    refused.append(response.status_code)
+                status = await post(body)
+                if status != 202:
+                    refused.append(status)
                 progress.advance(task)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))

@@ -40,6 +40,8 @@ class Sent:
     """How long after its scheduled time it was written."""
     status: int
     """The answer's status code; 0 when none came."""
+    took_s: float = 0.0
+    """From the request written to its answer read."""
 
 
 def request_bytes(host: str, job: Job) -> bytes:
@@ -119,7 +121,8 @@ async def send_open_loop(
                 job = jobs[index]
                 sent_at = time.time()
                 status = await connection.exchange(request_bytes(authority, job))
-                results[index] = Sent(sent_at, sent_at - (start_wall + job.at_s), status)
+                took_s = time.time() - sent_at
+                results[index] = Sent(sent_at, sent_at - (start_wall + job.at_s), status, took_s)
                 if on_sent is not None:
                     on_sent()
         finally:
@@ -148,7 +151,7 @@ def sender_process(
 ) -> None:
     """Entry of the sender's process: starts the schedule `lead_s` after it is ready
     (its imports done), sends, counts in `progress` (a shared integer), then puts
-    [(sent_at, late_s, status) or None, ...] on the `results` queue."""
+    [(sent_at, late_s, status, took_s) or None, ...] on the `results` queue."""
 
     def count() -> None:
         with progress.get_lock():
@@ -164,4 +167,4 @@ def sender_process(
             on_sent=count,
         )
     )
-    results.put([None if s is None else (s.sent_at, s.late_s, s.status) for s in sent])
+    results.put([None if s is None else (s.sent_at, s.late_s, s.status, s.took_s) for s in sent])

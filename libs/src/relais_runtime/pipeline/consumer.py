@@ -1,7 +1,11 @@
 """One subscription's run: fetch, hold what is not due, decode, claim and handle, commit.
 
 While one batch is handled, the next one is fetched and decoded (CPU overlaps the
-database), never handled: batches are handled and committed one after another.
+database), never handled: batches are handled one after another, and their offsets
+committed in the same order. A batch's offset commit (a Kafka round trip) runs while
+the next batch is handled; at most one commit is outstanding, and the batch after
+waits for it before committing its own (a crash in between redelivers both batches,
+which their claims make no-ops). On stop the last commit is awaited.
 """
 
 from __future__ import annotations
@@ -65,6 +69,8 @@ class Consumer:
         self._top_up_ms = top_up_ms
         self._stop = asyncio.Event()
         self._kafka: AIOKafkaConsumer | None = None
+        self._committing: asyncio.Task[None] | None = None
+        """The offset commit of the last batch handled, while it runs."""
         self._lag = LagGauge(self.group)
         self._dead_letters = DeadLetterer(producer=producer, group=self.group)
         self._decoding = Decoding(
@@ -143,12 +149,15 @@ class Consumer:
             if in_flight is not None:
                 await in_flight
                 in_flight = None
+            await self._committed()
         finally:
             if in_flight is not None:
                 # Leaving on a failure: let the batch being applied end before the
                 # consumer closes (its commit may fail; it is then redelivered).
                 with contextlib.suppress(Exception):
                     await in_flight
+            with contextlib.suppress(Exception):
+                await self._committed()
 
     async def process(self, records: Sequence[Record]) -> Outcomes:
         """Decode and apply records without committing (tests, benchmarks)."""
@@ -194,7 +203,14 @@ class Consumer:
         HANDLER_SECONDS.labels(group=self.group, topic=self.topic).observe(
             (time.perf_counter() - started) / max(size, 1)
         )
-        await self._commit(kafka, fetched)
+        await self._committed()
+        self._committing = asyncio.create_task(self._commit(kafka, fetched))
+
+    async def _committed(self) -> None:
+        """Wait for the outstanding offset commit, if any (raises what it raised)."""
+        committing, self._committing = self._committing, None
+        if committing is not None:
+            await committing
 
     async def apply(self, ready: Sequence[Prepared]) -> Outcomes:
         """Handle prepared messages in one transaction (or one by one after a failure)."""

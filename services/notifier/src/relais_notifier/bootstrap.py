@@ -121,6 +121,7 @@ def dispatch_policy(settings: NotifierSettings, *, clock: Clock) -> DispatchPoli
         contact_wait=timedelta(seconds=settings.contact_wait_s) * virtual_per_real(clock),
         batch_size=settings.sweep_batch_size,
         interval_s=settings.sweep_interval_s,
+        concurrency=settings.dispatch_concurrency,
     )
 
 
@@ -252,5 +253,5 @@ def wire(
         background=[
             Loop("notifier-dispatcher", dispatcher.run, heartbeat_s=DISPATCHER_HEARTBEAT_S)
         ],
-        closers=(client.aclose,),
+        closers=(client.aclose, dispatcher.aclose),
     )

@@ -195,19 +195,30 @@ async def lock_customer(connection: DbConnection, *, customer_keys: Sequence[str
         await connection.execute("SELECT pg_advisory_xact_lock(hashtext($1))", customer_key)
 
 
-async def list_due(connection: DbConnection, *, now: datetime, limit: int) -> list[str]:
-    """Keys of pending rows due by `now` and of sends whose lease expired (indexed scans)."""
+@dataclass(frozen=True)
+class Due:
+    idempotency_key: str
+    lane: str
+    """The shipment (`<merchant>/<shipment>`): rows of one lane are dispatched in order."""
+
+
+async def list_due(connection: DbConnection, *, now: datetime, limit: int) -> list[Due]:
+    """Pending rows due by `now` and sends whose lease expired, earliest first (indexed
+    scans)."""
     rows = await connection.fetch(
-        """(SELECT idempotency_key, due_at AS at FROM notifications
+        """(SELECT idempotency_key, merchant_id, shipment_id, due_at AS at FROM notifications
              WHERE status = 'pending' AND due_at <= $1 ORDER BY due_at LIMIT $2)
            UNION ALL
-           (SELECT idempotency_key, lease_until AS at FROM notifications
+           (SELECT idempotency_key, merchant_id, shipment_id, lease_until AS at
+             FROM notifications
              WHERE status = 'sending' AND lease_until <= $1 ORDER BY lease_until LIMIT $2)
            ORDER BY at LIMIT $2""",
         now,
         limit,
     )
-    return [row["idempotency_key"] for row in rows]
+    return [
+        Due(row["idempotency_key"], f"{row['merchant_id']}/{row['shipment_id']}") for row in rows
+    ]
 
 
 async def update_notification(

@@ -99,6 +99,7 @@ class Dispatcher:
             recorder=self._recorder,
             policy=policy,
         )
+        self._email_sender = email_sender
         self._sender = Sender(email_sender=email_sender, sms_senders=sms_senders, policy=policy)
         self._send_failures = SendFailures(recorder=self._recorder, clock=clock, policy=policy)
 
@@ -120,27 +121,56 @@ class Dispatcher:
             wakeup=Wakeup(self._pool, repository.get_wake_channel),
         )
 
+    async def aclose(self) -> None:
+        """Close the connections the email sender keeps (at stop, after the loop)."""
+        await self._email_sender.aclose()
+
     async def dispatch_due(self, stop: asyncio.Event | None = None) -> int:
         """One pass over what is due now; returns how many rows it looked at.
 
-        With `stop` set, the pass ends after the message in hand (graceful shutdown).
-        A row whose handling fails transiently ends the pass (raised); any other error
-        marks that row failed (`_fail_unexpected`) and the pass goes on.
+        Rows of one shipment are dispatched one after another, in due order; up to
+        `policy.concurrency` shipments at once (a send mostly waits: on the database, on
+        the provider). With `stop` set, no new row starts and the pass ends once the
+        messages in hand are done (graceful shutdown). A row whose handling fails
+        transiently ends the pass: no new row starts, and the error is raised once the
+        rows in hand are done; any other error marks that row failed
+        (`_fail_unexpected`) and the pass goes on.
         """
         now = self._clock.now()
         async with self._pool.acquire() as connection:
-            keys = await repository.list_due(connection, now=now, limit=self._policy.batch_size)
-        for key in keys:
-            if stop is not None and stop.is_set():
-                break
-            beat()  # a pass can be long (send retries): every row is progress
-            try:
-                await self.dispatch(key)
-            except Exception as error:
-                if is_transient(error):
-                    raise
-                await self._fail_unexpected(key, error)
-        return len(keys)
+            due = await repository.list_due(connection, now=now, limit=self._policy.batch_size)
+        lanes: dict[str, list[str]] = {}
+        for row in due:
+            lanes.setdefault(row.lane, []).append(row.idempotency_key)
+        pending = iter(lanes.values())
+        ended: list[Exception] = []
+
+        async def worker() -> None:
+            for keys in pending:
+                for key in keys:
+                    if ended or (stop is not None and stop.is_set()):
+                        return
+                    beat()  # a pass can be long (send retries): every row is progress
+                    try:
+                        await self._dispatch_one(key)
+                    except Exception as error:
+                        ended.append(error)
+                        return
+
+        workers = min(self._policy.concurrency, len(lanes))
+        await asyncio.gather(*(worker() for _ in range(workers)))
+        if ended:
+            raise ended[0]
+        return len(due)
+
+    async def _dispatch_one(self, key: str) -> None:
+        """Dispatch one row; an error that is not the infrastructure's marks it failed."""
+        try:
+            await self.dispatch(key)
+        except Exception as error:
+            if is_transient(error):
+                raise
+            await self._fail_unexpected(key, error)
 
     async def _fail_unexpected(self, key: str, error: Exception) -> None:
         """Mark `failed` a row whose handling raised `error` (not the infrastructure's).

@@ -16,6 +16,8 @@ Rules:
 
 from __future__ import annotations
 
+import contextlib
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from email.headerregistry import Address
@@ -91,23 +93,31 @@ class SmtpConfig:
 
 
 class SmtpSender:
-    def __init__(self, config: SmtpConfig) -> None:
+    """Sends over SMTP, keeping connections open between messages: a new one costs the
+    server's greeting, EHLO, and TLS and login when configured (most of a message's
+    round trips). At most `max_idle` idle connections are kept, each for `idle_s`; a
+    connection is given back only after a message it carried was accepted, and one
+    that failed in any way is closed. A kept connection the server closed meanwhile
+    is replaced by a new one at once (the server accepted nothing on it)."""
+
+    def __init__(self, config: SmtpConfig, *, max_idle: int = 8, idle_s: float = 30.0) -> None:
         self._config = config
+        self._max_idle = max_idle
+        self._idle_s = idle_s
+        self._idle: list[tuple[aiosmtplib.SMTP, float]] = []
+        """Connections ready for a message, with the time each was given back."""
+
+    @property
+    def config(self) -> SmtpConfig:
+        return self._config
+
+    @property
+    def idle_connections(self) -> int:
+        return len(self._idle)
 
     async def send(self, message: EmailMessage) -> Receipt:
-        config = self._config
         try:
-            await aiosmtplib.send(
-                message,
-                hostname=config.host,
-                port=config.port,
-                start_tls=config.starttls,
-                use_tls=config.tls,
-                username=config.username,
-                password=config.password,
-                timeout=config.timeout_s,
-                cert_bundle=config.ca_file,
-            )
+            await self._deliver(message)
         except aiosmtplib.SMTPRecipientsRefused as error:
             code = error.recipients[0].code if error.recipients else 550
             raise ChannelError(
@@ -138,3 +148,69 @@ class SmtpSender:
                 unreachable=isinstance(error, UNREACHABLE),
             ) from None
         return Receipt(provider=PROVIDER, message_id=message["Message-ID"])
+
+    async def _deliver(self, message: EmailMessage) -> None:
+        kept = self._take()
+        if kept is not None:
+            try:
+                await kept.send_message(message)
+            except (aiosmtplib.SMTPServerDisconnected, ConnectionError):
+                _close(kept)  # closed by the server while idle: a new connection below
+            except BaseException:
+                _close(kept)
+                raise
+            else:
+                self._give_back(kept)
+                return
+        client = self._client()
+        try:
+            await client.connect()
+            await client.send_message(message)
+        except BaseException:
+            _close(client)
+            raise
+        self._give_back(client)
+
+    def _client(self) -> aiosmtplib.SMTP:
+        config = self._config
+        return aiosmtplib.SMTP(
+            hostname=config.host,
+            port=config.port,
+            start_tls=config.starttls,
+            use_tls=config.tls,
+            username=config.username,
+            password=config.password,
+            timeout=config.timeout_s,
+            cert_bundle=config.ca_file,
+        )
+
+    def _take(self) -> aiosmtplib.SMTP | None:
+        """The most recently used kept connection still open and fresh, if any."""
+        deadline = time.monotonic() - self._idle_s
+        while self._idle:
+            client, since = self._idle.pop()
+            if since > deadline and client.is_connected:
+                return client
+            _close(client)
+        return None
+
+    def _give_back(self, client: aiosmtplib.SMTP) -> None:
+        if len(self._idle) < self._max_idle and client.is_connected:
+            self._idle.append((client, time.monotonic()))
+        else:
+            _close(client)
+
+    async def aclose(self) -> None:
+        """Say goodbye on every kept connection (at stop)."""
+        idle, self._idle = self._idle, []
+        for client, _ in idle:
+            try:
+                await client.quit()
+            except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                _close(client)
+
+
+def _close(client: aiosmtplib.SMTP) -> None:
+    """Drop a connection without a word to the server (it may be gone already)."""
+    with contextlib.suppress(Exception):
+        client.close()
