@@ -1,6 +1,8 @@
 """The merchant order API: orders over HTTP, published to the orders topic.
 
     POST /v1/orders                    the whole order (OrderPlaced) -> 202
+    POST /v1/orders/batch              {"orders": [order, ...]} (one OrderPlaced each,
+                                       up to MAX_BATCH_ORDERS) -> 202
     PUT  /v1/orders/{order_id}         the whole order again (OrderUpdated) -> 202
     POST /v1/orders/{order_id}/cancel  {"reason": ...} (OrderCancelled) -> 202
     POST /v1/orders/{order_id}/delay   {"reason": ..., "new_ship_by"/"new_delivery_by": ...}
@@ -27,7 +29,12 @@ Rules:
 - an accepted order is published to the orders topic and Kafka's acknowledgement
   awaited before answering 202; the tracker then applies it like any order event
   (it never writes its tables from the API), so a GET may lag a POST briefly;
-- a retried identical request produces the same event id (consumers ignore it).
+- a retried identical request produces the same event id (consumers ignore it);
+- a batch of orders is validated whole before anything is published: one invalid
+  order -> 422 naming each problem with the order's index (`["body", "orders", 3,
+  "parcels", 0, "carrier"]`) and nothing published; else each order is published as
+  the single endpoint would publish it (same event id), all handed to the producer
+  without waiting for each acknowledgement, and 202 once Kafka acknowledged every one.
 """
 
 import hashlib
@@ -63,11 +70,14 @@ from relais_tracker.handlers.orders_api_models import (
     BEARER,
     CONFLICT,
     ERRORS,
+    MAX_BATCH_ORDERS,
     NOT_FOUND,
     UNAUTHORIZED,
     CancelRequest,
     DelayRequest,
     OrderAccepted,
+    OrderBatchAccepted,
+    OrderBatchRequest,
     OrderRequest,
     OrderUpdateRequest,
     OrderView,
@@ -118,10 +128,11 @@ def orders_key_owner(
     return owner
 
 
-def merchant(
+async def merchant(
     api: Api, credentials: Annotated[HTTPAuthorizationCredentials | None, Security(BEARER)]
 ) -> str:
-    """The owner of the request's API key; 401 without a valid one."""
+    """The owner of the request's API key; 401 without a valid one. A coroutine: FastAPI
+    would run a plain function in a worker thread, a thread hop on every request."""
     return orders_key_owner(api.keys, credentials, operation="any")
 
 
@@ -134,6 +145,9 @@ OrderBody = Annotated[
 ]
 UpdateBody = Annotated[
     dict[str, Any], PlainValidator(json_object, json_schema_input_type=OrderUpdateRequest), Body()
+]
+BatchBody = Annotated[
+    dict[str, Any], PlainValidator(json_object, json_schema_input_type=OrderBatchRequest), Body()
 ]
 CancelBody = Annotated[
     dict[str, Any] | None,
@@ -159,17 +173,18 @@ def _invalid(operation: str, error: ValidationError) -> HTTPException:
 
 
 def _envelope_free(operation: str, body: dict[str, Any]) -> dict[str, Any]:
-    present = sorted(ENVELOPE_FIELDS & body.keys())
-    if present:
+    problems = _envelope_problems(body, at=["body"])
+    if problems:
         ORDER_API_REQUESTS.labels(operation=operation, outcome=RequestOutcome.INVALID).inc()
-        raise HTTPException(
-            status_code=422,
-            detail=[
-                {"loc": ["body", name], "msg": "set by the API, not by the caller"}
-                for name in present
-            ],
-        )
+        raise HTTPException(status_code=422, detail=problems)
     return _with_carrier_codes(body)
+
+
+def _envelope_problems(body: dict[str, Any], *, at: list[str | int]) -> list[dict[str, Any]]:
+    return [
+        {"loc": [*at, name], "msg": "set by the API, not by the caller"}
+        for name in sorted(ENVELOPE_FIELDS & body.keys())
+    ]
 
 
 def _with_carrier_codes(body: dict[str, Any]) -> dict[str, Any]:
@@ -198,22 +213,70 @@ async def _publish(api: OrderApi, operation: str, event: Event) -> JSONResponse:
     )
 
 
+def _placed(merchant_id: str, fields: dict[str, Any], now: datetime) -> OrderPlaced:
+    """The OrderPlaced of an order's fields (carrier codes already applied);
+    ValidationError when they are not a valid order."""
+    return OrderPlaced.model_validate(
+        {
+            **fields,
+            "event_id": _request_id(merchant_id, "place", fields),
+            "merchant_id": merchant_id,
+            "correlation_id": fields.get("order_id") or "-",
+            "occurred_at": fields.get("placed_at"),
+            "produced_at": now,
+        }
+    )
+
+
 async def place(merchant_id: Merchant, body: OrderBody, api: Api) -> JSONResponse:
     fields = _envelope_free("place", body)
     try:
-        event = OrderPlaced.model_validate(
-            {
-                **fields,
-                "event_id": _request_id(merchant_id, "place", fields),
-                "merchant_id": merchant_id,
-                "correlation_id": fields.get("order_id") or "-",
-                "occurred_at": fields.get("placed_at"),
-                "produced_at": api.now(),
-            }
-        )
+        event = _placed(merchant_id, fields, api.now())
     except ValidationError as error:
         raise _invalid("place", error) from None
     return await _publish(api, "place", event)
+
+
+def _batch_events(
+    merchant_id: str, body: dict[str, Any], now: datetime
+) -> tuple[list[OrderPlaced], list[dict[str, Any]]]:
+    """Each order of the batch as its OrderPlaced, or the problems (loc with the index)."""
+    orders = body.get("orders")
+    if not isinstance(orders, list) or not 1 <= len(orders) <= MAX_BATCH_ORDERS:
+        message = f"a list of 1 to {MAX_BATCH_ORDERS} orders"
+        return [], [{"loc": ["body", "orders"], "msg": message}]
+    events: list[OrderPlaced] = []
+    problems: list[dict[str, Any]] = []
+    for index, order in enumerate(orders):
+        at: list[str | int] = ["body", "orders", index]
+        if not isinstance(order, dict):
+            problems.append({"loc": at, "msg": "Input should be a valid dictionary"})
+            continue
+        envelope = _envelope_problems(order, at=at)
+        if envelope:
+            problems += envelope
+            continue
+        try:
+            events.append(_placed(merchant_id, _with_carrier_codes(order), now))
+        except ValidationError as error:
+            problems += [
+                {"loc": [*at, *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
+                for problem in error.errors(include_url=False, include_input=False)
+            ]
+    return events, problems
+
+
+async def place_batch(merchant_id: Merchant, body: BatchBody, api: Api) -> JSONResponse:
+    events, problems = _batch_events(merchant_id, body, api.now())
+    if problems:
+        ORDER_API_REQUESTS.labels(operation="place_batch", outcome=RequestOutcome.INVALID).inc()
+        raise HTTPException(status_code=422, detail=problems)
+    await publish_events(api.producer, topic=api.topic.name, events=events)
+    ORDER_API_REQUESTS.labels(operation="place_batch", outcome=RequestOutcome.ACCEPTED).inc()
+    return JSONResponse(
+        {"accepted": [str(event.event_id) for event in events], "event_type": "OrderPlaced"},
+        status_code=202,
+    )
 
 
 async def update(
@@ -313,6 +376,17 @@ def orders_router(api: OrderApi) -> APIRouter:
         responses=ERRORS,
         summary="Place an order",
         description="Publish a new order (OrderPlaced) for the tracker to follow.",
+    )
+    router.add_api_route(
+        "/batch",
+        place_batch,
+        methods=["POST"],
+        status_code=202,
+        response_model=OrderBatchAccepted,
+        responses=ERRORS,
+        summary="Place several orders",
+        description=f"Publish up to {MAX_BATCH_ORDERS} new orders (one OrderPlaced each) "
+        "in one request; if one is invalid, none is published.",
     )
     router.add_api_route(
         "/{order_id}",

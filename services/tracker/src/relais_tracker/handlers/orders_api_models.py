@@ -83,6 +83,20 @@ OrderUpdateRequest = _without_envelope(
 )
 
 
+MAX_BATCH_ORDERS = 1000
+"""Orders one POST /v1/orders/batch may carry."""
+
+
+class OrderBatchRequest(BaseModel):
+    """Several new orders at once, each an OrderRequest (each published as its own
+    OrderPlaced, with the event id the single endpoint would give it). If one of them is
+    invalid, nothing is published: the 422 names each problem by the order's index."""
+
+    orders: list[OrderRequest] = Field(  # type: ignore[valid-type]
+        min_length=1, max_length=MAX_BATCH_ORDERS
+    )
+
+
 class CancelRequest(BaseModel):
     """Why the whole order is cancelled (published as OrderCancelled); the body may be
     left out (`other`)."""
@@ -119,6 +133,16 @@ class OrderAccepted(BaseModel):
         description="The event id; the same for a retried identical request (deduplicated)."
     )
     event_type: Literal["OrderPlaced", "OrderUpdated", "OrderCancelled"]
+
+
+class OrderBatchAccepted(BaseModel):
+    """Every order of the batch is on the orders topic (Kafka acknowledged them all)."""
+
+    accepted: list[UUID] = Field(
+        description="The event id of each order, in the request's order; the same for a "
+        "retried identical order (deduplicated)."
+    )
+    event_type: Literal["OrderPlaced"]
 
 
 class ShipmentSummary(BaseModel):
