@@ -6,7 +6,9 @@ Every service has its own schema and its own `alembic_version` table inside it,
 so the services' histories are independent.
 
 Rules:
-- migrations run at service start, before anything consumes or serves;
+- migrations run at service start, before anything consumes or serves; a schema
+  already at the newest revision is recognised without Alembic (`head_revision`), so a
+  service's process imports SQLAlchemy and Alembic (25 MB) only when it upgrades;
 - concurrent starts of the same service are serialised by an advisory lock;
 - a service's first revision calls `create_runtime_tables()` to get the shared
   outbox and processed-events tables, whose DDL is written only here.
@@ -14,16 +16,17 @@ Rules:
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import asyncpg
-from alembic import command
-from alembic.config import Config
-from sqlalchemy import Connection
-from sqlalchemy.ext.asyncio import create_async_engine
-from sqlalchemy.pool import NullPool
 
 from relais_runtime.db import checked_schema
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from sqlalchemy import Connection
 
 ALEMBIC_DIR = Path(__file__).parent / "alembic"
 
@@ -72,6 +75,8 @@ def to_sqlalchemy_url(database_url: str) -> str:
 
 
 def alembic_config(*, schema: str, versions_dir: Path) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(ALEMBIC_DIR))
     config.set_main_option("version_locations", str(versions_dir))
@@ -82,6 +87,46 @@ def alembic_config(*, schema: str, versions_dir: Path) -> Config:
 
 async def migrate(*, database_url: str, schema: str, versions_dir: Path) -> None:
     """Create the schema if needed and upgrade it to the newest revision."""
+    head = head_revision(versions_dir)
+    if head is not None and await stored_revisions(database_url, schema) == [head]:
+        return
+    await _upgrade_with_alembic(database_url=database_url, schema=schema, versions_dir=versions_dir)
+
+
+_REVISION = re.compile(r"""^(down_)?revision\s*(?::[^=]*)?=\s*["']([^"']+)["']""", re.MULTILINE)
+
+
+def head_revision(versions_dir: Path) -> str | None:
+    """The one revision of `versions_dir` that no other revises, read from the files'
+    `revision = "..."` and `down_revision = "..."` lines; None when that is not exactly
+    one revision (Alembic then decides)."""
+    revisions: set[str] = set()
+    revised: set[str] = set()
+    for path in versions_dir.glob("*.py"):
+        for down, name in _REVISION.findall(path.read_text(encoding="utf-8")):
+            (revised if down else revisions).add(name)
+    heads = revisions - revised
+    return next(iter(heads)) if len(heads) == 1 else None
+
+
+async def stored_revisions(database_url: str, schema: str) -> list[str]:
+    """The revisions the schema's alembic_version holds (none for a new schema)."""
+    connection = await asyncpg.connect(
+        database_url, server_settings={"search_path": checked_schema(schema)}
+    )
+    try:
+        if await connection.fetchval("SELECT to_regclass('alembic_version')") is None:
+            return []
+        rows = await connection.fetch("SELECT version_num FROM alembic_version")
+    finally:
+        await connection.close()
+    return [row["version_num"] for row in rows]
+
+
+async def _upgrade_with_alembic(*, database_url: str, schema: str, versions_dir: Path) -> None:
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
+
     config = alembic_config(schema=schema, versions_dir=versions_dir)
 
     async def connect() -> asyncpg.Connection:
@@ -107,5 +152,7 @@ async def migrate(*, database_url: str, schema: str, versions_dir: Path) -> None
 
 
 def _upgrade(connection: Connection, config: Config) -> None:
+    from alembic import command
+
     config.attributes["connection"] = connection
     command.upgrade(config, "head")

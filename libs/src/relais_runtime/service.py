@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import signal
 from collections.abc import Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass, field, replace
@@ -19,6 +20,7 @@ from pathlib import Path
 from typing import Any, Generic, TypeAlias, TypeVar
 
 import asyncpg
+import uvloop
 from aiokafka import AIOKafkaProducer
 from fastapi import APIRouter
 
@@ -260,6 +262,17 @@ class RunningService(Generic[SettingsT]):
         log.info("service stopped")
 
 
+def freeze_start_up_heap() -> None:
+    """What start-up built (modules, pydantic schemas, the wiring: ~150 k objects) lives
+    as long as the process, so it leaves the cyclic collector's generations: a full
+    collection, which a batch of a thousand events triggers, then walks only what the
+    batches made instead of the whole heap (about 80 ms each on this machine).
+    For a service process only: in a process that starts services and then drops them
+    (a test run), their frozen cycles would never be collected."""
+    gc.collect()
+    gc.freeze()
+
+
 async def serve_until_signalled(spec: ServiceSpec[SettingsT], settings: SettingsT) -> None:
     configure_logging(service=spec.name, level=settings.log_level, fmt=settings.log_format)
     tracing = configure_tracing(service=spec.name, exporters=settings.otel_traces_exporter)
@@ -270,6 +283,7 @@ async def serve_until_signalled(spec: ServiceSpec[SettingsT], settings: Settings
         loop.add_signal_handler(sig, signalled.set)
     try:
         await service.start()
+        freeze_start_up_heap()
         await signalled.wait()
         log.info("stop signal received, shutting down")
     finally:
@@ -278,4 +292,11 @@ async def serve_until_signalled(spec: ServiceSpec[SettingsT], settings: Settings
 
 
 def run_service(spec: ServiceSpec[SettingsT], settings: SettingsT) -> None:
-    asyncio.run(serve_until_signalled(spec, settings))
+    run_event_loop(serve_until_signalled(spec, settings))
+
+
+def run_event_loop(main: Coroutine[Any, Any, None]) -> None:
+    """Run a service process's main coroutine on uvloop: the same asyncio API, with its
+    sockets, timers and callbacks in compiled code (a service spends a fifth to a third
+    of its CPU there: Kafka, PostgreSQL and HTTP I/O)."""
+    uvloop.run(main)

@@ -71,6 +71,8 @@ async def serve(server: EmbeddedServer) -> asyncio.Task[None]:
 class SmtpRecorder:
     messages: list[EmailMessage] = field(default_factory=list)
     fail_next: list[str] = field(default_factory=list)
+    peers: list[Any] = field(default_factory=list)
+    """The client address (host, port) of each message accepted: one per connection."""
 
     async def handle_RCPT(
         self, server: Any, session: Any, envelope: Any, address: str, options: Any
@@ -86,6 +88,7 @@ class SmtpRecorder:
         message = message_from_bytes(envelope.content, policy=policy.default)
         assert isinstance(message, EmailMessage)
         self.messages.append(message)
+        self.peers.append(session.peer)
         return "250 OK queued"
 
     def to(self, address: str) -> list[EmailMessage]:

@@ -129,6 +129,31 @@ async def test_starttls_and_login_deliver(tls_smtp: TlsServer) -> None:
     assert received["Message-ID"].strip() == receipt.message_id
 
 
+async def test_one_connection_carries_the_messages_that_follow(tls_smtp: TlsServer) -> None:
+    """STARTTLS and login once: the next message goes over the connection the first
+    one left open, until the sender closes it."""
+    smtp = sender(tls_smtp)
+    await smtp.send(message("kept-1@example.com"))
+    await smtp.send(message("kept-2@example.com"))
+    assert tls_smtp.recorder.to("kept-1@example.com")
+    assert tls_smtp.recorder.to("kept-2@example.com")
+    peers = tls_smtp.recorder.peers
+    assert peers[-1] == peers[-2]
+    assert smtp.idle_connections == 1
+    await smtp.aclose()
+    assert smtp.idle_connections == 0
+
+
+async def test_a_connection_idle_too_long_is_not_used_again(tls_smtp: TlsServer) -> None:
+    smtp = SmtpSender(sender(tls_smtp).config, idle_s=0)
+    await smtp.send(message("stale-1@example.com"))
+    await smtp.send(message("stale-2@example.com"))
+    assert tls_smtp.recorder.to("stale-2@example.com")
+    peers = tls_smtp.recorder.peers
+    assert peers[-1] != peers[-2]
+    await smtp.aclose()
+
+
 async def test_wrong_password_is_a_configuration_error(tls_smtp: TlsServer) -> None:
     with pytest.raises(ChannelError) as refused:
         await sender(tls_smtp, password="wrong").send(message("nope@example.com"))

@@ -99,3 +99,22 @@ def test_a_code_of_control_characters_only_is_kept_as_unreadable() -> None:
     (event,) = parse("generic", json.dumps(body).encode())
 
     assert (event.carrier_code, event.code_recognized) == ("?", False)
+
+
+def test_a_location_named_again_is_the_same_immutable_location() -> None:
+    """Carriers repeat the same hubs: a location of plain texts is built once and shared
+    (Location is frozen, so sharing it cannot leak a change); one given as an object
+    or a list is still read, never cached."""
+    from relais_tracker.adapters.carriers._common import make_location
+
+    first = make_location(city=" Lyon\x07", postal_code=69003, country="fr")
+    again = make_location(city=" Lyon\x07", postal_code=69003, country="fr")
+    assert first is again
+    assert first is not None
+    assert (first.city, first.postal_code, first.country) == (
+        "Lyon",
+        "69003",
+        "FR",
+    )
+    assert make_location(city={"name": "Lyon"}, country="FR") == make_location(country="FR")
+    assert make_location(city=["Lyon"]) is None

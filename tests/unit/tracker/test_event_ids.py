@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from datetime import UTC, datetime
 
 from relais_contracts import ids
@@ -53,4 +54,20 @@ def test_the_recorded_id_is_derived_from_the_merchant_and_the_carrier_event() ->
     carrier_id = ids.tracking_event_id("generic", "rl123456789", "PU", AT)
     assert recorded_id("shop-a", carrier_event()) == ids.recorded_tracking_event_id(
         "shop-a", carrier_id
+    )
+
+
+def test_derived_ids_are_the_standard_uuid5_under_the_relais_namespace() -> None:
+    """The fast derivation must stay bit for bit uuid.uuid5: ids already published must
+    not change (ids' rule: a recipe change is a breaking change)."""
+    names = ["", "x", "tracking-event\x1fcolissimo\x1f6A123\x1fPCH", "é€\x1f" * 40, "a" * 500]
+    for name in names:
+        derived = ids._uuid5(name)
+        standard = uuid.uuid5(ids.RELAIS_NAMESPACE, name)
+        assert derived == standard
+        assert str(derived) == str(standard)
+        assert hash(derived) == hash(standard)
+        assert (derived.version, derived.variant) == (5, uuid.RFC_4122)
+    assert ids.derived_id("anomaly", "m", "s") == uuid.uuid5(
+        ids.RELAIS_NAMESPACE, "anomaly\x1fm\x1fs"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+import json
 from datetime import UTC, datetime, timedelta
 from uuid import uuid4
 
@@ -14,7 +15,9 @@ from relais_contracts.topics.shipment_state import ShipmentStateChanged, StateCh
 from relais_contracts.tracking import Incident, IncidentReason, Substatus, TrackingStatus
 from relais_tracker.adapters.carriers.base import NormalizedEvent
 from relais_tracker.domain.shipments import (
+    BASE_ONLY_FIELDS,
     NO_PROGRESS,
+    STATE_COPIED_FIELDS,
     CarrierEvent,
     Cause,
     ShipmentBase,
@@ -22,8 +25,11 @@ from relais_tracker.domain.shipments import (
     bases_of,
     cancelled,
     carrier_event_from,
+    facts_of,
     progress_of,
     shipment_state,
+    spliced_state_json,
+    state_head,
 )
 
 T0 = datetime(2026, 3, 2, 8, 0, tzinfo=UTC)
@@ -192,3 +198,60 @@ def test_outbox_headers_are_the_runtime_s_event_headers() -> None:
     snapshot = state(STORY[:2])
     expected = {name: raw.decode() for name, raw in event_headers(snapshot)}
     assert json.loads(headers_json(snapshot, trace=[])) == expected
+
+
+def stored_json(the_base: ShipmentBase) -> str:
+    """The base's copied fields as PostgreSQL gives them back: other key order, other
+    spacing (jsonb's)."""
+    stored = json.loads(the_base.model_dump_json())
+    jsonb_order = sorted(stored, key=lambda name: (len(name), name))
+    return json.dumps({name: stored[name] for name in jsonb_order if name in STATE_COPIED_FIELDS})
+
+
+@pytest.mark.parametrize("events", [[], STORY[:2], STORY[:5], STORY, [STORY[1], STORY[0]]])
+@pytest.mark.parametrize(
+    "order_file",
+    [
+        "OrderPlaced-home-colissimo.json",
+        "OrderPlaced-pickup-point-not-shipped-yet.json",
+        "OrderPlaced-en-two-parcels.json",
+        "OrderUpdated-shipped-mondial-relay.json",
+    ],
+)
+def test_a_spliced_state_is_the_state_built_from_the_parsed_base(
+    events: list[CarrierEvent], order_file: str
+) -> None:
+    """The carrier path never parses a base: its states must equal the reference ones."""
+    cause = Cause(StateChangeCause.TRACKING_EVENT, uuid4(), T0)
+    order = orders.TOPIC.decode((orders.TOPIC.examples_dir() / order_file).read_bytes())
+    assert isinstance(order, orders.OrderPlaced | orders.OrderUpdated)
+    progress = progress_of(events)
+    for shipment_id, shipment_base in bases_of(order).items():
+        for the_base in (shipment_base, cancelled(shipment_base)):
+            head = state_head(
+                merchant_id="maison-lune",
+                shipment_id=shipment_id,
+                facts=facts_of(the_base),
+                progress=progress,
+                version=4,
+                cause=cause,
+                produced_at=T0,
+            )
+            spliced = ShipmentStateChanged.model_validate_json(
+                spliced_state_json(head, stored_json(the_base))
+            )
+            assert spliced == shipment_state(
+                merchant_id="maison-lune",
+                shipment_id=shipment_id,
+                base=the_base,
+                progress=progress,
+                version=4,
+                cause=cause,
+                produced_at=T0,
+            )
+
+
+def test_a_state_copies_every_base_field_but_the_merchant_s_ship_time() -> None:
+    """A new base field is either copied into states or derived from: never lost."""
+    assert {"merchant_shipped_at"} == BASE_ONLY_FIELDS
+    assert set(ShipmentBase.model_fields) == STATE_COPIED_FIELDS | BASE_ONLY_FIELDS

@@ -22,7 +22,7 @@ import asyncio
 import os
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -69,7 +69,12 @@ async def database_cpu_s(database_url: str, application_name: str) -> float:
         )
     finally:
         await connection.close()
-    return sum(_cpu_ticks(row["pid"]) for row in rows) / TICKS_PER_SECOND
+    return processes_cpu_s(row["pid"] for row in rows)
+
+
+def processes_cpu_s(pids: Iterable[int]) -> float:
+    """CPU seconds (user + system) so far of these local processes (0 for one gone)."""
+    return sum(_cpu_ticks(pid) for pid in pids) / TICKS_PER_SECOND
 
 
 def _cpu_ticks(pid: int) -> int:

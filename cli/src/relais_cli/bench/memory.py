@@ -8,7 +8,6 @@ directly; on a system without /proc the figure is "n/a".
 
 from __future__ import annotations
 
-import resource
 from pathlib import Path
 
 from rich.table import Table
@@ -36,11 +35,6 @@ def peak_rss_mb(pid: int) -> float | None:
         return None
     kilobytes = parse_vm_hwm_kb(status)
     return None if kilobytes is None else kilobytes * 1024 / 1e6
-
-
-def own_peak_rss_mb() -> float:
-    """Peak RSS of this process in MB (ru_maxrss is in kB on Linux)."""
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 / 1e6
 
 
 def memory_table(peaks: dict[str, float | None], *, title: str = "peak RSS per process") -> Table:

@@ -7,9 +7,9 @@ are produced to Kafka, then
 2. the infrastructure floor (bench/floor.py) does the same I/O as the tracker with no
    logic: the same messages consumed, the same rows COPYed to PostgreSQL, the same
    output messages produced and acknowledged, the offsets committed;
-3. the real tracker (in-process, production code paths) consumes the same messages,
-   normalizes them, matches them to shipments, records them and their shipment
-   states in PostgreSQL with the outbox rows, in batches.
+3. the real tracker (in its own process or processes, production code paths) consumes
+   the same messages, normalizes them, matches them to shipments, records them and
+   their shipment states in PostgreSQL with the outbox rows, in batches.
 The baseline is fair: the same messages, read with the same consumer settings and
 batch size (`getmany(max_records=batch)`) as the tracker's batch consumer. The
 tracker's figure counts an event done once it is persisted AND published (its outbox
@@ -28,7 +28,7 @@ import multiprocessing
 import os
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
@@ -43,14 +43,14 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from relais_cli.bench.common import console, drop_schema, free_port, run_bench
-from relais_cli.bench.floor import FloorRun, database_cpu_s, run_floor
-from relais_cli.bench.memory import memory_table, own_peak_rss_mb, peak_rss_mb
+from relais_cli.bench.floor import FloorRun, database_cpu_s, processes_cpu_s, run_floor
+from relais_cli.bench.memory import memory_table, peak_rss_mb
 from relais_cli.plots import pyplot
 from relais_contracts.topics import carrier_updates, orders, shipment_state, tracking_events
 from relais_contracts.topics.carrier_updates import CarrierUpdateReceived, UpdateSource
 from relais_runtime.kafka import encode_event, event_headers, make_producer
 from relais_runtime.logging import configure_logging
-from relais_runtime.service import RunningService
+from relais_runtime.service import RunningService, freeze_start_up_heap, run_event_loop
 from relais_runtime.settings import load_settings
 from relais_tracker.bootstrap import build_spec
 from relais_tracker.settings import TrackerSettings
@@ -75,7 +75,7 @@ class Timeline:
 
     samples: list[tuple[float, int]] = field(default_factory=list)
     cpu_s: float | None = None
-    """CPU time of this process meanwhile (the in-process tracker's)."""
+    """CPU time of the tracker processes meanwhile."""
     database_cpu_s: float | None = None
     """CPU time of the PostgreSQL backends serving the path meanwhile."""
 
@@ -204,14 +204,19 @@ async def watch(
     progress: Callable[[int], None],
     timeout_s: float,
     args: tuple[Any, ...] = (),
+    at_first_progress: Callable[[], Awaitable[None]] | None = None,
 ) -> Timeline:
     """Sample a count every 200 ms until it reaches `total` (each sample is a count over
-    a growing table: sampling faster would take PostgreSQL's CPU from the tracker)."""
+    a growing table: sampling faster would take PostgreSQL's CPU from the tracker);
+    `at_first_progress` runs once, at the first sample above zero (where rates start)."""
     connection = await asyncpg.connect(database_url, server_settings={"search_path": schema})
     timeline, started = Timeline(), time.perf_counter()
     try:
         while time.perf_counter() - started < timeout_s:
             done: int = await connection.fetchval(sql, *args)
+            if done and at_first_progress is not None:
+                await at_first_progress()
+                at_first_progress = None
             timeline.samples.append((time.perf_counter() - started, done))
             progress(done)
             if done >= total:
@@ -331,11 +336,9 @@ async def measure(bench: Bench) -> Outcome:
             batch=bench.batch,
             progress=lambda done: bar.update(task, completed=done),
         )
-        application = f"relais-{bench.schema}"
-        async with running_trackers(bench) as peaks:
+        async with running_trackers(bench) as (pids, peaks):
             task = bar.add_task("tracker: persisted + published", total=bench.events)
-            database_before = await database_cpu_s(settings.database_url, application)
-            cpu_before = time.process_time()
+            meter = CpuMeter(pids, settings.database_url, f"relais-{bench.schema}")
             tracker = await watch(
                 database_url=settings.database_url,
                 schema=bench.schema,
@@ -344,11 +347,9 @@ async def measure(bench: Bench) -> Outcome:
                 total=bench.events,
                 progress=lambda done: bar.update(task, completed=done),
                 timeout_s=1800,
+                at_first_progress=meter.start,
             )
-            tracker.cpu_s = time.process_time() - cpu_before
-            tracker.database_cpu_s = (
-                await database_cpu_s(settings.database_url, application) - database_before
-            )
+            tracker.cpu_s, tracker.database_cpu_s = await meter.used()
             task = bar.add_task("tracker: outbox drained", total=None)
             published = await drained(
                 database_url=settings.database_url, schema=bench.schema, timeout_s=600
@@ -361,21 +362,38 @@ async def measure(bench: Bench) -> Outcome:
     return Outcome(raw, floor, tracker, published, on_topics, os.getloadavg(), peaks)
 
 
+@dataclass
+class CpuMeter:
+    """CPU seconds of the tracker processes and of their PostgreSQL backends, from
+    `start` (the first event done, where the rate starts) to `used`: start-up, imports
+    and the group join are not counted."""
+
+    pids: list[int]
+    database_url: str
+    application: str
+    """The tracker pools' application_name: how their backends are found."""
+    started: tuple[float, float] = (0.0, 0.0)
+
+    async def read(self) -> tuple[float, float]:
+        return processes_cpu_s(self.pids), await database_cpu_s(self.database_url, self.application)
+
+    async def start(self) -> None:
+        self.started = await self.read()
+
+    async def used(self) -> tuple[float, float]:
+        process, database = await self.read()
+        return process - self.started[0], database - self.started[1]
+
+
 @asynccontextmanager
-async def running_trackers(bench: Bench) -> AsyncIterator[dict[str, float | None]]:
-    """One tracker in this process, or `processes` tracker processes in one consumer
-    group (the partitions are shared among them, as replicas would share them). Yields
-    the peak RSS of each tracker process, filled in just before they stop."""
+async def running_trackers(
+    bench: Bench,
+) -> AsyncIterator[tuple[list[int], dict[str, float | None]]]:
+    """`processes` tracker processes in one consumer group (the partitions are shared
+    among them, as replicas would share them), each on its own, so that its CPU and its
+    peak RSS are its own. Yields their pids and their peak RSS, filled in just before
+    they stop."""
     peaks: dict[str, float | None] = {}
-    if bench.processes == 1:
-        service = bench.service()
-        await service.start()
-        try:
-            yield peaks
-        finally:
-            peaks["bench process (in-process tracker, set-up, floor)"] = own_peak_rss_mb()
-            await service.stop()
-        return
     context = multiprocessing.get_context("spawn")
     stop = context.Event()
     children = [
@@ -393,7 +411,7 @@ async def running_trackers(bench: Bench) -> AsyncIterator[dict[str, float | None
     for child in children:
         child.start()
     try:
-        yield peaks
+        yield [child.pid for child in children if child.pid is not None], peaks
     finally:
         for number, child in enumerate(children, start=1):
             peaks[f"tracker process {number}"] = (
@@ -412,12 +430,13 @@ def tracker_process(settings_json: str, schema: str, stop: Any) -> None:
     async def serve() -> None:
         service = RunningService(replace(build_spec(), schema=schema), settings)
         await service.start()
+        freeze_start_up_heap()
         try:
             await asyncio.to_thread(stop.wait)
         finally:
             await service.stop()
 
-    asyncio.run(serve())
+    run_event_loop(serve())
 
 
 async def topic_size(bootstrap: str, topic: str) -> int:
@@ -481,12 +500,11 @@ def report(bench: Bench, outcome: Outcome) -> None:
         f"{tracker_rate / floor_rate:.2f}",
         f">= {TARGET_FLOOR_RATIO} {verdict(tracker_rate / floor_rate, TARGET_FLOOR_RATIO)}",
     )
-    if bench.processes == 1:
-        table.add_row(
-            "process CPU per event, floor / tracker (µs)",
-            f"{per_event_us(floor.process_cpu_s, events)} / {per_event_us(tracker.cpu_s, events)}",
-            "",
-        )
+    table.add_row(
+        "process CPU per event, floor / tracker (µs; all tracker processes)",
+        f"{per_event_us(floor.process_cpu_s, events)} / {per_event_us(tracker.cpu_s, events)}",
+        "",
+    )
     table.add_row(
         "PostgreSQL CPU per event, floor / tracker (µs)",
         f"{per_event_us(floor.database_cpu_s, events)} / "
@@ -590,7 +608,6 @@ async def run_tracker_bench(
             "consumer_group_prefix": f"bench-{unique}.",
             "topic_overrides": topics,
             "carrier_batch_max": batch,
-            "outbox_batch_size": 2000,
             "log_level": "warning",
             "merchants_dir": None,
         }

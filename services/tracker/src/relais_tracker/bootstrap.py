@@ -25,7 +25,7 @@ from relais_contracts.registry import Topic
 from relais_contracts.topics import carrier_updates, orders, shipment_state, tracking_events
 from relais_runtime.api_keys import ApiKeyRing
 from relais_runtime.clock import Clock
-from relais_runtime.consumer import BatchSubscription, Subscription
+from relais_runtime.consumer import BatchSubscription
 from relais_runtime.merchants import MerchantDirectory, merchants_of
 from relais_runtime.service import Dependencies, ServiceSpec, Wiring
 from relais_runtime.supervisor import Loop
@@ -42,6 +42,7 @@ from relais_tracker.handlers import (
     prepare_carrier_update,
     webhooks_router,
 )
+from relais_tracker.handlers.consumers import prepare_order
 from relais_tracker.handlers.erasures_api import ErasureApi, erasures_router
 from relais_tracker.service.carrier_events import CarrierEventRecorder
 from relais_tracker.service.erasure import CustomerErasure
@@ -56,6 +57,8 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 
 ORDERS_GROUP = "tracker.orders"
 CARRIER_UPDATES_GROUP = "tracker.carrier-updates"
+ORDER_BATCH_MAX = 500
+"""Order events per transaction of the orders consumer (set-based, service.orders)."""
 
 
 @dataclass(frozen=True)
@@ -140,8 +143,12 @@ def wire(
                 prepare=prepare_carrier_update,
                 max_records=settings.carrier_batch_max,
             ),
-            Subscription(
-                topic=topics.orders, group_id=ORDERS_GROUP, handler=OrderConsumer(intake).handle
+            BatchSubscription(
+                topic=topics.orders,
+                group_id=ORDERS_GROUP,
+                handler=OrderConsumer(intake).handle,
+                prepare=prepare_order,
+                max_records=ORDER_BATCH_MAX,
             ),
         ],
         routers=_routers(configuration, dependencies),

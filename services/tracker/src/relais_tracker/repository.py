@@ -22,7 +22,9 @@ from relais_tracker.adapters.carriers.aliases import GENERIC
 from relais_tracker.domain import OrderRecord, OrderState
 from relais_tracker.domain.polling import PollPlan
 from relais_tracker.domain.shipments import (
+    BASE_ONLY_FIELDS,
     CARRIER_EVENT_JSON,
+    BaseFacts,
     CarrierEvent,
     Progress,
     ShipmentBase,
@@ -92,6 +94,89 @@ async def get_order(connection: DbConnection, *, merchant_id: str, order_id: str
     )
 
 
+OrderKey = tuple[str, str]
+"""(merchant_id, order_id)."""
+
+
+@dataclass(frozen=True)
+class StoredOrder:
+    as_of: datetime
+    erased: bool
+
+
+async def list_stored_orders(
+    connection: DbConnection, *, keys: Sequence[OrderKey]
+) -> dict[OrderKey, StoredOrder]:
+    """The stored orders among `keys` (what get_order_as_of and get_order_erased read),
+    locked for update, taken in key order."""
+    if not keys:
+        return {}
+    rows = await connection.fetch(
+        "SELECT o.merchant_id, o.order_id, o.as_of, o.erased_at IS NOT NULL AS erased"
+        " FROM orders o JOIN unnest($1::text[], $2::text[]) AS k(m, i)"
+        " ON o.merchant_id = k.m AND o.order_id = k.i"
+        " ORDER BY o.merchant_id, o.order_id FOR UPDATE OF o",
+        [merchant for merchant, _ in keys],
+        [order for _, order in keys],
+    )
+    return {
+        (row["merchant_id"], row["order_id"]): StoredOrder(row["as_of"], row["erased"])
+        for row in rows
+    }
+
+
+async def update_orders(connection: DbConnection, *, records: Sequence[OrderRecord]) -> None:
+    """update_order for several orders (each at most once) in one statement."""
+    if not records:
+        return
+    await connection.execute(
+        """
+        INSERT INTO orders (merchant_id, order_id, state, as_of, order_number, parcel_count,
+                            snapshot)
+        SELECT m, i, s, a, n, c, j::jsonb
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::timestamptz[], $5::text[],
+                    $6::int[], $7::text[]) AS t(m, i, s, a, n, c, j)
+        ON CONFLICT (merchant_id, order_id) DO UPDATE SET
+            state = EXCLUDED.state,
+            as_of = EXCLUDED.as_of,
+            order_number = COALESCE(EXCLUDED.order_number, orders.order_number),
+            parcel_count = COALESCE(EXCLUDED.parcel_count, orders.parcel_count),
+            snapshot = COALESCE(EXCLUDED.snapshot, orders.snapshot),
+            updated_at = now()
+        """,
+        [record.merchant_id for record in records],
+        [record.order_id for record in records],
+        [record.state.value for record in records],
+        [record.as_of for record in records],
+        [record.order_number for record in records],
+        [record.parcel_count for record in records],
+        [record.snapshot_json for record in records],
+    )
+
+
+async def list_orders_shipments(
+    connection: DbConnection, *, orders: Sequence[OrderKey], shipments: Sequence[ShipmentKey]
+) -> list[ShipmentRow]:
+    """list_shipments for several orders in one statement: the orders' shipments and
+    those named, locked for update, in key order (a union of two index lookups: an OR of
+    the two conditions would scan the whole table)."""
+    rows = await connection.fetch(
+        "SELECT merchant_id, shipment_id, order_id, version, base::text AS base,"
+        " progress::text AS progress FROM shipments"
+        " WHERE (merchant_id, shipment_id) IN ("
+        "   SELECT s.merchant_id, s.shipment_id FROM shipments s"
+        "   JOIN unnest($1::text[], $2::text[]) AS k(m, o)"
+        "     ON s.merchant_id = k.m AND s.order_id = k.o"
+        "   UNION SELECT * FROM unnest($3::text[], $4::text[]))"
+        " ORDER BY merchant_id, shipment_id FOR UPDATE",
+        [merchant for merchant, _ in orders],
+        [order for _, order in orders],
+        [merchant for merchant, _ in shipments],
+        [shipment for _, shipment in shipments],
+    )
+    return [_shipment(row) for row in rows]
+
+
 @dataclass(frozen=True)
 class ShipmentRow:
     merchant_id: str
@@ -106,9 +191,12 @@ class ShipmentRow:
         return self.merchant_id, self.shipment_id
 
 
-@lru_cache(maxsize=4096)
+@lru_cache(maxsize=256)
 def _base(text: str) -> ShipmentBase:
-    """Bases change only with their order: most rows read again parse the same text."""
+    """Bases change only with their order: a row read again soon (an order's update, a
+    carrier's burst of events for one parcel) parses the same text. Kept small: a
+    shipment's events are hours apart, so a large cache would mostly hold bases that
+    will not be read again before they fall out (each costs about 9 kB)."""
     return ShipmentBase.model_validate_json(text)
 
 
@@ -139,19 +227,67 @@ async def list_shipments(
     return [_shipment(row) for row in rows]
 
 
-async def list_shipments_by_tracking(
+@dataclass(frozen=True)
+class TrackedShipment:
+    """A shipment as the carrier path reads it: its progress, and of its base only the
+    facts its state derives fields from and the JSON of the fields its state copies
+    (never parsed: domain.shipments.spliced_state_json)."""
+
+    merchant_id: str
+    shipment_id: str
+    order_id: str
+    version: int
+    facts: BaseFacts
+    copied_json: str
+    progress: Progress
+
+    @property
+    def key(self) -> ShipmentKey:
+        return self.merchant_id, self.shipment_id
+
+
+async def list_tracked_shipments(
     connection: DbConnection, *, keys: Sequence[str]
-) -> list[ShipmentRow]:
+) -> list[TrackedShipment]:
     """Shipments following these tracking keys (any carrier: the caller checks that the
     carriers are compatible), locked for update, in key order."""
     rows = await connection.fetch(
-        "SELECT merchant_id, shipment_id, order_id, version, base::text AS base,"
-        " progress::text AS progress FROM shipments"
-        " WHERE tracking_key = ANY($1::text[])"
-        " ORDER BY merchant_id, shipment_id FOR UPDATE",
+        """
+        SELECT merchant_id, shipment_id, order_id, version, carrier, tracking_key,
+               (base - $2::text[])::text AS copied,
+               base->>'placed_at' AS placed_at,
+               base->>'merchant_shipped_at' AS merchant_shipped_at,
+               coalesce((base->>'cancelled')::boolean, false) AS cancelled,
+               CASE WHEN base->'delivery'->>'mode' = 'pickup_point'
+                    THEN (base->'delivery'->'pickup_point'->>'hold_days')::int END AS hold_days,
+               progress::text AS progress
+        FROM shipments WHERE tracking_key = ANY($1::text[])
+        ORDER BY merchant_id, shipment_id FOR UPDATE
+        """,
         list(keys),
+        sorted(BASE_ONLY_FIELDS),
     )
-    return [_shipment(row) for row in rows]
+    return [_tracked(row) for row in rows]
+
+
+def _tracked(row: Any) -> TrackedShipment:
+    shipped_at = row["merchant_shipped_at"]
+    tracking_key = row["tracking_key"]
+    return TrackedShipment(
+        merchant_id=row["merchant_id"],
+        shipment_id=row["shipment_id"],
+        order_id=row["order_id"],
+        version=row["version"],
+        facts=BaseFacts(
+            placed_at=datetime.fromisoformat(row["placed_at"]),
+            merchant_shipped_at=None if shipped_at is None else datetime.fromisoformat(shipped_at),
+            cancelled=row["cancelled"],
+            tracking=None if tracking_key is None else (row["carrier"], tracking_key),
+            pickup_hold_days=row["hold_days"],
+        ),
+        copied_json=row["copied"],
+        progress=Progress.model_validate_json(row["progress"]),
+    )
 
 
 async def lock_tracking_keys(connection: DbConnection, *, keys: Iterable[str]) -> None:
@@ -227,7 +363,21 @@ def _shipment_values(write: ShipmentWrite) -> tuple[Any, ...]:
     )
 
 
-async def update_progress(connection: DbConnection, *, writes: Sequence[ShipmentWrite]) -> None:
+@dataclass(frozen=True)
+class ProgressWrite:
+    """A tracked shipment's new carrier progress and version, and the status they
+    publish (for queries)."""
+
+    merchant_id: str
+    shipment_id: str
+    version: int
+    progress: Progress
+    status: TrackingStatus
+    substatus: Substatus
+    final: bool
+
+
+async def update_progress(connection: DbConnection, *, writes: Sequence[ProgressWrite]) -> None:
     """Store new carrier progress and versions of existing shipments (one statement)."""
     if not writes:
         return
@@ -288,6 +438,15 @@ async def create_outbox_rows(
     for event in events:
         if not isinstance(event, topic.message_types):
             raise TypeError(f"{type(event).__name__} is not a message of topic {topic.name}")
+    await copy_outbox_rows(connection, topic_name=topic.name, events=events, values=values)
+
+
+async def copy_outbox_rows(
+    connection: DbConnection, *, topic_name: str, events: Sequence[Event], values: Sequence[bytes]
+) -> None:
+    """create_outbox_rows without checking the events' types: each `values[i]` is a
+    message of the topic, and `events[i]` gives its id, key and headers (a spliced
+    state's head: domain.shipments.StateHead)."""
     if not events:
         return
     trace = trace_headers()
@@ -297,7 +456,7 @@ async def create_outbox_rows(
         records=[
             (
                 event.event_id,
-                topic.name,
+                topic_name,
                 event.partition_key(),
                 value,
                 headers_json(event, trace=trace),
@@ -309,16 +468,30 @@ async def create_outbox_rows(
 
 def headers_json(event: Event, *, trace: Sequence[tuple[str, bytes]]) -> str:
     """relais_runtime.kafka.event_headers(event) as the outbox stores them, with the trace
-    context computed once for the whole batch (it is the same for every event of it)."""
-    headers = {
+    context computed once for the whole batch (it is the same for every event of it).
+    Only the correlation id differs from one event of a batch to the next: the rest is
+    rendered once per event type and merchant."""
+    return (
+        _headers_head(event.event_type, event.schema_version)
+        + json.dumps(event.correlation_id)
+        + _headers_tail(event.merchant_id, tuple(trace))
+    )
+
+
+@lru_cache(maxsize=256)
+def _headers_head(event_type: str, schema_version: int) -> str:
+    head = {
         "content-type": "application/json",
-        "event_type": event.event_type,
-        "schema_version": str(event.schema_version),
-        "correlation_id": event.correlation_id,
-        "merchant_id": event.merchant_id,
+        "event_type": event_type,
+        "schema_version": str(schema_version),
     }
-    headers.update((name, raw.decode()) for name, raw in trace)
-    return json.dumps(headers)
+    return json.dumps(head)[:-1] + ', "correlation_id": '
+
+
+@lru_cache(maxsize=1024)
+def _headers_tail(merchant_id: str, trace: tuple[tuple[str, bytes], ...]) -> str:
+    tail = {"merchant_id": merchant_id} | {name: raw.decode() for name, raw in trace}
+    return ", " + json.dumps(tail)[1:]
 
 
 async def list_tracking_events(
@@ -399,6 +572,37 @@ async def delete_pending_events(
         GENERIC,
     )
     return [CARRIER_EVENT_JSON.validate_json(row["event"]) for row in rows]
+
+
+async def delete_pending_events_of(
+    connection: DbConnection,
+    *,
+    parcels: Sequence[tuple[str, TrackingKey]],
+    unknown_merchant: str,
+) -> dict[str, list[CarrierEvent]]:
+    """delete_pending_events for several parcels (merchant, (carrier, tracking key)) in
+    one statement, by tracking key; each tracking key at most once in `parcels` (a held
+    event is taken by one parcel)."""
+    if not parcels:
+        return {}
+    rows = await connection.fetch(
+        "DELETE FROM pending_tracking_events p"
+        " USING unnest($1::text[], $2::text[], $3::text[]) AS w(m, c, k)"
+        " WHERE p.tracking_key = w.k AND (p.carrier = w.c OR $5 IN (p.carrier, w.c))"
+        " AND p.merchant_id IN (w.m, $4)"
+        " RETURNING w.k AS tracking_key, p.event::text AS event",
+        [merchant for merchant, _ in parcels],
+        [tracking[0] for _, tracking in parcels],
+        [tracking[1] for _, tracking in parcels],
+        unknown_merchant,
+        GENERIC,
+    )
+    taken: dict[str, list[CarrierEvent]] = {}
+    for row in rows:
+        taken.setdefault(row["tracking_key"], []).append(
+            CARRIER_EVENT_JSON.validate_json(row["event"])
+        )
+    return taken
 
 
 @dataclass(frozen=True)

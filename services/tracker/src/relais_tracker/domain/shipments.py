@@ -34,11 +34,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from uuid import UUID
 
-from pydantic import AwareDatetime, Field, TypeAdapter
+from pydantic import AwareDatetime, Field, TypeAdapter, create_model
 
 from relais_contracts import ids
 from relais_contracts.common import CustomerContact, Delivery, DeliveryMode, Money
-from relais_contracts.envelope import Contract
+from relais_contracts.envelope import Contract, Event
 from relais_contracts.shipment import DeclaredDelay, ShipmentItem
 from relais_contracts.topics.carrier_updates import UpdateSource
 from relais_contracts.topics.orders import LineItem, OrderPlaced, OrderUpdated, Parcel
@@ -328,29 +328,78 @@ def advance(progress: Progress, new_events: Sequence[CarrierEvent]) -> Progress 
     return _fold(progress, ordered)
 
 
-def is_final_shipment(base: ShipmentBase, progress: Progress) -> bool:
-    return base.cancelled or (progress.substatus is not None and is_final(progress.substatus))
+@dataclass(frozen=True)
+class BaseFacts:
+    """The facts of a base a state derives fields from; it copies the others as they
+    are (STATE_COPIED_FIELDS)."""
+
+    placed_at: datetime
+    merchant_shipped_at: datetime | None
+    cancelled: bool
+    tracking: tuple[str, str] | None
+    """(carrier, tracking key) once shipped, as ShipmentBase.tracking."""
+    pickup_hold_days: int | None
+    """How long the pickup point holds the parcel, for a parcel delivered to one."""
 
 
-def _pending_substatus(base: ShipmentBase) -> Substatus:
-    return Substatus.AWAITING_SHIPMENT if base.tracking is None else Substatus.PENDING_UNSPECIFIED
-
-
-def _hold_deadline(base: ShipmentBase, progress: Progress) -> datetime | None:
+def facts_of(base: ShipmentBase) -> BaseFacts:
     point = base.delivery.pickup_point
+    at_point = base.delivery.mode is DeliveryMode.PICKUP_POINT and point is not None
+    return BaseFacts(
+        placed_at=base.placed_at,
+        merchant_shipped_at=base.merchant_shipped_at,
+        cancelled=base.cancelled,
+        tracking=base.tracking,
+        pickup_hold_days=point.hold_days if at_point and point is not None else None,
+    )
+
+
+STATE_COPIED_FIELDS = frozenset(ShipmentBase.model_fields) & frozenset(
+    ShipmentStateChanged.model_fields
+)
+"""The base's fields a state carries as they are."""
+BASE_ONLY_FIELDS = frozenset(ShipmentBase.model_fields) - STATE_COPIED_FIELDS
+"""The base's fields a state does not carry (it derives others from them)."""
+
+StateHead: type[Event] = create_model(
+    "StateHead",
+    __base__=Event,
+    **{  # type: ignore[call-overload]
+        name: (field.annotation, field)
+        for name, field in ShipmentStateChanged.model_fields.items()
+        if name not in STATE_COPIED_FIELDS
+    },
+)
+"""ShipmentStateChanged without the fields it copies from its base (same names, types
+and rules): its identity and what the base's facts and the carrier progress give. An
+Event, for its outbox row's key and headers; never published alone."""
+
+_STATE_TYPE = {
+    name: ShipmentStateChanged.model_fields[name].default
+    for name in ("event_type", "schema_version")
+}
+
+
+def is_final_shipment(base: ShipmentBase, progress: Progress) -> bool:
+    return _is_final(base.cancelled, progress)
+
+
+def _is_final(cancelled: bool, progress: Progress) -> bool:
+    return cancelled or (progress.substatus is not None and is_final(progress.substatus))
+
+
+def _hold_deadline(facts: BaseFacts, progress: Progress) -> datetime | None:
     if (
         progress.status is not TrackingStatus.AVAILABLE_FOR_PICKUP
-        or base.delivery.mode is not DeliveryMode.PICKUP_POINT
-        or point is None
-        or point.hold_days is None
+        or facts.pickup_hold_days is None
         or progress.status_since is None
     ):
         return None
-    return progress.status_since + timedelta(days=point.hold_days)
+    return progress.status_since + timedelta(days=facts.pickup_hold_days)
 
 
-def _shipped_at(base: ShipmentBase, progress: Progress) -> datetime | None:
-    moments = [m for m in (base.merchant_shipped_at, progress.first_movement_at) if m is not None]
+def _shipped_at(facts: BaseFacts, progress: Progress) -> datetime | None:
+    moments = [m for m in (facts.merchant_shipped_at, progress.first_movement_at) if m is not None]
     return min(moments) if moments else None
 
 
@@ -366,6 +415,32 @@ class Cause:
     occurred_at: datetime
 
 
+def state_head(
+    *,
+    merchant_id: str,
+    shipment_id: str,
+    facts: BaseFacts,
+    progress: Progress,
+    version: int,
+    cause: Cause,
+    produced_at: datetime,
+) -> Event:
+    """The StateHead of a shipment at `version`: every field of its state but those
+    copied from its base."""
+    return StateHead(
+        **_STATE_TYPE,
+        **_head_fields(
+            merchant_id=merchant_id,
+            shipment_id=shipment_id,
+            facts=facts,
+            progress=progress,
+            version=version,
+            cause=cause,
+            produced_at=produced_at,
+        ),
+    )
+
+
 def shipment_state(
     *,
     merchant_id: str,
@@ -377,50 +452,80 @@ def shipment_state(
     produced_at: datetime,
 ) -> ShipmentStateChanged:
     """The full snapshot published for a shipment at `version`."""
-    has_events = progress.status is not None and progress.substatus is not None
-    status = progress.status if has_events else TrackingStatus.PENDING
-    substatus = progress.substatus if has_events else _pending_substatus(base)
-    assert status is not None
-    assert substatus is not None
-    delivered = status is TrackingStatus.DELIVERED
     return ShipmentStateChanged(
-        event_id=state_event_id(merchant_id=merchant_id, shipment_id=shipment_id, version=version),
-        occurred_at=cause.occurred_at,
-        produced_at=produced_at,
-        merchant_id=merchant_id,
-        correlation_id=shipment_id,
-        shipment_id=shipment_id,
-        version=version,
-        cause=cause.kind,
-        cause_event_id=cause.event_id,
-        order_id=base.order_id,
-        order_number=base.order_number,
-        parcel_index=base.parcel_index,
-        parcel_count=base.parcel_count,
-        placed_at=base.placed_at,
-        order_value=base.order_value,
-        cancelled=base.cancelled,
-        items=base.items,
-        carrier=base.carrier,
-        tracking_number=base.tracking_number,
-        status=status,
-        substatus=substatus,
-        incident=progress.incident if has_events else None,
-        status_since=(progress.status_since if has_events else None) or base.placed_at,
-        last_event=progress.last_event,
-        shipped_at=_shipped_at(base, progress),
-        delivered_at=progress.status_since if delivered else None,
-        failed_attempts=progress.failed_attempts,
-        final=is_final_shipment(base, progress),
-        promised_ship_by=base.promised_ship_by,
-        promised_delivery_from=base.promised_delivery_from,
-        promised_delivery_by=base.promised_delivery_by,
-        estimated_delivery=progress.estimated_delivery,
-        declared_delay=base.declared_delay,
-        delivery=base.delivery,
-        pickup_hold_deadline=_hold_deadline(base, progress),
-        customer=base.customer,
+        **{name: getattr(base, name) for name in STATE_COPIED_FIELDS},
+        **_head_fields(
+            merchant_id=merchant_id,
+            shipment_id=shipment_id,
+            facts=facts_of(base),
+            progress=progress,
+            version=version,
+            cause=cause,
+            produced_at=produced_at,
+        ),
     )
+
+
+def _head_fields(
+    *,
+    merchant_id: str,
+    shipment_id: str,
+    facts: BaseFacts,
+    progress: Progress,
+    version: int,
+    cause: Cause,
+    produced_at: datetime,
+) -> dict[str, object]:
+    """A state's fields that are not copied from its base: its identity, and what its
+    base's facts and its carrier progress give."""
+    has_events = progress.status is not None and progress.substatus is not None
+    if has_events:
+        status, substatus = progress.status, progress.substatus
+    else:
+        status = TrackingStatus.PENDING
+        substatus = (
+            Substatus.AWAITING_SHIPMENT if facts.tracking is None else Substatus.PENDING_UNSPECIFIED
+        )
+    return {
+        "event_id": state_event_id(
+            merchant_id=merchant_id, shipment_id=shipment_id, version=version
+        ),
+        "occurred_at": cause.occurred_at,
+        "produced_at": produced_at,
+        "merchant_id": merchant_id,
+        "correlation_id": shipment_id,
+        "shipment_id": shipment_id,
+        "version": version,
+        "cause": cause.kind,
+        "cause_event_id": cause.event_id,
+        "status": status,
+        "substatus": substatus,
+        "incident": progress.incident if has_events else None,
+        "status_since": (progress.status_since if has_events else None) or facts.placed_at,
+        "last_event": progress.last_event,
+        "shipped_at": _shipped_at(facts, progress),
+        "delivered_at": progress.status_since if status is TrackingStatus.DELIVERED else None,
+        "failed_attempts": progress.failed_attempts,
+        "final": _is_final(facts.cancelled, progress),
+        "estimated_delivery": progress.estimated_delivery,
+        "pickup_hold_deadline": _hold_deadline(facts, progress),
+    }
+
+
+def head_status(head: Event) -> tuple[TrackingStatus, Substatus, bool]:
+    """A StateHead's status, substatus and finality (the shipment row's query columns)."""
+    status: TrackingStatus = getattr(head, "status")  # noqa: B009 - a StateHead field
+    substatus: Substatus = getattr(head, "substatus")  # noqa: B009
+    final: bool = getattr(head, "final")  # noqa: B009
+    return status, substatus, final
+
+
+def spliced_state_json(head: Event, copied_json: str) -> bytes:
+    """The JSON of the state whose head is `head` and whose copied fields are the JSON
+    object `copied_json` (the base's STATE_COPIED_FIELDS as stored), which is never
+    parsed: the carrier path reads no base. Equal, once read, to the JSON of
+    `shipment_state` for the same base, progress, version and cause."""
+    return f"{head.model_dump_json()[:-1]}, {copied_json[1:]}".encode()
 
 
 def tracking_event_recorded(

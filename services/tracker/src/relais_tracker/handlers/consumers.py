@@ -1,6 +1,7 @@
 """The tracker's consumers: decode each message, hand it to its application step.
 
-- merchant orders (one per transaction): service.orders.OrderIntake;
+- merchant orders (batches): service.orders.OrderIntake.receive_all, set-based for the
+  batch, one event at a time for an order with several events in it;
 - carrier updates (batches): each payload is normalized by its carrier's adapter
   (an aggregator's or the generic format's events carry the real carrier they name)
   while the batch is prepared, then service.carrier_events.CarrierEventRecorder
@@ -19,11 +20,12 @@ from dataclasses import dataclass
 from relais_contracts.envelope import Event
 from relais_contracts.topics import carrier_updates, orders
 from relais_contracts.topics.carrier_updates import CarrierUpdateReceived
-from relais_runtime.consumer import MessageContext, PermanentError, Prepared
+from relais_runtime.consumer import PermanentError, Prepared
 from relais_runtime.db import DbConnection
 from relais_runtime.failures import unexpected_event
 from relais_tracker.adapters import carriers
 from relais_tracker.adapters.carriers.base import PayloadError
+from relais_tracker.domain import OrderEvent
 from relais_tracker.domain.payloads import payload_bytes
 from relais_tracker.domain.shipments import CarrierEvent, carrier_event_from
 from relais_tracker.repository import UnknownCode
@@ -90,13 +92,18 @@ def unknown_codes(batch: Sequence[Prepared]) -> list[UnknownCode]:
     return found
 
 
+def prepare_order(event: Event) -> OrderEvent:
+    """Pure: the order event itself; any other type is dead-lettered."""
+    match event:
+        case orders.OrderPlaced() | orders.OrderUpdated() | orders.OrderCancelled():
+            return event
+        case _:
+            unexpected_event(event, where=orders.TOPIC.name)
+
+
 @dataclass(frozen=True)
 class OrderConsumer:
     intake: OrderIntake
 
-    async def handle(self, event: Event, context: MessageContext) -> None:
-        match event:
-            case orders.OrderPlaced() | orders.OrderUpdated() | orders.OrderCancelled():
-                await self.intake.receive(context.connection, event)
-            case _:
-                unexpected_event(event, where=orders.TOPIC.name)
+    async def handle(self, batch: Sequence[Prepared], connection: DbConnection) -> None:
+        await self.intake.receive_all(connection, [item.value for item in batch])

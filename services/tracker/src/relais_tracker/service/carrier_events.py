@@ -34,14 +34,14 @@ from relais_tracker.domain.shipments import (
     narrowed_by_number,
     tracking_event_recorded,
 )
-from relais_tracker.repository import ShipmentKey, ShipmentRow, UnknownCode
+from relais_tracker.repository import ShipmentKey, TrackedShipment, UnknownCode
 from relais_tracker.service.history import Encoded, EventOutcome, progress_after, record_once
-from relais_tracker.service.publishing import Change, ShipmentPublisher
+from relais_tracker.service.publishing import ProgressChange, ShipmentPublisher
 
 Received = tuple[str, CarrierEvent]
 """A carrier event and the merchant its receiver knew (UNKNOWN_MERCHANT if none)."""
 
-Following = Mapping[str, Sequence[tuple[str, ShipmentRow]]]
+Following = Mapping[str, Sequence[tuple[str, TrackedShipment]]]
 """By tracking key: the shipments following it, each with its carrier."""
 
 
@@ -50,7 +50,7 @@ class Matching:
     candidates: list[TrackingEventRecorded] = field(default_factory=list)
     """Each matched event as recorded for each shipment it matched."""
     unmatched: list[Received] = field(default_factory=list)
-    rows: dict[ShipmentKey, ShipmentRow] = field(default_factory=dict)
+    rows: dict[ShipmentKey, TrackedShipment] = field(default_factory=dict)
     """The matched shipments' stored rows."""
 
 
@@ -85,30 +85,28 @@ class CarrierEventRecorder:
         touched = {(record.merchant_id, record.shipment_id) for record, _ in records}
         progress = await progress_after(
             connection,
-            targets=[(key, rows[key].base, rows[key].progress) for key in touched],
+            targets=[(key, rows[key].facts, rows[key].progress) for key in touched],
             records=records,
         )
         latest = _latest_record_by_shipment(records)
         changes = [
-            Change(
-                key,
-                rows[key].base,
-                progress[key],
+            ProgressChange(
                 rows[key],
+                progress[key],
                 Cause(
                     StateChangeCause.TRACKING_EVENT, latest[key].event_id, latest[key].occurred_at
                 ),
             )
             for key in sorted(touched)
         ]
-        await self.publisher.publish(connection, changes=changes, records=records, whole_rows=False)
+        await self.publisher.publish_progress(connection, changes=changes, records=records)
 
 
 async def _following(connection: DbConnection, keys: Sequence[str]) -> Following:
-    following: dict[str, list[tuple[str, ShipmentRow]]] = {}
-    for row in await repository.list_shipments_by_tracking(connection, keys=keys):
-        if row.base.tracking is not None:
-            carrier, key = row.base.tracking
+    following: dict[str, list[tuple[str, TrackedShipment]]] = {}
+    for row in await repository.list_tracked_shipments(connection, keys=keys):
+        if row.facts.tracking is not None:
+            carrier, key = row.facts.tracking
             following.setdefault(key, []).append((carrier, row))
     return following
 

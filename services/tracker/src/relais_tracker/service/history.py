@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from enum import StrEnum
+from typing import Protocol
 
 from relais_contracts.topics.tracking_events import TrackingEventRecorded
 from relais_runtime.db import DbConnection
@@ -22,7 +23,6 @@ from relais_tracker.domain.shipments import (
     NO_PROGRESS,
     CarrierEvent,
     Progress,
-    ShipmentBase,
     advance,
     carrier_event_of_record,
     progress_of,
@@ -32,7 +32,15 @@ from relais_tracker.repository import ShipmentKey, TrackingKey
 Encoded = tuple[TrackingEventRecorded, bytes]
 """A tracking event and its JSON, encoded once for its table row and its outbox row."""
 
-ProgressTarget = tuple[ShipmentKey, ShipmentBase, Progress | None]
+
+class Tracked(Protocol):
+    """What says which carrier events a shipment follows (ShipmentBase, BaseFacts)."""
+
+    @property
+    def tracking(self) -> TrackingKey | None: ...
+
+
+ProgressTarget = tuple[ShipmentKey, Tracked, Progress | None]
 """A shipment, its facts and its stored progress (None: not valid any more, fold again)."""
 
 

@@ -10,10 +10,20 @@ Rules:
   ignored, so a replay of the orders topic brings no personal data back;
 - the tracking numbers involved are locked first (advisory locks), so holding an
   event and creating its shipment never run at the same time.
+
+A batch of order events (OrderIntake.receive_all, one transaction) follows the same
+rules with one statement per step for the whole batch: every tracking number of the
+batch is locked first, in one sorted statement; an order with a single OrderPlaced or
+OrderUpdated in the batch whose shipment ids and live tracking numbers no other event
+of the batch names is applied set-based (OrderShipments.apply_all); the others (an
+order with several events in the batch, a cancellation, a parcel shared with another
+event of the batch) are applied one event at a time, in topic order, as `receive`
+does, after the set-based ones.
 """
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -24,6 +34,7 @@ from relais_contracts.topics.tracking_events import TrackingEventRecorded
 from relais_runtime.clock import Clock
 from relais_runtime.db import DbConnection
 from relais_tracker import domain, repository
+from relais_tracker.domain import OrderRecord
 from relais_tracker.domain.shipments import (
     NO_PROGRESS,
     CarrierEvent,
@@ -34,7 +45,7 @@ from relais_tracker.domain.shipments import (
     cancelled,
     tracking_event_recorded,
 )
-from relais_tracker.repository import ShipmentRow
+from relais_tracker.repository import OrderKey, ShipmentKey, ShipmentRow
 from relais_tracker.service.history import EventOutcome, progress_after, record_once
 from relais_tracker.service.publishing import Change, ShipmentPublisher
 
@@ -46,6 +57,77 @@ class OrderParcel:
     shipment_id: str
     base: ShipmentBase
     row: ShipmentRow | None
+
+
+@dataclass(frozen=True)
+class PlacedOrder:
+    """A placed or updated order with its record and its parcels' facts, computed once."""
+
+    event: OrderPlaced | OrderUpdated
+    record: OrderRecord
+    bases: dict[str, ShipmentBase]
+
+    @classmethod
+    def of(cls, event: OrderPlaced | OrderUpdated) -> PlacedOrder:
+        return cls(event, domain.order_record_from(event), bases_of(event))
+
+    @property
+    def key(self) -> OrderKey:
+        return self.event.merchant_id, self.event.order_id
+
+    @property
+    def cause(self) -> Cause:
+        kind = (
+            StateChangeCause.ORDER_PLACED
+            if isinstance(self.event, OrderPlaced)
+            else StateChangeCause.ORDER_UPDATED
+        )
+        return Cause(kind, self.event.event_id, self.event.occurred_at)
+
+    def tracking_keys(self) -> list[str]:
+        """The tracking keys of its parcels (those the order itself names: all live)."""
+        return [base.tracking[1] for base in self.bases.values() if base.tracking]
+
+    def shipment_keys(self) -> list[ShipmentKey]:
+        return [(self.event.merchant_id, shipment_id) for shipment_id in self.bases]
+
+
+@dataclass(frozen=True)
+class Batch:
+    """A batch of order events split: those applied set-based, the others one by one."""
+
+    together: list[PlacedOrder]
+    alone: list[domain.OrderEvent]
+    tracking_keys: list[str]
+    """Every tracking key the batch's orders name (to lock first)."""
+
+
+def split_batch(events: Sequence[domain.OrderEvent]) -> Batch:
+    """Pure: an order's event goes with the set-based ones when it is the order's only
+    event in the batch, places or updates it, and names no shipment id and no tracking
+    key that any other parcel of the batch names (else it is applied alone, in order)."""
+    placed = {
+        index: PlacedOrder.of(event)
+        for index, event in enumerate(events)
+        if not isinstance(event, OrderCancelled)
+    }
+    per_order = Counter((event.merchant_id, event.order_id) for event in events)
+    tracking = Counter(key for order in placed.values() for key in order.tracking_keys())
+    shipments = Counter(key for order in placed.values() for key in order.shipment_keys())
+    together: list[PlacedOrder] = []
+    alone: list[domain.OrderEvent] = []
+    for index, event in enumerate(events):
+        order = placed.get(index)
+        if (
+            order is not None
+            and per_order[order.key] == 1
+            and all(tracking[key] == 1 for key in order.tracking_keys())
+            and all(shipments[key] == 1 for key in order.shipment_keys())
+        ):
+            together.append(order)
+        else:
+            alone.append(event)
+    return Batch(together, alone, sorted(tracking))
 
 
 @dataclass(frozen=True)
@@ -74,7 +156,88 @@ class OrderShipments:
         changes = [
             Change(key, parcel.base, progress[key], parcel.row, cause) for key, parcel in keyed
         ]
-        await self.publisher.publish(connection, changes=changes, records=records, whole_rows=True)
+        await self.publisher.publish(connection, changes=changes, records=records)
+
+    async def apply_all(self, connection: DbConnection, orders: Sequence[PlacedOrder]) -> None:
+        """`apply` for several orders at once, one statement per step; each order at most
+        once, and no shipment id or live tracking number in two of them (split_batch).
+        Orders whose parcels share a stored shipment (one removes a parcel another now
+        names) are applied after the others, one at a time in the given order."""
+        if not orders:
+            return
+        parcels = await self._parcels_of(connection, orders)
+        shared = _sharing(parcels)
+        alone = [order for order in orders if order.key in shared]
+        orders = [order for order in orders if order.key not in shared]
+        wanted = [
+            (order, parcel)
+            for order in orders
+            for parcel in parcels[order.key]
+            if parcel.base.tracking is not None and not parcel.base.cancelled
+        ]
+        taken = await repository.delete_pending_events_of(
+            connection,
+            parcels=[(order.key[0], _tracked(parcel)) for order, parcel in wanted],
+            unknown_merchant=UNKNOWN_MERCHANT,
+        )
+        now = self.clock.now()
+        held = [
+            tracking_event_recorded(
+                event,
+                merchant_id=order.key[0],
+                shipment_id=parcel.shipment_id,
+                order_id=order.key[1],
+                produced_at=now,
+            )
+            for order, parcel in wanted
+            for event in _distinct(taken.get(_tracked(parcel)[1], ()))
+        ]
+        records = await record_once(connection, held, outcome=EventOutcome.RECONCILED)
+        keyed = [
+            ((order.key[0], parcel.shipment_id), parcel, order)
+            for order in orders
+            for parcel in parcels[order.key]
+        ]
+        progress = await progress_after(
+            connection,
+            targets=[(key, parcel.base, _kept_progress(parcel)) for key, parcel, _ in keyed],
+            records=records,
+        )
+        changes = [
+            Change(key, parcel.base, progress[key], parcel.row, order.cause)
+            for key, parcel, order in keyed
+        ]
+        await self.publisher.publish(connection, changes=changes, records=records)
+        for order in alone:
+            await self.apply(connection, order.event)
+
+    @staticmethod
+    async def _parcels_of(
+        connection: DbConnection, orders: Sequence[PlacedOrder]
+    ) -> dict[OrderKey, list[OrderParcel]]:
+        """`_parcels` of each order (their tracking numbers are already locked)."""
+        rows = await repository.list_orders_shipments(
+            connection,
+            orders=[order.key for order in orders],
+            shipments=[(order.key[0], shipment) for order in orders for shipment in order.bases],
+        )
+        by_key = {row.key: row for row in rows}
+        by_order: dict[OrderKey, list[ShipmentRow]] = {}
+        for row in rows:
+            by_order.setdefault((row.merchant_id, row.order_id), []).append(row)
+        parcels: dict[OrderKey, list[OrderParcel]] = {}
+        for order in orders:
+            merchant_id = order.key[0]
+            removed = [
+                OrderParcel(row.shipment_id, cancelled(row.base), row)
+                for row in by_order.get(order.key, ())
+                if row.shipment_id not in order.bases
+            ]
+            parcels[order.key] = removed + [
+                OrderParcel(shipment_id, base, by_key.get((merchant_id, shipment_id)))
+                for shipment_id, base in order.bases.items()
+            ]
+        return parcels
 
     @staticmethod
     async def _parcels(
@@ -137,6 +300,21 @@ class OrderShipments:
         return held
 
 
+def _sharing(parcels: dict[OrderKey, list[OrderParcel]]) -> set[OrderKey]:
+    """The orders whose parcels include a shipment another order's parcels include."""
+    owners: dict[ShipmentKey, set[OrderKey]] = {}
+    for key, order_parcels in parcels.items():
+        for parcel in order_parcels:
+            owners.setdefault((key[0], parcel.shipment_id), set()).add(key)
+    return {key for keys in owners.values() if len(keys) > 1 for key in keys}
+
+
+def _tracked(parcel: OrderParcel) -> tuple[str, str]:
+    tracking = parcel.base.tracking
+    assert tracking is not None
+    return tracking
+
+
 def _kept_progress(parcel: OrderParcel) -> Progress | None:
     """The stored progress still valid for the parcel's facts (None: fold the history
     again, its tracking number changed)."""
@@ -166,7 +344,7 @@ class OrderCancellation:
             for row in rows
             if row.order_id == event.order_id
         ]
-        await self.publisher.publish(connection, changes=changes, records=[], whole_rows=True)
+        await self.publisher.publish(connection, changes=changes, records=[])
 
 
 @dataclass(frozen=True)
@@ -192,3 +370,26 @@ class OrderIntake:
             await self.cancellation.cancel(connection, event)
         else:
             await self.shipments.apply(connection, event)
+
+    async def receive_all(
+        self, connection: DbConnection, events: Sequence[domain.OrderEvent]
+    ) -> None:
+        """A batch of order events (topic order) in the caller's transaction, with the
+        outcome of `receive` applied to each in turn (see the module's rules)."""
+        batch = split_batch(events)
+        await repository.lock_tracking_keys(connection, keys=batch.tracking_keys)
+        stored = await repository.list_stored_orders(
+            connection, keys=[order.key for order in batch.together]
+        )
+        applied = [order for order in batch.together if _applies(order, stored.get(order.key))]
+        await repository.update_orders(connection, records=[order.record for order in applied])
+        await self.shipments.apply_all(connection, applied)
+        for event in batch.alone:
+            await self.receive(connection, event)
+
+
+def _applies(order: PlacedOrder, stored: repository.StoredOrder | None) -> bool:
+    """Not older than the stored order, and the order is not erased."""
+    if stored is None:
+        return True
+    return domain.supersedes(incoming=order.record, stored_as_of=stored.as_of) and not stored.erased

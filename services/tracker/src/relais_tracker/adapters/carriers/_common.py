@@ -23,6 +23,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from dataclasses import replace
 from datetime import date, datetime, time
+from functools import lru_cache
 from typing import Any, Final, TypeAlias
 from zoneinfo import ZoneInfo
 
@@ -226,7 +227,22 @@ def make_location(
     country: Any = None,
     facility: Any = None,
 ) -> Location | None:
-    """A Location from whatever the carrier gave; None when it gave nothing usable."""
+    """A Location from whatever the carrier gave; None when it gave nothing usable.
+
+    Carriers name the same few hubs and towns over and over: a location given as plain
+    texts or numbers is built once and shared (a Location is immutable)."""
+    given = (city, postal_code, country, facility)
+    if all(part is None or type(part) in (str, int) for part in given):
+        return _shared_location(*given)
+    return _location(*given)
+
+
+@lru_cache(maxsize=2048)
+def _shared_location(city: Any, postal_code: Any, country: Any, facility: Any) -> Location | None:
+    return _location(city, postal_code, country, facility)
+
+
+def _location(city: Any, postal_code: Any, country: Any, facility: Any) -> Location | None:
     parts = {
         "city": _clip(optional_text(city), 120),
         "postal_code": _clip(optional_text(postal_code), 20),
@@ -287,8 +303,10 @@ def build_event(
     location: Location | None,
     carrier_reason_code: str | None = None,
     estimated_delivery: DeliveryEstimate | None = None,
+    carrier: str | None = None,
 ) -> NormalizedEvent:
-    """One normalized event; `mapping=None` means the code is unknown: safe default."""
+    """One normalized event; `mapping=None` means the code is unknown: safe default.
+    `carrier`: the real carrier a payload names (NormalizedEvent.carrier)."""
     recognized = mapping is not None
     status, substatus, reason = mapping if mapping is not None else (*UNKNOWN_CODE_DEFAULT, None)
     return NormalizedEvent(
@@ -303,6 +321,7 @@ def build_event(
         carrier_reason_code=one_line(carrier_reason_code) if carrier_reason_code else None,
         code_recognized=recognized,
         estimated_delivery=estimated_delivery,
+        carrier=carrier,
     )
 
 

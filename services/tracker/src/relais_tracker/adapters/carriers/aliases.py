@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 from typing import Final
 
 GENERIC: Final = "generic"
@@ -73,8 +74,10 @@ _BY_ALIAS: Final[dict[str, str]] = {
 }
 
 
+@lru_cache(maxsize=1024)
 def fold_name(name: str) -> str:
-    """Lower case, no accents, runs of other characters as one `_`, ends stripped."""
+    """Lower case, no accents, runs of other characters as one `_`, ends stripped.
+    Cached: every carrier update names its carrier, and they are few."""
     decomposed = unicodedata.normalize("NFKD", name.casefold())
     plain = "".join(char for char in decomposed if not unicodedata.combining(char))
     return re.sub(r"[^a-z0-9]+", "_", plain).strip("_")

@@ -99,9 +99,8 @@ class GenericAdapter:
             document = self._explain(payload)
         carrier = _real_carrier(document.carrier)
         events = [
-            replace(
-                self._event(event, tracking_number=document.tracking_number, index=index),
-                carrier=carrier,
+            self._event(
+                event, tracking_number=document.tracking_number, carrier=carrier, index=index
             )
             for index, event in enumerate(document.events)
         ]
@@ -118,7 +117,9 @@ class GenericAdapter:
             where = ".".join(str(part) for part in first["loc"]) or "payload"
             raise PayloadError(f"{where}: {first['msg']}") from None
 
-    def _event(self, event: _Event, *, tracking_number: str, index: int) -> NormalizedEvent:
+    def _event(
+        self, event: _Event, *, tracking_number: str, carrier: str | None, index: int
+    ) -> NormalizedEvent:
         mapping = _mapping(event, where=f"events.{index}")
         built = build_event(
             tracking_number=tracking_number,
@@ -128,6 +129,7 @@ class GenericAdapter:
             description=event.description,
             location=make_location(**event.location.model_dump()) if event.location else None,
             estimated_delivery=event.estimated_delivery,
+            carrier=carrier,
         )
         if event.incident is None or mapping is None:
             return built
