@@ -110,6 +110,10 @@ class Subscription:
     due_at: DueTime | None = None
     """When set, a message is handled only once its due time has passed on the service's
     clock; its partition is paused until then (retry tiers)."""
+    prefetch_partition_bytes: int = 256 * 1024
+    """What the client fetches ahead per partition (Kafka's max.partition.fetch.bytes):
+    a service with one consumer per topic holds up to partitions x this while behind;
+    at the client's 1 MiB, insights (8 topics) grew past 240 MB catching up a backlog."""
 
 
 @dataclass(frozen=True)
@@ -122,6 +126,8 @@ class BatchSubscription:
     prepare: Callable[[Event], Any] = no_preparation
     """Pure and CPU-only; an exception dead-letters that message (its reason is kept)."""
     max_records: int = 1000
+    prefetch_partition_bytes: int = 1024 * 1024
+    """As Subscription's; a batch of `max_records` needs about this much per partition."""
 
 
 AnySubscription: TypeAlias = Subscription | BatchSubscription

@@ -12,6 +12,7 @@ import pytest
 
 from relais_cli.bench import journey_plan as plan
 from relais_cli.bench.journey_report import p99_target
+from relais_cli.bench.journey_stack import total_consumer_lag
 from relais_cli.bench.memory import parse_vm_hwm_kb
 from relais_cli.bench.pages_load import duration_ms, parse_bombardier, parse_wrk
 from relais_cli.bench.sender import Job, send_open_loop
@@ -165,3 +166,18 @@ def test_the_sender_keeps_its_schedule_whatever_the_answers() -> None:
 
     late = asyncio.run(scenario())
     assert max(late) < 0.05
+
+
+def test_total_consumer_lag_sums_every_partition_of_every_group() -> None:
+    exposition = "\n".join(
+        [
+            "# HELP relais_consumer_lag Messages behind",
+            "# TYPE relais_consumer_lag gauge",
+            'relais_consumer_lag{group="insights.orders",partition="0",topic="t"} 12.0',
+            'relais_consumer_lag{group="insights.orders",partition="1",topic="t"} 0.0',
+            'relais_consumer_lag{group="chat.tracking-events",partition="4",topic="u"} 3.0',
+            'relais_consumer_lag_other{group="x"} 100.0',
+        ]
+    )
+    assert total_consumer_lag(exposition) == 15.0
+    assert total_consumer_lag("") == 0.0

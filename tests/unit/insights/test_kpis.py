@@ -7,9 +7,10 @@ from decimal import Decimal
 
 import pytest
 
-from relais_insights.domain.kpis import Report, compute_report
+from relais_insights.domain.facts import FactKind
+from relais_insights.domain.kpis import REPORT_KINDS, Report, compute_report
 from relais_runtime.merchants.insights import ContactCost, InsightsSection
-from tests.unit.insights.stream import PERIOD, facts, shipments
+from tests.unit.insights.stream import PERIOD, fact, facts, shipments
 
 
 @pytest.fixture(scope="module")
@@ -179,3 +180,30 @@ def test_the_order_facts_arrive_in_does_not_change_the_figures() -> None:
         model=InsightsSection(),
     )
     assert once == twice
+
+
+def test_the_report_reads_only_its_kinds_so_the_others_need_not_be_loaded() -> None:
+    """Facts of the other kinds (carrier scans, milestones, sends deferred...) around the
+    same shipments and moments change no figure: the repository can leave them out."""
+    stream = facts()
+    others = [
+        fact(kind.value, known.shipment_id, known.occurred_at, anomaly_id="a1", channel="email")
+        for known in stream
+        for kind in FactKind
+        if kind not in REPORT_KINDS
+    ]
+    whole = compute_report(
+        merchant_id="acme",
+        facts=[*stream, *others],
+        shipments=shipments(),
+        period=PERIOD,
+        model=InsightsSection(),
+    )
+    assert others
+    assert whole == compute_report(
+        merchant_id="acme",
+        facts=stream,
+        shipments=shipments(),
+        period=PERIOD,
+        model=InsightsSection(),
+    )

@@ -4,9 +4,9 @@ The real chat service runs in a child process (its own interpreter, production c
 paths) on a throw-away schema, with the demo merchants and a generated link secret.
 Its read model is seeded with one shipment, its carrier events and an anomaly; then
 an httpx load generator in this process requests the signed chat page (conversation
-resumed from PostgreSQL, scenario rendered) and the tracking page (which also writes
-a TrackingPageViewed outbox row), with a fixed concurrency, and prints the page
-weight (HTML + CSS + JS, raw and gzip) and the latency percentiles.
+resumed from PostgreSQL, scenario rendered) and the tracking page (which also records
+a TrackingPageViewed, written to the outbox with the others every 0.25 s), with a fixed
+concurrency, and prints the page weight (HTML + CSS + JS, raw and gzip) and the latency percentiles.
 """
 
 from __future__ import annotations

@@ -33,10 +33,13 @@ def process_cpu_s(pid: int) -> float | None:
 
 
 def family_cpu_s(pid: int) -> float | None:
-    """CPU seconds of a live process and of its live children (PostgreSQL's backends)."""
-    own = process_cpu_s(pid)
-    if own is None:
+    """CPU seconds of a live process and of all its children, live and ended
+    (PostgreSQL's backends: an ended one's time is in the parent's cutime + cstime once
+    reaped, so closing a connection never makes the total go down)."""
+    fields = _stat(pid)
+    if fields is None:
         return None
+    own = sum(int(value) for value in fields[11:15]) / TICKS_PER_S
     parent = str(pid)
     for entry in os.scandir("/proc"):
         if entry.name.isdigit() and (fields := _stat(entry.name)) and fields[1] == parent:
@@ -57,8 +60,7 @@ def machine_busy_s() -> float | None:
 
 @dataclass
 class CpuWatch:
-    """CPU seconds of each process with its children (and of the machine) since `start`;
-    a child that ended meanwhile (a closed PostgreSQL connection) is not counted."""
+    """CPU seconds of each process with its children (and of the machine) since `start`."""
 
     pids: Mapping[str, int]
     started: float = 0.0

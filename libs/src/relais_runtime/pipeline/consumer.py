@@ -117,6 +117,7 @@ class Consumer:
             enable_auto_commit=False,
             auto_offset_reset="earliest",
             max_poll_records=self.subscription.max_records,
+            max_partition_fetch_bytes=self.subscription.prefetch_partition_bytes,
             **self._security,
         )
         await self._outage().until_done(kafka.start)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Collection
 from datetime import datetime
 from typing import Any
 
@@ -87,12 +88,15 @@ def _fact(row: Any) -> Fact:
     )
 
 
-async def list_facts(connection: DbConnection, *, merchant_id: str, since: datetime) -> list[Fact]:
+async def list_facts(
+    connection: DbConnection, *, merchant_id: str, since: datetime, kinds: Collection[FactKind]
+) -> list[Fact]:
     rows = await connection.fetch(
         "SELECT event_id, kind, shipment_id, ref_id, occurred_at, detail FROM facts"
-        " WHERE merchant_id = $1 AND occurred_at >= $2",
+        " WHERE merchant_id = $1 AND occurred_at >= $2 AND kind = ANY($3::text[])",
         merchant_id,
         since,
+        sorted(kinds),
     )
     return [_fact(row) for row in rows]
 

@@ -33,6 +33,7 @@ import statistics
 from collections import Counter
 from collections.abc import Callable, Iterable, Sequence
 from datetime import date, datetime
+from typing import Final
 
 from pydantic import BaseModel, ConfigDict
 
@@ -199,8 +200,30 @@ def _minutes(start: datetime, end: datetime) -> float:
     return (end - start).total_seconds() / 60
 
 
+REPORT_KINDS: Final[frozenset[FactKind]] = frozenset(
+    {
+        FactKind.ORDER_PLACED,
+        FactKind.ANOMALY_DETECTED,
+        FactKind.ANOMALY_ESCALATED,
+        FactKind.ANOMALY_RESOLVED,
+        FactKind.NOTIFICATION_SENT,
+        FactKind.TRACKING_PAGE_VIEWED,
+        FactKind.CONVERSATION_STARTED,
+        FactKind.CONVERSATION_ABANDONED,
+        FactKind.RESOLUTION_CHOSEN,
+        FactKind.CALLBACK_REQUESTED,
+        FactKind.SURVEY_ANSWERED,
+        FactKind.ACTION_COMPLETED,
+        FactKind.ACTION_FAILED,
+    }
+)
+"""The only kinds a report reads: the repository loads no other (the tracking events,
+most of the facts, never reach memory: a report of 9,000 orders kept ≈ 100 MB of them)."""
+
+
 class _Index:
-    """The facts of one report, grouped the ways the KPIs need."""
+    """The facts of one report, grouped the ways the KPIs need; asking for a kind outside
+    REPORT_KINDS is a programming error (the repository would not have loaded it)."""
 
     def __init__(self, facts: Iterable[Fact]) -> None:
         self.by_kind: dict[FactKind, list[Fact]] = {}
@@ -208,6 +231,8 @@ class _Index:
             self.by_kind.setdefault(fact.kind, []).append(fact)
 
     def kind(self, kind: FactKind) -> list[Fact]:
+        if kind not in REPORT_KINDS:
+            raise LookupError(f"{kind} is not in REPORT_KINDS: the report is not given it")
         return self.by_kind.get(kind, [])
 
     def about(self, kind: FactKind, anomaly_ids: set[str], key: str = "anomaly_id") -> list[Fact]:

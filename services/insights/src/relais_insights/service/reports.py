@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from relais_insights import repository
-from relais_insights.domain.kpis import Report, compute_report
+from relais_insights.domain.kpis import REPORT_KINDS, Report, compute_report
 from relais_insights.domain.period import Period
 from relais_runtime.db import DbConnection
 from relais_runtime.merchants import MerchantConfig
@@ -18,7 +18,9 @@ async def build_report(
     connection: DbConnection, *, merchant: MerchantConfig, period: Period
 ) -> Report:
     since = period.starts_at() - LOOKBACK
-    facts = await repository.list_facts(connection, merchant_id=merchant.merchant_id, since=since)
+    facts = await repository.list_facts(
+        connection, merchant_id=merchant.merchant_id, since=since, kinds=REPORT_KINDS
+    )
     shipments = await repository.list_shipments(
         connection,
         merchant_id=merchant.merchant_id,

@@ -21,5 +21,5 @@ class DispatchPolicy:
     contact_wait: timedelta = timedelta(minutes=10)
     batch_size: int = 50
     interval_s: float = 1.0
-    concurrency: int = 8
+    concurrency: int = 32
     """Shipments whose messages are dispatched at the same time (one row at a time each)."""
