@@ -57,8 +57,10 @@ MIGRATIONS_DIR = Path(__file__).parent / "migrations" / "versions"
 
 ORDERS_GROUP = "tracker.orders"
 CARRIER_UPDATES_GROUP = "tracker.carrier-updates"
-ORDER_BATCH_MAX = 500
-"""Order events per transaction of the orders consumer (set-based, service.orders)."""
+ORDER_BATCH_MAX = 100
+"""Order events per transaction of the orders consumer (set-based, service.orders). With
+`relais bench orders` 100, 200 and 500 persist the same ≈ 2,100 orders/s; 500 peaks 17 MB
+higher (174 MB against 157), 50 is slower (1,815/s)."""
 
 
 @dataclass(frozen=True)
