@@ -50,27 +50,7 @@ async def get_order_as_of(
 
 async def update_order(connection: DbConnection, *, record: OrderRecord) -> None:
     """Create or replace the order; a cancellation keeps the last snapshot."""
-    await connection.execute(
-        """
-        INSERT INTO orders (merchant_id, order_id, state, as_of, order_number, parcel_count,
-                            snapshot)
-        VALUES ($1, $2, $3, $4, $5, $6, $7::jsonb)
-        ON CONFLICT (merchant_id, order_id) DO UPDATE SET
-            state = EXCLUDED.state,
-            as_of = EXCLUDED.as_of,
-            order_number = COALESCE(EXCLUDED.order_number, orders.order_number),
-            parcel_count = COALESCE(EXCLUDED.parcel_count, orders.parcel_count),
-            snapshot = COALESCE(EXCLUDED.snapshot, orders.snapshot),
-            updated_at = now()
-        """,
-        record.merchant_id,
-        record.order_id,
-        record.state.value,
-        record.as_of,
-        record.order_number,
-        record.parcel_count,
-        record.snapshot_json,
-    )
+    await update_orders(connection, records=[record])
 
 
 async def get_order_state(
@@ -126,7 +106,8 @@ async def list_stored_orders(
 
 
 async def update_orders(connection: DbConnection, *, records: Sequence[OrderRecord]) -> None:
-    """update_order for several orders (each at most once) in one statement."""
+    """Create or replace each order (each at most once) in one statement; a cancellation
+    keeps the last snapshot."""
     if not records:
         return
     await connection.execute(
