@@ -19,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import secrets
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -208,6 +209,19 @@ def total_consumer_lag(exposition: str) -> float:
     )
 
 
+async def _stack_lag(client: httpx.AsyncClient, ports: Iterable[int]) -> float | None:
+    """The consumer lag of every service together; None when one could not answer (too
+    busy to answer is not caught up)."""
+    lag = 0.0
+    for port in ports:
+        try:
+            response = await client.get(f"http://127.0.0.1:{port}/metrics")
+        except httpx.HTTPError:
+            return None
+        lag += total_consumer_lag(response.text)
+    return lag
+
+
 async def wait_until_caught_up(
     stack: Stack, *, progress: Progress, timeout_s: float = 300.0
 ) -> float:
@@ -221,11 +235,9 @@ async def wait_until_caught_up(
     zero_readings = 0
     async with httpx.AsyncClient(timeout=5) as client:
         while time.monotonic() - started < timeout_s:
-            lag = 0.0
-            for port in ports.values():
-                response = await client.get(f"http://127.0.0.1:{port}/metrics")
-                lag += total_consumer_lag(response.text)
-            progress.update(task, description=f"set-up digested (consumer lag {lag:,.0f})")
+            lag = await _stack_lag(client, ports.values())
+            shown = "unknown" if lag is None else f"{lag:,.0f}"
+            progress.update(task, description=f"set-up digested (consumer lag {shown})")
             zero_readings = zero_readings + 1 if lag == 0 else 0
             if zero_readings >= 2:
                 break
