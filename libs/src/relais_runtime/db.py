@@ -10,6 +10,7 @@ Rules:
 from __future__ import annotations
 
 import re
+from collections.abc import Awaitable, Callable
 
 import asyncpg
 from asyncpg.pool import PoolConnectionProxy
@@ -35,11 +36,29 @@ async def create_pool(
         await connection.execute(f'CREATE SCHEMA IF NOT EXISTS "{schema}"')
     finally:
         await connection.close()
+    return await open_schema_pool(
+        database_url=database_url, schema=schema, min_size=min_size, max_size=max_size
+    )
+
+
+async def open_schema_pool(
+    *,
+    database_url: str,
+    schema: str,
+    min_size: int,
+    max_size: int,
+    role: str | None = None,
+    reset: Callable[[asyncpg.Connection], Awaitable[None]] | None = None,
+) -> asyncpg.Pool:
+    """A pool bound to an existing schema; `role` names a second pool of the service in
+    `application_name` (relais-<schema>-<role>); `reset` replaces asyncpg's reset query."""
+    name = f"relais-{checked_schema(schema)}" + (f"-{role}" if role else "")
     pool = await asyncpg.create_pool(
         database_url,
         min_size=min_size,
         max_size=max_size,
-        server_settings={"search_path": schema, "application_name": f"relais-{schema}"},
+        reset=reset,
+        server_settings={"search_path": schema, "application_name": name},
     )
     assert pool is not None
     return pool

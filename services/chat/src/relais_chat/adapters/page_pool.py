@@ -22,7 +22,7 @@ from contextlib import asynccontextmanager
 
 import asyncpg
 
-from relais_runtime.db import DbConnection
+from relais_runtime.db import DbConnection, open_schema_pool
 
 
 async def keep_session(_connection: asyncpg.Connection) -> None:
@@ -48,15 +48,13 @@ class PagePool:
             if self._pool is None:
                 async with self._service_pool.acquire() as connection:
                     schema = await connection.fetchval("SELECT current_schema()")
-                self._pool = await asyncpg.create_pool(
-                    self._database_url,
+                self._pool = await open_schema_pool(
+                    database_url=self._database_url,
+                    schema=schema,
                     min_size=0,
                     max_size=self._max_size,
+                    role="pages",
                     reset=keep_session,
-                    server_settings={
-                        "search_path": schema,
-                        "application_name": f"relais-{schema}-pages",
-                    },
                 )
             return self._pool
 

@@ -163,13 +163,15 @@ def _request_id(merchant_id: str, operation: str, body: dict[str, Any]) -> Any:
 
 def _invalid(operation: str, error: ValidationError) -> HTTPException:
     ORDER_API_REQUESTS.labels(operation=operation, outcome=RequestOutcome.INVALID).inc()
-    return HTTPException(
-        status_code=422,
-        detail=[
-            {"loc": ["body", *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
-            for problem in error.errors(include_url=False, include_input=False)
-        ],
-    )
+    return HTTPException(status_code=422, detail=_problems(error, at=["body"]))
+
+
+def _problems(error: ValidationError, *, at: list[str | int]) -> list[dict[str, Any]]:
+    """Each problem of `error` located under `at`, without the input (never echoed)."""
+    return [
+        {"loc": [*at, *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
+        for problem in error.errors(include_url=False, include_input=False)
+    ]
 
 
 def _envelope_free(operation: str, body: dict[str, Any]) -> dict[str, Any]:
@@ -259,10 +261,7 @@ def _batch_events(
         try:
             events.append(_placed(merchant_id, _with_carrier_codes(order), now))
         except ValidationError as error:
-            problems += [
-                {"loc": [*at, *problem["loc"]], "msg": problem["msg"], "type": problem["type"]}
-                for problem in error.errors(include_url=False, include_input=False)
-            ]
+            problems += _problems(error, at=at)
     return events, problems
 
 

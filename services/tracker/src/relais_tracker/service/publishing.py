@@ -74,6 +74,12 @@ class ShipmentPublisher:
     shipment_state: Topic
     clock: Clock
 
+    def __post_init__(self) -> None:
+        """The spliced states of publish_progress are written without a type check per
+        row: their topic is checked here, once."""
+        if ShipmentStateChanged not in self.shipment_state.message_types:
+            raise TypeError(f"topic {self.shipment_state.name} does not carry shipment states")
+
     async def publish(
         self,
         connection: DbConnection,
@@ -128,8 +134,6 @@ class ShipmentPublisher:
             events=[record for record, _ in records],
             values=[value for _, value in records],
         )
-        if ShipmentStateChanged not in self.shipment_state.message_types:
-            raise TypeError(f"topic {self.shipment_state.name} does not carry shipment states")
         await repository.copy_outbox_rows(
             connection, topic_name=self.shipment_state.name, events=heads, values=values
         )
